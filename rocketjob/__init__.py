@@ -1,0 +1,39 @@
+"""rocketjob: high-performance, reliable background jobs for Python.
+
+Jobs are documents in a store (SQLite by default, PostgreSQL or MongoDB); a supervisor
+daemon forks worker processes that claim and perform them.
+"""
+
+from rocketjob.connection import connect, current_store, disconnect
+from rocketjob.errors import (
+    ConfigError,
+    InvalidTransition,
+    JobNotFound,
+    RocketJobError,
+    StoreError,
+    StoreUnavailable,
+    ValidationError,
+)
+from rocketjob.fields import field
+from rocketjob.job import Job, JobException
+from rocketjob.state import JobState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "InvalidTransition",
+    "Job",
+    "JobException",
+    "JobNotFound",
+    "JobState",
+    "RocketJobError",
+    "StoreError",
+    "StoreUnavailable",
+    "ValidationError",
+    "__version__",
+    "connect",
+    "current_store",
+    "disconnect",
+    "field",
+]

@@ -1,0 +1,130 @@
+"""The data codec: job arguments and results are stored as data, never as pickles.
+
+Supported: JSON types (None, bool, int within 64 bits, finite float, str, list, dict with
+str keys) plus tuple, datetime (timezone-aware), date, Decimal, UUID and bytes. Each value
+round-trips exactly. The extra types are encoded as one-key dicts whose key starts with
+``~`` (``{"~dt": "2026-01-02T03:04:05.000006+00:00"}``); a user dict that happens to look
+like one is wrapped in ``{"~map": {...}}`` so it, too, comes back unchanged.
+
+The encoded form is plain JSON, so every store keeps it as a document (SQLite JSON text,
+PostgreSQL JSONB, MongoDB sub-documents) and Mission Control can show it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from rocketjob.errors import ValidationError
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_TAGS = frozenset({"~dt", "~date", "~dec", "~uuid", "~b", "~t", "~map"})
+
+
+def encode(value: Any, path: str = "value") -> Any:
+    """Return the JSON-safe form of ``value``; raise ValidationError naming ``path``."""
+    kind = type(value)
+    if value is None or kind is str or kind is bool:
+        return value
+    if kind is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValidationError(
+                f"{path}: integer {value} does not fit in 64 bits; pass it as a str or Decimal"
+            )
+        return value
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValidationError(f"{path}: {value} cannot be stored; use None or a Decimal")
+        return value
+    if kind is list:
+        return [encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if kind is dict:
+        return _encode_dict(value, path)
+    return _encode_extra(value, path)
+
+
+def _encode_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            raise ValidationError(
+                f"{path}: dict key {key!r} is a {type(key).__name__}; only str keys can be stored"
+            )
+        out[key] = encode(item, f"{path}[{key!r}]")
+    if len(out) == 1 and next(iter(out)) in _TAGS:
+        return {"~map": out}
+    return out
+
+
+def _encode_extra(value: Any, path: str) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError(
+                f"{path}: datetime {value.isoformat()} is naive; pass a timezone-aware datetime"
+            )
+        return {"~dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"~date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"~dec": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"~uuid": str(value)}
+    if isinstance(value, bytes | bytearray):
+        return {"~b": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, tuple):
+        return {"~t": [encode(item, f"{path}[{i}]") for i, item in enumerate(value)]}
+    if isinstance(value, str):  # subclasses such as StrEnum: stored as the plain value
+        return "" + value
+    if isinstance(value, int | float):  # IntEnum and friends
+        return encode(int(value) if isinstance(value, int) else float(value), path)
+    raise ValidationError(
+        f"{path}: a value of type {type(value).__name__!r} cannot be stored as job data; "
+        "pass JSON types, "
+        "datetime, date, Decimal, UUID or bytes (convert objects to dicts or ids)"
+    )
+
+
+def decode(value: Any) -> Any:
+    """Return the Python value of an encoded (JSON-safe) value."""
+    kind = type(value)
+    if kind is list:
+        return [decode(item) for item in value]
+    if kind is not dict:
+        return value
+    if len(value) == 1:
+        tag, inner = next(iter(value.items()))
+        if tag in _TAGS:
+            return _decode_tag(tag, inner)
+    return {key: decode(item) for key, item in value.items()}
+
+
+def _decode_tag(tag: str, inner: Any) -> Any:
+    if tag == "~dt":
+        return dt.datetime.fromisoformat(inner)
+    if tag == "~date":
+        return dt.date.fromisoformat(inner)
+    if tag == "~dec":
+        return Decimal(inner)
+    if tag == "~uuid":
+        return uuid.UUID(inner)
+    if tag == "~b":
+        return base64.b64decode(inner)
+    if tag == "~t":
+        return tuple(decode(item) for item in inner)
+    return {key: decode(item) for key, item in inner.items()}  # ~map
+
+
+def dumps(value: Any) -> str:
+    """Serialize an already encoded value to JSON text."""
+    return orjson.dumps(value).decode()
+
+
+def loads(text: str | bytes | None) -> Any:
+    """Parse JSON text written by :func:`dumps`."""
+    return None if text is None else orjson.loads(text)

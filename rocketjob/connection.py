@@ -1,0 +1,62 @@
+"""Which store this process talks to.
+
+The URL comes from, in order: :func:`connect`, the ``[store] url`` key of the config file
+(the CLI calls :func:`connect` with it), the ``ROCKETJOB_STORE`` environment variable, the
+default ``sqlite:///rocketjob.db``. The store is opened lazily on first use and re-opened
+in a forked child, so no connection is ever shared across a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from rocketjob.store import Store, open_store
+
+DEFAULT_URL = "sqlite:///rocketjob.db"
+
+_lock = threading.Lock()
+_url: str | None = None
+_store: Store | None = None
+_store_pid: int | None = None
+
+
+def default_url() -> str:
+    """The URL used when :func:`connect` was not called: ROCKETJOB_STORE or the default."""
+    return os.environ.get("ROCKETJOB_STORE") or DEFAULT_URL
+
+
+def connect(url: str | None = None) -> Store:
+    """Use the store at ``url`` (or the default) for this process and return it.
+
+    Raises :class:`rocketjob.StoreUnavailable` when it cannot be opened.
+    """
+    global _url, _store, _store_pid
+    with _lock:
+        new_store = open_store(url or default_url())
+        old, old_pid = _store, _store_pid
+        _store, _store_pid, _url = new_store, os.getpid(), url or default_url()
+    if old is not None and old_pid == os.getpid():
+        old.close()
+    return new_store
+
+
+def current_store() -> Store:
+    """The store of this process, opened on first use (and again after a fork)."""
+    global _store, _store_pid
+    store = _store
+    if store is not None and _store_pid == os.getpid():
+        return store
+    with _lock:
+        if _store is None or _store_pid != os.getpid():
+            _store, _store_pid = open_store(_url or default_url()), os.getpid()
+        return _store
+
+
+def disconnect() -> None:
+    """Close this process's store (used before fork and at shutdown)."""
+    global _store, _store_pid
+    with _lock:
+        store, pid, _store, _store_pid = _store, _store_pid, None, None
+    if store is not None and pid == os.getpid():
+        store.close()

@@ -1,0 +1,108 @@
+"""Building and storing new jobs: ``perform_later``, ``set(...)``, ``create``, bulk.
+
+Everything is validated before anything is written, so invalid input raises
+ValidationError and stores nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from rocketjob.clock import utcnow
+from rocketjob.connection import current_store
+from rocketjob.errors import ValidationError
+from rocketjob.ids import new_id
+from rocketjob.store.base import JobDoc
+
+if TYPE_CHECKING:
+    from rocketjob.job import Job
+
+LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
+_TIME_OPTIONS = ("run_at", "expires_at")
+
+
+def check_priority(value: Any, where: str = "priority") -> None:
+    """Raise ValidationError unless ``value`` is an int from 1 (highest) to 100."""
+    if type(value) is not int or not 1 <= value <= 100:
+        raise ValidationError(f"{where} must be an integer from 1 (highest) to 100, got {value!r}")
+
+
+def _check_time(name: str, value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.timedelta):
+        return utcnow() + value
+    if not isinstance(value, dt.datetime):
+        raise ValidationError(f"{name} must be a datetime or timedelta, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{name} must be timezone-aware (for example datetime.now(UTC))")
+    return value.astimezone(dt.UTC)
+
+
+class Enqueuer:
+    """A job class with per-instance options, returned by ``Job.set(...)``."""
+
+    def __init__(self, cls: type[Job], options: Mapping[str, Any]) -> None:
+        self.cls = cls
+        options = dict(options)
+        self.connection = options.pop("connection", None)
+        self.options = options
+
+    def set(self, **options: Any) -> Enqueuer:
+        """More options on top of these."""
+        return Enqueuer(self.cls, {**self.options, "connection": self.connection, **options})
+
+    def perform_later(self, *args: Any, **kwargs: Any) -> Job:
+        """Store one job calling ``perform(*args, **kwargs)``; return it."""
+        job, doc = self.build({"args": list(args), "kwargs": dict(kwargs)}, {})
+        current_store().insert_jobs([doc], connection=self.connection)
+        return job
+
+    def perform_all_later(self, arguments: Iterable[Any]) -> list[Job]:
+        """Store one job per item (tuple/list of args, or dict of kwargs), all or none."""
+        built = []
+        for i, item in enumerate(arguments):
+            if isinstance(item, Mapping):
+                args: dict[str, Any] = {"args": [], "kwargs": dict(item)}
+            elif isinstance(item, tuple | list):
+                args = {"args": list(item), "kwargs": {}}
+            else:
+                raise ValidationError(
+                    f"perform_all_later item {i}: expected a tuple of arguments or a dict "
+                    f"of keyword arguments, got {type(item).__name__}; wrap one argument "
+                    "as (value,)"
+                )
+            built.append(self.build(args, {}, where=f"item {i}: "))
+        current_store().insert_jobs([doc for _, doc in built], connection=self.connection)
+        return [job for job, _ in built]
+
+    def create(self, **values: Any) -> Job:
+        """Store one job with the given built-in and custom fields (``args=[...]`` and
+        ``kwargs={...}`` set perform's arguments)."""
+        arguments = {"args": list(values.pop("args", [])), "kwargs": dict(values.pop("kwargs", {}))}
+        job, doc = self.build(arguments, values)
+        current_store().insert_jobs([doc], connection=self.connection)
+        return job
+
+    def build(
+        self, arguments: dict[str, Any], values: Mapping[str, Any], where: str = ""
+    ) -> tuple[Job, JobDoc]:
+        """A new, validated, unsaved job and its store document."""
+        fields = {**self.options, **values}
+        for name in _TIME_OPTIONS:
+            if name in fields:
+                fields[name] = _check_time(where + name, fields[name])
+        try:
+            job = self.cls(**fields)
+            check_priority(job.priority)
+            if job.log_level is not None and str(job.log_level).lower() not in LOG_LEVELS:
+                raise ValidationError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+            job.arguments = arguments
+            job.id = new_id()
+            job.created_at = utcnow()
+            doc = job.to_doc()
+        except ValidationError as exc:
+            raise ValidationError(f"{self.cls.__qualname__}: {where}{exc}") from None
+        return job, doc

@@ -1,0 +1,42 @@
+"""The exceptions rocketjob raises. Each message says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class RocketJobError(Exception):
+    """Base class of every rocketjob error."""
+
+
+class ValidationError(RocketJobError, ValueError):
+    """Invalid input at enqueue time (priority, arguments, fields); nothing was stored."""
+
+
+class JobNotFound(RocketJobError, LookupError):
+    """No job with the given id exists in the store."""
+
+
+class InvalidTransition(RocketJobError):
+    """A state-machine event that is not allowed from the job's current state."""
+
+    def __init__(self, event: str, state: str, job_id: str | None = None) -> None:
+        self.event = event
+        self.state = state
+        self.job_id = job_id
+        where = f"job {job_id}" if job_id else "job"
+        super().__init__(f"cannot {event} {where}: it is {state}")
+
+
+class ConfigError(RocketJobError, ValueError):
+    """A configuration file or value is invalid; the message names the key."""
+
+
+class StoreError(RocketJobError):
+    """The store cannot be reached or refused an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The store is unreachable (bad URL, refused connection, wrong credentials)."""
+
+
+class JobImportError(RocketJobError):
+    """A module listed in ``[worker] imports`` failed to import."""

@@ -1,0 +1,336 @@
+"""The Job model: a job is a document in the store and a Python object with a ``perform``.
+
+::
+
+    class ImportJob(Job):
+        priority = 30
+        def perform(self, file_name: str) -> None: ...
+
+    job = ImportJob.perform_later("file.csv")
+    job.reload().state          # JobState.COMPLETED once a worker ran it
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from loguru import logger as _logger
+
+from rocketjob import codec, state
+from rocketjob.clock import utcnow
+from rocketjob.connection import current_store
+from rocketjob.enqueue import Enqueuer, check_priority
+from rocketjob.errors import InvalidTransition, JobNotFound, ValidationError
+from rocketjob.fields import FieldSpec, collect_fields
+from rocketjob.lifecycle import Lifecycle
+from rocketjob.state import JobState
+from rocketjob.store import JobDoc, JobQuery
+
+#: Built-in fields of every job, persisted as columns of the job document.
+BUILTIN_FIELDS = (
+    "id", "job_class", "arguments", "description", "priority", "run_at", "expires_at",
+    "destroy_on_complete", "collect_output", "result", "state", "created_at", "started_at",
+    "completed_at", "failure_count", "worker_name", "server_name", "percent_complete",
+    "exception", "log_level",
+)  # fmt: skip
+_RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger"}
+
+#: dotted class path -> job class, filled as job classes are defined.
+REGISTRY: dict[str, type[Job]] = {}
+
+
+def class_path(cls: type) -> str:
+    """The dotted path a worker uses to find ``cls``: ``module.QualName``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def resolve_class(path: str) -> type[Job] | None:
+    """The job class at ``path``, importing its module if needed; None if unknown."""
+    cls = REGISTRY.get(path)
+    if cls is not None:
+        return cls
+    module, _, _ = path.rpartition(".")
+    try:
+        importlib.import_module(module)
+    except Exception:
+        return None
+    return REGISTRY.get(path)
+
+
+class JobException:
+    """The exception a failed job keeps: class name, message, backtrace, worker."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.class_name: str = data.get("class_name", "")
+        self.message: str = data.get("message", "")
+        self.backtrace: list[str] = list(data.get("backtrace") or [])
+        self.worker_name: str | None = data.get("worker_name")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-safe form stored in the job document."""
+        return {
+            "class_name": self.class_name,
+            "message": self.message,
+            "backtrace": self.backtrace,
+            "worker_name": self.worker_name,
+        }
+
+    def __repr__(self) -> str:
+        return f"<JobException {self.class_name}: {self.message}>"
+
+
+class Job(Lifecycle):
+    """Base class of every job. Subclasses define ``perform`` and class defaults."""
+
+    # Class defaults, overridable per subclass and per instance.
+    priority: int = 50
+    destroy_on_complete: bool = True
+    collect_output: bool = False
+    description: str | None = None
+    log_level: str | None = None
+    #: Whether a running job may be paused (it should then check ``reload().paused``).
+    pausable: ClassVar[bool] = False
+
+    _custom_fields: ClassVar[dict[str, FieldSpec]] = {}
+    _job_class_path: ClassVar[str] = "rocketjob.job.Job"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_priority(cls.priority, f"{cls.__qualname__}.priority")
+        cls._custom_fields = {**cls._custom_fields, **collect_fields(cls, _RESERVED)}
+        cls._job_class_path = class_path(cls)
+        REGISTRY[cls._job_class_path] = cls
+
+    def __init__(self, **values: Any) -> None:
+        cls = type(self)
+        self.id: str | None = None
+        self.job_class: str = cls._job_class_path
+        self.arguments: dict[str, Any] = {"args": [], "kwargs": {}}
+        self.description = cls.description
+        self.priority = cls.priority
+        self.run_at: dt.datetime | None = None
+        self.expires_at: dt.datetime | None = None
+        self.destroy_on_complete = cls.destroy_on_complete
+        self.collect_output = cls.collect_output
+        self.result: Any = None
+        self.state: JobState = JobState.QUEUED
+        self.created_at: dt.datetime | None = None
+        self.started_at: dt.datetime | None = None
+        self.completed_at: dt.datetime | None = None
+        self.failure_count = 0
+        self.worker_name: str | None = None
+        self.server_name: str | None = None
+        self.percent_complete = 0
+        self._exception: dict[str, Any] | None = None
+        self.log_level = cls.log_level
+        for spec in cls._custom_fields.values():
+            setattr(self, spec.name, spec.initial())
+        for name, value in values.items():
+            if name not in BUILTIN_FIELDS and name not in cls._custom_fields:
+                raise ValidationError(
+                    f"{cls.__qualname__} has no field {name!r}; declare it as a class "
+                    f"annotation (for example `{name}: str = ''`)"
+                )
+            setattr(self, name, value)
+
+    def perform(self, *args: Any, **kwargs: Any) -> Any:
+        """The work. Override it in every job class."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define perform()")
+
+    # -- enqueueing ---------------------------------------------------------------
+    @classmethod
+    def set(cls, **options: Any) -> Enqueuer:
+        """Per-instance options (priority, run_at, expires_at, custom fields, PostgreSQL
+        ``connection``) for the enqueue that follows: ``Job.set(priority=5).perform_later()``."""
+        return Enqueuer(cls, options)
+
+    @classmethod
+    def perform_later(cls, *args: Any, **kwargs: Any) -> Any:
+        """Store a new queued job that calls ``perform(*args, **kwargs)``; return it."""
+        return Enqueuer(cls, {}).perform_later(*args, **kwargs)
+
+    @classmethod
+    def perform_all_later(cls, arguments: Iterable[Any], **options: Any) -> list[Any]:
+        """Store one job per item of ``arguments`` (a tuple of positional arguments, or a
+        dict of keyword arguments) in one round trip; all or none are stored."""
+        return Enqueuer(cls, options).perform_all_later(arguments)
+
+    @classmethod
+    def create(cls, **values: Any) -> Any:
+        """Store a new queued job with the given fields (built-in and custom)."""
+        return Enqueuer(cls, {}).create(**values)
+
+    @classmethod
+    def perform_now(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``perform`` inline with its perform callbacks; nothing is stored. Returns
+        perform()'s value and raises its errors."""
+        job = cls()
+        job.arguments = {"args": list(args), "kwargs": dict(kwargs)}
+        return job.run_perform()
+
+    # -- queries --------------------------------------------------------------------
+    @classmethod
+    def find(cls, job_id: str) -> Any:
+        """The job with ``job_id``; raises JobNotFound."""
+        doc = current_store().get_job(job_id)
+        if doc is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return Job.from_doc(doc)
+
+    @classmethod
+    def where(
+        cls,
+        state: str | Iterable[str] | None = None,
+        job_class: str | type | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = 1000,
+        descending: bool = False,
+    ) -> list[Any]:
+        """Jobs filtered by state(s) and class (path or class; called on a subclass, that
+        class), in id order with keyset pagination (``after`` = last id seen)."""
+        states = [state] if isinstance(state, str) else (list(state) if state else None)
+        if isinstance(job_class, type):
+            job_class = class_path(job_class)
+        if job_class is None and cls is not Job:
+            job_class = cls._job_class_path
+        query = JobQuery(states, job_class, after=after, limit=limit, descending=descending)
+        return [Job.from_doc(doc) for doc in current_store().find_jobs(query)]
+
+    @classmethod
+    def counts_by_state(cls) -> dict[str, int]:
+        """Number of jobs per state (of this class when called on a subclass)."""
+        return current_store().count_jobs(None if cls is Job else cls._job_class_path)
+
+    # -- persistence ------------------------------------------------------------------
+    @staticmethod
+    def from_doc(doc: JobDoc) -> Any:
+        """An instance of the job's own class (or of Job when that class is unknown
+        here) holding the document's values."""
+        cls = resolve_class(doc["job_class"]) or Job
+        job = cls.__new__(cls)
+        Job.__init__(job)
+        job.load_doc(doc)
+        return job
+
+    def load_doc(self, doc: JobDoc) -> None:
+        """Replace this instance's values with those of a stored document."""
+        for name in BUILTIN_FIELDS:
+            if name not in ("state", "exception", "result", "arguments"):
+                setattr(self, name, doc[name])
+        self.state = JobState(doc["state"])
+        self.arguments = codec.decode(doc["arguments"])
+        self.result = codec.decode(doc["result"])
+        self._exception = doc["exception"]
+        for name, value in (doc.get("fields") or {}).items():
+            setattr(self, name, codec.decode(value))
+
+    def to_doc(self) -> JobDoc:
+        """The store document of this job; raises ValidationError for unstorable data."""
+        doc: JobDoc = {name: getattr(self, name) for name in BUILTIN_FIELDS}
+        doc["state"] = str(self.state)
+        doc["arguments"] = codec.encode(self.arguments, "arguments")
+        doc["result"] = codec.encode(self.result, "result")
+        doc["exception"] = self._exception
+        doc["fields"] = {
+            name: codec.encode(getattr(self, name), name) for name in type(self)._custom_fields
+        }
+        return doc
+
+    def reload(self) -> Any:
+        """Re-read this job from the store and return it. A job destroyed on completion
+        reads as completed."""
+        doc = current_store().get_job(self._require_id())
+        if doc is None:
+            if self.destroy_on_complete:
+                self.state = JobState.COMPLETED
+                self.percent_complete = 100
+                return self
+            raise JobNotFound(f"no job with id {self.id!r}")
+        self.load_doc(doc)
+        return self
+
+    def save(self, **changes: Any) -> Any:
+        """Set and store the given fields (``job.save(percent_complete=40)``); returns self."""
+        store_changes: dict[str, Any] = {}
+        for name, value in changes.items():
+            setattr(self, name, value)
+            if name in type(self)._custom_fields:
+                store_changes.setdefault("fields", {})
+            elif name in ("priority", "percent_complete", "description", "log_level",
+                          "run_at", "expires_at"):  # fmt: skip
+                store_changes[name] = value
+            else:
+                raise ValidationError(f"field {name!r} cannot be changed with save()")
+        if "priority" in changes:
+            check_priority(self.priority, "priority")
+        if "fields" in store_changes:
+            store_changes["fields"] = self.to_doc()["fields"]
+        if self.id is not None and store_changes:
+            doc = current_store().update_job(self.id, store_changes)
+            if doc is None:
+                raise JobNotFound(f"no job with id {self.id!r}")
+        return self
+
+    def destroy(self) -> None:
+        """Delete this job from the store."""
+        current_store().delete_job(self._require_id())
+
+    def _require_id(self) -> str:
+        if self.id is None:
+            raise JobNotFound("this job was never stored (perform_now or not yet enqueued)")
+        return self.id
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def exception(self) -> JobException | None:
+        """The last failure's exception, or None."""
+        return None if self._exception is None else JobException(self._exception)
+
+    @property
+    def logger(self) -> Any:
+        """A loguru logger bound to this job."""
+        return _logger.bind(
+            job_id=self.id, job_class=self.job_class, worker_name=self.worker_name
+        )
+
+    @property
+    def scheduled(self) -> bool:
+        """Queued with a run_at in the future."""
+        return self.state == JobState.QUEUED and self.run_at is not None and self.run_at > utcnow()
+
+    @property
+    def expired(self) -> bool:
+        """Past its expires_at (an expired job is destroyed, never run)."""
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+    queued = property(lambda self: self.state == JobState.QUEUED, doc="state is queued")
+    running = property(lambda self: self.state == JobState.RUNNING, doc="state is running")
+    completed = property(lambda self: self.state == JobState.COMPLETED, doc="state is completed")
+    failed = property(lambda self: self.state == JobState.FAILED, doc="state is failed")
+    paused = property(lambda self: self.state == JobState.PAUSED, doc="state is paused")
+    aborted = property(lambda self: self.state == JobState.ABORTED, doc="state is aborted")
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-safe dict of everything Mission Control shows about this job."""
+        doc = self.to_doc()
+        out: dict[str, Any] = {}
+        for name, value in doc.items():
+            out[name] = value.isoformat() if isinstance(value, dt.datetime) else value
+        out["scheduled"] = self.scheduled
+        out["expired"] = self.expired
+        return out
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} id={self.id} state={self.state}>"
+
+
+def transition_error(job: Job, event: str) -> InvalidTransition:
+    """The InvalidTransition for firing ``event`` on ``job`` in its current state."""
+    return InvalidTransition(event, str(job.state), job.id)
+
+
+__all__ = ["BUILTIN_FIELDS", "Job", "JobException", "JobState", "resolve_class", "state"]

@@ -1,0 +1,203 @@
+"""The store contract: everything the job model and the runtime ask of a database.
+
+No SQL or driver call lives outside the store modules. Every store (SQLite, PostgreSQL,
+MongoDB) implements :class:`Store` and passes the one contract suite in
+``tests/store_contract.py`` unchanged.
+
+Documents
+    A *job document* is a ``dict`` with exactly the keys of :data:`JOB_FIELDS`. Times are
+    timezone-aware UTC ``datetime`` objects (stores may keep microsecond precision only);
+    ``arguments``, ``result`` and ``fields`` hold values already encoded by
+    :mod:`rocketjob.codec` (plain JSON); ``exception`` is ``None`` or a plain dict.
+    A *server document* has the keys of :data:`SERVER_FIELDS`.
+
+Guarantees every store gives
+    * Each method is atomic on its own: it happens entirely or not at all.
+    * ``claim_jobs`` never hands one job to two callers.
+    * Conditional writes (``update_job``, ``delete_job``, ``finish_jobs``) compare and set:
+      they apply only when the job is still in one of the expected states (and, where
+      given, still owned by the expected worker), so a stale caller cannot overwrite a
+      newer state.
+    * Every blocking call has a bounded timeout; an unreachable database raises
+      :class:`rocketjob.errors.StoreUnavailable` with one clear line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+JobDoc = dict[str, Any]
+ServerDoc = dict[str, Any]
+
+#: Every key of a job document, with its meaning.
+JOB_FIELDS: dict[str, str] = {
+    "id": "str, unique, ordered by creation time (see rocketjob.ids)",
+    "job_class": "dotted path of the job class",
+    "state": "one of rocketjob.JobState",
+    "priority": "int 1..100, 1 highest",
+    "description": "str or None",
+    "arguments": "encoded {'args': [...], 'kwargs': {...}}",
+    "run_at": "datetime or None: not claimed before this time",
+    "expires_at": "datetime or None: destroyed instead of run after this time",
+    "destroy_on_complete": "bool",
+    "collect_output": "bool",
+    "result": "encoded value or None",
+    "created_at": "datetime",
+    "started_at": "datetime or None",
+    "completed_at": "datetime or None",
+    "failure_count": "int",
+    "worker_name": "str host:pid:thread or None",
+    "server_name": "str host:pid of the server running it, or None",
+    "percent_complete": "int 0..100",
+    "exception": "None or {class_name, message, backtrace: [str], worker_name}",
+    "log_level": "str or None",
+    "fields": "encoded dict of the class's custom fields",
+}
+
+#: Every key of a server document.
+SERVER_FIELDS: dict[str, str] = {
+    "name": "str host:pid, unique",
+    "host": "str",
+    "pid": "int",
+    "state": "running, paused or stopping",
+    "started_at": "datetime",
+    "heartbeat_at": "datetime",
+    "threads": "int, size of the thread pool",
+    "busy": "int, threads running a job",
+    "info": "dict: cpu_percent, memory_rss, job_classes, appender_drops, ...",
+    "commands": "list of str sent by remote control, oldest first",
+}
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A listing of jobs: filters, keyset pagination and order.
+
+    ``after`` is the id of the last job of the previous page; pages are ordered by id
+    (creation time), newest first when ``descending``.
+    """
+
+    states: Collection[str] | None = None
+    job_class: str | None = None
+    ids: Collection[str] | None = None
+    server_name: str | None = None
+    after: str | None = None
+    descending: bool = False
+    limit: int | None = 1000
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The outcome of one claimed job, written by :meth:`Store.finish_jobs`.
+
+    When ``destroy`` is true the job is deleted; otherwise ``changes`` are applied. Either
+    happens only if the job is still running on ``worker_name``.
+    """
+
+    job_id: str
+    worker_name: str
+    destroy: bool = False
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What every store implements. See the module docstring for the guarantees."""
+
+    url: str
+
+    # -- jobs -----------------------------------------------------------------
+    def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
+        """Store every document, all or none, in as few round trips as the engine allows.
+
+        ``connection`` (PostgreSQL only) is a caller's open psycopg connection: the jobs
+        are inserted in its transaction and exist only if it commits. Other stores raise
+        ValidationError when it is given.
+        """
+
+    def get_job(self, job_id: str) -> JobDoc | None:
+        """The job's document, or None when no such job exists."""
+
+    def update_job(
+        self,
+        job_id: str,
+        changes: Mapping[str, Any],
+        *,
+        from_states: Collection[str] | None = None,
+        worker_name: str | None = None,
+    ) -> JobDoc | None:
+        """Apply ``changes`` if the job exists, its state is in ``from_states`` (when
+        given) and it is owned by ``worker_name`` (when given). Return the updated
+        document, or None when the condition did not hold."""
+
+    def delete_job(self, job_id: str, *, from_states: Collection[str] | None = None) -> bool:
+        """Delete the job (only from ``from_states`` when given); True if it was deleted."""
+
+    def find_jobs(self, query: JobQuery) -> list[JobDoc]:
+        """The jobs matching ``query``, in id order (descending when asked)."""
+
+    def count_jobs(self, job_class: str | None = None) -> dict[str, int]:
+        """Number of jobs per state (states with no job are left out)."""
+
+    def queued_job_classes(self) -> list[str]:
+        """The distinct classes of queued jobs (to flag jobs no live server can run)."""
+
+    def claim_jobs(
+        self,
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+    ) -> list[JobDoc]:
+        """Atomically move up to ``len(worker_names)`` queued jobs to running.
+
+        Only jobs whose class is in ``job_classes`` and whose ``run_at`` is None or not
+        after ``now`` are taken: highest priority (lowest number) first, then oldest id.
+        The i-th job claimed gets ``worker_names[i]`` as its worker_name, the server part
+        (``host:pid``) of it as server_name, and ``started_at = now``. The returned
+        documents show the new state. No job is handed to two callers.
+        """
+
+    def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
+        """Write the outcomes of many claimed jobs in one transaction where possible.
+
+        Returns the ids whose outcome was written (the others were no longer running on
+        their worker: aborted, paused or re-queued meanwhile)."""
+
+    def requeue_jobs(self, server_name: str) -> int:
+        """Move every running job of ``server_name`` back to queued (worker and server
+        cleared); return how many."""
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        """Block for at most ``timeout`` seconds, returning early when jobs may have been
+        queued (another process committed, a NOTIFY arrived). May return early
+        spuriously; never blocks longer than ``timeout``."""
+
+    # -- servers --------------------------------------------------------------
+    def register_server(self, doc: ServerDoc) -> None:
+        """Insert (or replace) the server document ``doc``."""
+
+    def heartbeat_server(self, name: str, changes: Mapping[str, Any]) -> ServerDoc | None:
+        """Apply ``changes`` (always including heartbeat_at) to the server and take its
+        pending commands: the returned document holds them in ``commands`` and the store
+        clears them. Returns None if the server document is gone (it was declared dead)."""
+
+    def send_command(self, name: str, command: str) -> bool:
+        """Append ``command`` to the server's command list; False if no such server."""
+
+    def list_servers(self) -> list[ServerDoc]:
+        """Every registered server, by name."""
+
+    def remove_server(self, name: str) -> None:
+        """Delete the server document (its jobs are not touched: see requeue_jobs)."""
+
+    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+        """Atomically remove every server whose heartbeat_at is before ``cutoff`` and
+        re-queue its running jobs. Of several callers racing, each zombie is reaped by
+        exactly one. Returns the names reaped by this caller."""
+
+    # -- life cycle -----------------------------------------------------------
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
