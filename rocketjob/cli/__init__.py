@@ -1,0 +1,69 @@
+"""The ``rocketjob`` command.
+
+::
+
+    rocketjob -c conf/development.toml            run the daemon
+    rocketjob -c conf/development.toml --check    validate the configuration and exit
+    rocketjob jobs list [--state S] [--class C] [--json]
+    rocketjob jobs show|retry|pause|resume|abort|destroy|run-now ID
+
+Exit codes: 0 ok; 2 usage or configuration error; 3 a job module failed to import at
+boot; 4 the store cannot be reached at start-up. Every error exit prints one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from rocketjob.cli import daemon, jobs
+from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
+
+EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
+
+#: Subcommand registrars: each adds its parser and sets ``func``.
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+    jobs.register,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c", "--config", metavar="FILE", default=argparse.SUPPRESS,
+        help="TOML configuration file (store, worker, logging)",
+    )  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="rocketjob",
+        description="High-performance, reliable background jobs.",
+        parents=[common],
+    )
+    parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    parser.set_defaults(func=daemon.run, config=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for register in COMMANDS:
+        register(commands, common)  # type: ignore[call-arg]
+    return parser
+
+
+def fail(message: str, code: int) -> int:
+    """Print one clear error line and return the exit code."""
+    print(f"rocketjob: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rocketjob`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except JobImportError as exc:
+        return fail(str(exc), EXIT_IMPORT)
+    except StoreUnavailable as exc:
+        return fail(str(exc), EXIT_STORE)
+    except KeyboardInterrupt:
+        return 130

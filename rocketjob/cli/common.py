@@ -1,0 +1,35 @@
+"""Helpers shared by the subcommands: loading the config and connecting the store."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from typing import Any
+
+from rocketjob import config as config_module
+from rocketjob import connection
+from rocketjob.config import Config
+from rocketjob.store import Store
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The configuration named by ``-c`` (or the defaults)."""
+    path = getattr(args, "config", None)
+    return config_module.load(path) if path else config_module.Config()
+
+
+def connect(config: Config) -> Store:
+    """Connect this process to the store of ``config`` (or ROCKETJOB_STORE, the default)."""
+    return connection.connect(config.store.url)
+
+
+def to_json(value: Any) -> str:
+    """JSON text of a status dict (datetimes as ISO strings)."""
+
+    def default(item: Any) -> Any:
+        if isinstance(item, dt.datetime):
+            return item.isoformat()
+        raise TypeError(type(item).__name__)
+
+    return json.dumps(value, default=default, sort_keys=True)

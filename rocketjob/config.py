@@ -1,0 +1,186 @@
+"""Configuration: TOML read with tomllib into frozen dataclasses, validated once at load.
+
+Unknown keys and values of the wrong type are errors that name the key
+(``worker.threads: expected an integer, got 'ten'``). Secrets never live in the file:
+keys ending in ``_env`` name the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rocketjob.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """``[store]``: which database holds the jobs."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    """``[supervisor]``: the pre-fork daemon."""
+
+    processes: int = 1
+    drain_timeout: float = 30.0
+    pidfile: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """``[worker]``: one worker process and its thread pool."""
+
+    threads: int = 10
+    imports: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    heartbeat_seconds: float = 15.0
+    zombie_seconds: float = 60.0
+    #: Longest pause between two claim attempts when idle (new jobs wake workers at once).
+    max_poll_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """``[logging]``: level and delivery of log records."""
+
+    level: str = "info"
+    close_timeout: float = 5.0
+    stdlib_level: str = "warning"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration file."""
+
+    store: StoreConfig = field(default_factory=StoreConfig)
+    supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    appenders: tuple[Mapping[str, Any], ...] = ()
+    web: Mapping[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+
+_SECTIONS: dict[str, type] = {
+    "store": StoreConfig,
+    "supervisor": SupervisorConfig,
+    "worker": WorkerConfig,
+    "logging": LoggingConfig,
+}
+_LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
+_POSITIVE = {
+    "supervisor.processes", "worker.threads", "worker.heartbeat_seconds",
+    "worker.zombie_seconds", "worker.max_poll_seconds",
+}  # fmt: skip
+_NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout"}
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate the TOML file at ``path``; raise ConfigError naming the key."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
+    return from_dict(data, str(path))
+
+
+def from_dict(data: Mapping[str, Any], path: str | None = None) -> Config:
+    """Validate an already parsed configuration."""
+    known = {*_SECTIONS, "appenders", "web"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{key}: unknown section; expected one of {', '.join(sorted(known))}")
+    sections = {name: _section(name, cls, data.get(name, {})) for name, cls in _SECTIONS.items()}
+    appenders = data.get("appenders", [])
+    if not isinstance(appenders, list) or not all(isinstance(a, dict) for a in appenders):
+        raise ConfigError("appenders: expected [[appenders]] tables")
+    web = data.get("web", {})
+    if not isinstance(web, dict):
+        raise ConfigError("web: expected a [web] table")
+    config = Config(**sections, appenders=tuple(appenders), web=web, path=path)
+    _check_values(config)
+    _check_appenders(config.appenders)
+    return config
+
+
+def _section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a [{name}] table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{name}.{key}: unknown key; expected one of {', '.join(sorted(fields))}"
+            )
+        values[key] = _coerce(f"{name}.{key}", hints[key], value)
+    return cls(**values)
+
+
+def _coerce(where: str, hint: Any, value: Any) -> Any:
+    """Check ``value`` against the dataclass type ``hint``; convert lists to tuples."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _coerce(where, options[0], value)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _check_values(config: Config) -> None:
+    for section in _SECTIONS:
+        for f in dataclasses.fields(getattr(config, section)):
+            key, value = f"{section}.{f.name}", getattr(getattr(config, section), f.name)
+            if key in _POSITIVE and value <= 0:
+                raise ConfigError(f"{key}: must be greater than 0, got {value}")
+            if key in _NON_NEGATIVE and value < 0:
+                raise ConfigError(f"{key}: must not be negative, got {value}")
+    for key in ("level", "stdlib_level"):
+        if getattr(config.logging, key).lower() not in _LOG_LEVELS:
+            raise ConfigError(f"logging.{key}: must be one of {', '.join(_LOG_LEVELS)}")
+    if config.worker.zombie_seconds <= config.worker.heartbeat_seconds:
+        raise ConfigError(
+            "worker.zombie_seconds: must exceed worker.heartbeat_seconds "
+            f"({config.worker.heartbeat_seconds}), got {config.worker.zombie_seconds}"
+        )
+
+
+def _check_appenders(entries: tuple[Mapping[str, Any], ...]) -> None:
+    """Validate ``[[appenders]]`` with the appenders package (when present)."""
+    try:
+        from rocketjob.log import validate_appenders
+    except ImportError:  # logging package not built yet: only the type is checked
+        for i, entry in enumerate(entries):
+            if "type" not in entry:
+                raise ConfigError(f"appenders[{i}].type: missing") from None
+        return
+    validate_appenders(entries)

@@ -1,0 +1,188 @@
+"""Running one claimed job on a worker thread, and writing its outcome.
+
+The claim already moved the job to running (the ``start`` event happened in the store),
+so a thread runs: ``before_start``, ``after_start``, ``before_perform``, ``perform``
+(inside ``around_perform``), ``after_perform``, ``before_complete``, the write, then
+``after_complete``. A failure anywhere before the write fails the job with its exception.
+
+Outcomes go through a :class:`GroupCommitter`: threads that finish at the same time share
+one store transaction, and each thread returns only once its outcome is durable, so the
+``after_*`` callbacks still see a stored state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from rocketjob import codec
+from rocketjob.clock import utcnow
+from rocketjob.errors import StoreError
+from rocketjob.job import Job
+from rocketjob.lifecycle import exception_dict
+from rocketjob.log import logger
+from rocketjob.state import JobState
+from rocketjob.store import Finish, JobDoc, Store
+
+#: How long a thread keeps retrying to write an outcome while the store is down.
+WRITE_RETRY_SECONDS = 60.0
+
+
+class _Slot:
+    __slots__ = ("done", "error", "item", "written")
+
+    def __init__(self, item: Finish) -> None:
+        self.item = item
+        self.done = False
+        self.written = False
+        self.error: BaseException | None = None
+
+
+class GroupCommitter:
+    """Coalesces concurrent ``finish_jobs`` calls into one transaction.
+
+    The first thread to arrive writes everything pending; threads arriving meanwhile
+    wait and are written together by the next leader.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cond = threading.Condition()
+        self._pending: list[_Slot] = []
+        self._writing = False
+
+    def commit(self, item: Finish) -> bool:
+        """Write ``item``; True if it was applied (the job was still ours)."""
+        slot = _Slot(item)
+        with self._cond:
+            self._pending.append(slot)
+            while not slot.done:
+                if self._writing:
+                    self._cond.wait(1.0)
+                    continue
+                self._write_pending()
+        if slot.error is not None:
+            raise slot.error
+        return slot.written
+
+    def _write_pending(self) -> None:
+        """Called with the condition held; releases it while writing."""
+        batch, self._pending, self._writing = self._pending, [], True
+        written: set[str] = set()
+        error: BaseException | None = None
+        self._cond.release()
+        try:
+            written = set(self._store.finish_jobs([slot.item for slot in batch]))
+        except Exception as exc:
+            error = exc
+        finally:
+            self._cond.acquire()
+            self._writing = False
+            for slot in batch:
+                slot.done, slot.written, slot.error = True, slot.item.job_id in written, error
+            self._cond.notify_all()
+
+
+class Executor:
+    """Runs claimed jobs: callbacks, perform, outcome. Shared by a worker's threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        job_context: Callable[[Job], AbstractContextManager[Any]] | None = None,
+        is_stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.store = store
+        self.committer = GroupCommitter(store)
+        self.job_context = job_context or (lambda job: nullcontext())
+        self.is_stopping = is_stopping
+        self.callback_errors = 0
+
+    def run(self, doc: JobDoc) -> None:
+        """Run the claimed job ``doc`` to its outcome. Never raises."""
+        job = Job.from_doc(doc)
+        worker = doc["worker_name"]
+        if job.expired:
+            self._write(Finish(job.id or "", worker, destroy=True), job)
+            logger.info("job expired", job_id=job.id, job_class=job.job_class)
+            return
+        started = time.monotonic()
+        with self.job_context(job):
+            try:
+                job.run_callback("before_start")
+                job.run_callback("after_start")
+                result = job.run_perform()
+                job.run_callback("before_complete")
+                finish = self._complete(job, worker, result)
+            except BaseException as exc:  # the job's own error: kept on the job, not raised
+                self._fail(job, worker, exc)
+                return
+            if self._write(finish, job):
+                self._after(job, "after_complete")
+                logger.debug(
+                    "job completed",
+                    job_id=job.id,
+                    duration_ms=round((time.monotonic() - started) * 1000, 3),
+                )
+
+    def _complete(self, job: Job, worker: str, result: Any) -> Finish:
+        if job.destroy_on_complete and not job.collect_output:
+            return Finish(job.id or "", worker, destroy=True)
+        changes: dict[str, Any] = {
+            "state": "completed",
+            "completed_at": utcnow(),
+            "percent_complete": 100,
+        }
+        if job.collect_output:
+            changes["result"] = codec.encode(result, "result")
+        return Finish(job.id or "", worker, changes=changes)
+
+    def _fail(self, job: Job, worker: str, exc: BaseException) -> None:
+        try:
+            job.run_callback("before_fail")
+        except Exception as callback_exc:
+            self._count_callback_error(job, "before_fail", callback_exc)
+        changes = {
+            "state": "failed",
+            "exception": exception_dict(exc, worker),
+            "failure_count": job.failure_count + 1,
+            "completed_at": utcnow(),
+        }
+        if self._write(Finish(job.id or "", worker, changes=changes), job):
+            job.state, job.completed_at = JobState.FAILED, changes["completed_at"]
+            job._exception, job.failure_count = changes["exception"], changes["failure_count"]
+            logger.warning(
+                "job failed", job_id=job.id, job_class=job.job_class, error=type(exc).__name__
+            )
+            self._after(job, "after_fail")
+
+    def _write(self, finish: Finish, job: Job) -> bool:
+        """Write an outcome, retrying while the store is unreachable (bounded)."""
+        deadline = time.monotonic() + WRITE_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                written = self.committer.commit(finish)
+            except StoreError as exc:
+                if time.monotonic() > deadline or self.is_stopping():
+                    logger.error("job outcome not written", job_id=job.id, error=str(exc))
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if not written:
+                logger.info("job no longer ours; outcome dropped", job_id=job.id)
+            return written
+
+    def _after(self, job: Job, name: str) -> None:
+        try:
+            job.run_callback(name)
+        except Exception as exc:  # a user callback after the write: counted and logged
+            self._count_callback_error(job, name, exc)
+
+    def _count_callback_error(self, job: Job, name: str, exc: Exception) -> None:
+        self.callback_errors += 1
+        logger.error("job callback failed", job_id=job.id, callback=name, error=repr(exc))

@@ -1,0 +1,283 @@
+"""A worker process: boots, claims and runs jobs on its thread pool, drains.
+
+The unit the supervisor forks. ``Worker(config).boot()`` imports the job modules, opens
+the store and registers the server document; ``run()`` is the dispatcher loop (claim by
+demand, heartbeats, remote commands) until a stop is requested; it then drains and
+returns the exit code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from typing import Any
+
+import psutil
+
+from rocketjob import connection
+from rocketjob.clock import SYSTEM_CLOCK, Clock
+from rocketjob.config import Config
+from rocketjob.errors import JobImportError, StoreError
+from rocketjob.executor import Executor
+from rocketjob.job import REGISTRY, Job
+from rocketjob.log import logger
+from rocketjob.store import Store
+from rocketjob.threads import JobThreads
+
+DRAIN, STOP_NOW = "drain", "stop_now"
+#: Longest single wait of the dispatcher, so stop requests are seen promptly.
+TICK_SECONDS = 0.25
+
+
+def import_job_modules(modules: tuple[str, ...]) -> None:
+    """Import every module of ``[worker] imports``; raise JobImportError naming it."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            raise JobImportError(f"worker.imports: cannot import {name!r}: {exc!r}") from exc
+
+
+def select_job_classes(include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """Dotted paths of the imported job classes this worker runs. Patterns (fnmatch)
+    match the dotted path or the bare class name."""
+
+    def matches(path: str, patterns: tuple[str, ...]) -> bool:
+        short = path.rsplit(".", 1)[-1]
+        return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(short, p) for p in patterns)
+
+    return sorted(
+        path
+        for path in REGISTRY
+        if (not include or matches(path, include)) and not matches(path, exclude)
+    )
+
+
+class Worker:
+    """One worker process: a thread pool fed by a dispatcher loop."""
+
+    def __init__(self, config: Config, *, clock: Clock = SYSTEM_CLOCK, number: int = 1) -> None:
+        self.config = config
+        self.clock = clock
+        self.number = number
+        self.server_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.requests: deque[str] = deque()  # filled by signal handlers and commands
+        self.paused = False
+        self.stopping: str | None = None
+        self.store: Store | None = None
+        self.threads: JobThreads | None = None
+        self.job_classes: list[str] = []
+        self._process = psutil.Process()
+        self._next_heartbeat = 0.0
+        self._next_command_check = 0.0
+        self._next_title = 0.0
+
+    # -- boot -------------------------------------------------------------------
+    def boot(self) -> None:
+        """Import job modules (JobImportError), open the store (StoreUnavailable),
+        start the threads and register the server."""
+        import_job_modules(self.config.worker.imports)
+        self.job_classes = select_job_classes(self.config.worker.include, self.config.worker.exclude)
+        self.store = connection.current_store()
+        self.executor = Executor(self.store, is_stopping=lambda: self.stopping == STOP_NOW)
+        self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
+        now = self.clock.now()
+        self.store.register_server({
+            "name": self.server_name, "host": socket.gethostname(), "pid": os.getpid(),
+            "state": "running", "started_at": now, "heartbeat_at": now,
+            "threads": self.config.worker.threads, "busy": 0,
+            "info": self._info(), "commands": [],
+        })  # fmt: skip
+        logger.info(
+            "worker started",
+            server=self.server_name,
+            threads=self.config.worker.threads,
+            job_classes=len(self.job_classes),
+        )
+
+    # -- requests (thread- and signal-safe: only append) -------------------------------
+    def request(self, what: str) -> None:
+        """Queue a request: drain, stop_now, pause, resume, thread_dump."""
+        self.requests.append(what)
+
+    # -- main loop ----------------------------------------------------------------------
+    def run(self) -> int:
+        """The dispatcher loop; returns the process exit code after draining."""
+        assert self.store is not None and self.threads is not None
+        idle_wait = 0.0
+        while self.stopping is None:
+            self._handle_requests()
+            self._periodic()
+            if self.stopping is not None:
+                break
+            if self.paused:
+                time.sleep(TICK_SECONDS)
+                continue
+            idle = self.threads.idle_names()
+            if not idle:
+                self.threads.freed.wait(TICK_SECONDS)
+                self.threads.freed.clear()
+                continue
+            claimed = self._claim(idle)
+            if claimed:
+                idle_wait = 0.0
+                continue
+            idle_wait = self._wait_for_jobs(idle_wait)
+        return self.drain()
+
+    def _claim(self, idle: list[str]) -> int:
+        assert self.store is not None and self.threads is not None
+        try:
+            docs = self.store.claim_jobs(idle, self.job_classes, self.clock.now())
+        except StoreError as exc:
+            logger.warning("store unavailable; backing off", error=str(exc))
+            time.sleep(min(5.0, 0.5 + random.random()))
+            return 0
+        for doc in docs:
+            self.threads.assign(doc)
+        return len(docs)
+
+    def _wait_for_jobs(self, idle_wait: float) -> float:
+        """Wait for a wake-up or for the next idle poll; returns the next poll delay."""
+        assert self.store is not None
+        delay = idle_wait or 0.05
+        start = time.monotonic()
+        deadline = start + delay
+        while self.stopping is None and not self.requests:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.store.wait_for_jobs(min(remaining, TICK_SECONDS))
+            if time.monotonic() < deadline - 0.0005:  # woken early: there may be work
+                return 0.0
+        jitter = 1 + random.uniform(-0.1, 0.1)
+        return min(delay * 2, self.config.worker.max_poll_seconds) * jitter
+
+    # -- periodic work: heartbeat, remote commands, process title ---------------------
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.config.worker.heartbeat_seconds
+            self._next_command_check = now + self.config.worker.max_poll_seconds
+            self.heartbeat()
+        elif now >= self._next_command_check:
+            self._next_command_check = now + self.config.worker.max_poll_seconds
+            self.heartbeat(reap=False)
+        if now >= self._next_title:
+            self._next_title = now + 0.5
+            self._set_title()
+
+    def heartbeat(self, reap: bool = True) -> None:
+        """Write the server's heartbeat, take its commands, reap zombie servers."""
+        assert self.store is not None and self.threads is not None
+        state = "stopping" if self.stopping else ("paused" if self.paused else "running")
+        changes: dict[str, Any] = {
+            "heartbeat_at": self.clock.now(), "state": state, "busy": self.threads.busy,
+        }  # fmt: skip
+        if reap:
+            changes["info"] = self._info()
+        try:
+            doc = self.store.heartbeat_server(self.server_name, changes)
+            if doc is None:
+                logger.warning("server was declared dead; registering again", server=self.server_name)
+                self.store.register_server({**changes, **self._identity(), "commands": []})
+                return
+            self.requests.extend(doc["commands"])
+            if reap:
+                self._reap_zombies()
+        except StoreError as exc:
+            logger.warning("heartbeat failed", error=str(exc))
+
+    def _reap_zombies(self) -> None:
+        assert self.store is not None
+        cutoff = self.clock.now().timestamp() - self.config.worker.zombie_seconds
+        import datetime as dt
+
+        reaped = self.store.reap_zombie_servers(dt.datetime.fromtimestamp(cutoff, dt.UTC))
+        for name in reaped:
+            logger.warning("zombie server reaped; its jobs re-queued", server=name)
+
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "name": self.server_name, "host": socket.gethostname(), "pid": os.getpid(),
+            "started_at": self.clock.now(), "threads": self.config.worker.threads,
+            "busy": 0, "info": self._info(), "state": "running",
+            "heartbeat_at": self.clock.now(),
+        }  # fmt: skip
+
+    def _info(self) -> dict[str, Any]:
+        with self._process.oneshot():
+            return {
+                "cpu_percent": self._process.cpu_percent(),
+                "memory_rss": self._process.memory_info().rss,
+                "job_classes": self.job_classes,
+                "current": self.threads.snapshot() if self.threads else {},
+                "callback_errors": getattr(getattr(self, "executor", None), "callback_errors", 0),
+            }
+
+    def _set_title(self) -> None:
+        assert self.threads is not None
+        try:
+            import setproctitle
+
+            state = " paused" if self.paused else ""
+            setproctitle.setproctitle(
+                f"rocketjob: worker {self.number} [{self.threads.busy}/{self.threads.size} busy]"
+                f"{state}"
+            )
+        except ImportError:  # optional at run time; installed with the package
+            pass
+
+    def _handle_requests(self) -> None:
+        while self.requests:
+            what = self.requests.popleft()
+            if what in ("drain", "stop"):
+                self.stopping = self.stopping or DRAIN
+            elif what in ("stop_now", "kill"):
+                self.stopping = STOP_NOW
+            elif what == "pause":
+                self.paused = True
+                logger.info("worker paused", server=self.server_name)
+            elif what == "resume":
+                self.paused = False
+                logger.info("worker resumed", server=self.server_name)
+            elif what in ("thread_dump", "thread-dump"):
+                self.log_thread_dump()
+            else:
+                logger.warning("unknown command ignored", command=what)
+
+    def log_thread_dump(self) -> None:
+        """Log the stack of every thread of this process."""
+        names = {thread.ident: thread.name for thread in threading.enumerate()}
+        for ident, frame in sys._current_frames().items():
+            stack = "".join(traceback.format_stack(frame))
+            logger.info("thread dump", thread=names.get(ident, str(ident)), stack=stack)
+
+    # -- drain ----------------------------------------------------------------------------
+    def drain(self) -> int:
+        """Stop claiming; let running jobs finish up to drain_timeout (none for a stop
+        now); re-queue what is left; remove the server. Returns 0."""
+        assert self.store is not None and self.threads is not None
+        timeout = 0.0 if self.stopping == STOP_NOW else self.config.supervisor.drain_timeout
+        logger.info("worker draining", server=self.server_name, busy=self.threads.busy)
+        self.threads.stop()
+        finished = self.threads.join(timeout)
+        try:
+            requeued = self.store.requeue_jobs(self.server_name)
+            self.store.remove_server(self.server_name)
+        except StoreError as exc:
+            logger.error("could not release jobs at stop", error=str(exc))
+            return 0
+        logger.info("worker stopped", server=self.server_name, requeued=requeued, clean=finished)
+        return 0
+
+
+__all__ = ["DRAIN", "STOP_NOW", "Job", "Worker", "import_job_modules", "select_job_classes"]
