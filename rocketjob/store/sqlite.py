@@ -215,18 +215,26 @@ class SQLiteStore:
         """Run ``fn(conn)`` inside one BEGIN IMMEDIATE transaction."""
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk gone
+                raise StoreUnavailable(f"store {self.url}: {exc}") from exc
             try:
                 result = fn(conn)
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise StoreUnavailable(f"store {self.url}: {exc}") from exc
                 raise
             return result
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"store {self.url}: {exc}") from exc
 
     # -- jobs -------------------------------------------------------------------
     def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
