@@ -1,0 +1,443 @@
+"""The PostgreSQL store (psycopg 3 with psycopg_pool): many machines, one database.
+
+* URL: ``postgresql://user:password@host:5432/dbname?schema=rocketjob&pool_size=5``; the
+  store's own options are listed in :data:`postgres_schema.STORE_OPTIONS`, every other
+  query parameter goes to libpq (``connect_timeout`` defaults to 5 s).
+* Tables ``rocketjob_jobs`` and ``rocketjob_servers`` in the chosen schema, created and
+  migrated on connect under a transaction-level advisory lock (see :mod:`postgres_schema`).
+* Claiming is one statement: ``SELECT ... ORDER BY priority, id LIMIT n FOR UPDATE SKIP
+  LOCKED`` feeding an ``UPDATE ... RETURNING``, so concurrent workers never wait on each
+  other and never take the same row; several jobs per round trip.
+* Wake-ups: every write that queues a job runs ``pg_notify`` in its own transaction (so a
+  rolled-back enqueue wakes nobody); :meth:`wait_for_jobs` blocks on a dedicated
+  ``LISTEN`` connection and returns within milliseconds of the commit.
+* Transactional enqueue: ``insert_jobs(docs, connection=conn)`` writes through the
+  caller's open psycopg connection without committing.
+* Faults: driver errors become :class:`StoreUnavailable` (connection lost, timeouts) or
+  :class:`StoreError`; pooled connections are checked before use, so the store recovers
+  by itself once the database is back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+import psycopg
+import psycopg_pool
+from psycopg import sql
+from psycopg.types.json import set_json_loads
+
+from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
+from rocketjob.store import postgres_schema as schema
+from rocketjob.store.base import Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Conn = psycopg.Connection[Any]
+
+
+def _translated(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn driver errors into rocketjob's StoreUnavailable / StoreError, one line each."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except psycopg_pool.PoolTimeout as exc:
+            raise StoreUnavailable(f"PostgreSQL store: no connection available: {exc}") from None
+        except psycopg.errors.UniqueViolation as exc:
+            raise StoreError(f"PostgreSQL store: duplicate key: {one_line(exc)}") from None
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"PostgreSQL store unavailable: {one_line(exc)}") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL store: {one_line(exc)}") from None
+
+    return wrapper
+
+
+class PostgresStore:
+    """The PostgreSQL implementation of :class:`rocketjob.store.base.Store`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._opts = schema.parse_url(url)
+        ident = sql.Identifier(self._opts.schema)
+        self._jobs = sql.SQL("{}.rocketjob_jobs").format(ident)
+        self._servers = sql.SQL("{}.rocketjob_servers").format(ident)
+        self._channel = f"rocketjob_queued_{self._opts.schema}"[:63]
+        self._listen_lock = threading.Lock()
+        self._listener: Conn | None = None
+        self._listened = False
+        self._first_connect()
+        self._pool = psycopg_pool.ConnectionPool(
+            self._opts.conninfo,
+            min_size=1,
+            max_size=max(1, self._opts.pool_size),
+            timeout=self._opts.pool_timeout,
+            configure=self._configure,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            reconnect_timeout=60,
+            name="rocketjob",
+            open=True,
+        )
+
+    # -- connections ---------------------------------------------------------------
+    def _first_connect(self) -> None:
+        """Connect once directly, so a bad URL, wrong credentials or an unreachable
+        server fails here with libpq's own one-line reason, then migrate."""
+        try:
+            with psycopg.connect(self._opts.conninfo, autocommit=True) as conn:
+                schema.migrate(conn, self._opts.schema)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"cannot open PostgreSQL store {self._opts.display}: {one_line(exc)}"
+            ) from None
+
+    def _configure(self, conn: Conn) -> None:
+        """Per connection: orjson for json columns, timeouts, prepared statements."""
+        set_json_loads(orjson.loads, conn)
+        if not self._opts.prepare:
+            conn.prepare_threshold = None
+        timeout = self._opts.statement_timeout
+        conn.execute(f"SET statement_timeout = {int(timeout)}")
+        conn.execute(f"SET idle_in_transaction_session_timeout = {int(timeout) * 2}")
+        conn.commit()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Conn]:
+        with self._pool.connection() as conn:
+            yield conn  # the pool commits on success and rolls back on error
+
+    def _notify(self, conn: Conn) -> None:
+        conn.execute("SELECT pg_notify(%s, '')", (self._channel,))
+
+    # -- jobs ------------------------------------------------------------------------
+    @_translated
+    def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
+        if not docs:
+            return
+        if connection is not None and not isinstance(connection, psycopg.Connection):
+            raise ValidationError(
+                f"connection= must be an open psycopg (3) Connection, got {type(connection)!r}"
+            )
+        statement = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            self._jobs,
+            sql.SQL(", ").join(map(sql.Identifier, JOB_COLUMNS)),
+            sql.SQL(", ").join(sql.Placeholder() * len(JOB_COLUMNS)),
+        )
+        rows = [[to_param(name, doc[name]) for name in JOB_COLUMNS] for doc in docs]
+        if connection is None:
+            with self._transaction() as conn:
+                conn.cursor().executemany(statement, rows)
+                self._notify(conn)
+        elif connection.autocommit:
+            with connection.transaction():
+                connection.cursor().executemany(statement, rows)
+                self._notify(connection)
+        else:  # the caller's open transaction: no commit, NOTIFY delivered if it commits
+            connection.cursor().executemany(statement, rows)
+            self._notify(connection)
+
+    @_translated
+    def get_job(self, job_id: str) -> JobDoc | None:
+        statement = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(self._job_cols(), self._jobs)
+        with self._transaction() as conn:
+            row = conn.execute(statement, (job_id,)).fetchone()
+        return schema.job_from_row(row) if row else None
+
+    def _job_cols(self, prefix: str | None = None) -> sql.Composable:
+        if prefix is None:
+            return sql.SQL(", ").join(map(sql.Identifier, JOB_COLUMNS))
+        return sql.SQL(", ").join(sql.Identifier(prefix, name) for name in JOB_COLUMNS)
+
+    def _sets(self, changes: Mapping[str, Any]) -> tuple[sql.Composable, list[Any]]:
+        schema.check_columns(changes, JOB_COLUMNS)
+        sets = sql.SQL(", ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
+        )
+        return sets, [to_param(name, value) for name, value in changes.items()]
+
+    @_translated
+    def update_job(
+        self,
+        job_id: str,
+        changes: Mapping[str, Any],
+        *,
+        from_states: Collection[str] | None = None,
+        worker_name: str | None = None,
+    ) -> JobDoc | None:
+        if not changes:
+            return self.get_job(job_id) if from_states is None and worker_name is None else None
+        sets, params = self._sets(changes)
+        where = [sql.SQL("id = %s")]
+        params.append(job_id)
+        if from_states is not None:
+            where.append(sql.SQL("state = ANY(%s)"))
+            params.append(list(from_states))
+        if worker_name is not None:
+            where.append(sql.SQL("worker_name = %s"))
+            params.append(worker_name)
+        statement = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
+            self._jobs, sets, sql.SQL(" AND ").join(where), self._job_cols()
+        )
+        with self._transaction() as conn:
+            row = conn.execute(statement, params).fetchone()
+            if row is not None and changes.get("state") == "queued":
+                self._notify(conn)
+        return schema.job_from_row(row) if row else None
+
+    @_translated
+    def delete_job(self, job_id: str, *, from_states: Collection[str] | None = None) -> bool:
+        statement = sql.SQL("DELETE FROM {} WHERE id = %s").format(self._jobs)
+        params: list[Any] = [job_id]
+        if from_states is not None:
+            statement += sql.SQL(" AND state = ANY(%s)")
+            params.append(list(from_states))
+        with self._transaction() as conn:
+            return conn.execute(statement, params).rowcount > 0
+
+    @_translated
+    def find_jobs(self, query: JobQuery) -> list[JobDoc]:
+        where: list[sql.Composable] = [sql.SQL("TRUE")]
+        params: list[Any] = []
+        for column, values in (("state", query.states), ("id", query.ids)):
+            if values is not None:
+                where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+                params.append(list(values))
+        for column, value in (("job_class", query.job_class), ("server_name", query.server_name)):
+            if value is not None:
+                where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+                params.append(value)
+        if query.after is not None:
+            where.append(sql.SQL("id < %s" if query.descending else "id > %s"))
+            params.append(query.after)
+        statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id {}").format(
+            self._job_cols(),
+            self._jobs,
+            sql.SQL(" AND ").join(where),
+            sql.SQL("DESC" if query.descending else "ASC"),
+        )
+        if query.limit is not None:
+            statement += sql.SQL(" LIMIT {}").format(sql.Literal(int(query.limit)))
+        with self._transaction() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        return [schema.job_from_row(row) for row in rows]
+
+    @_translated
+    def count_jobs(self, job_class: str | None = None) -> dict[str, int]:
+        statement = sql.SQL("SELECT state, count(*) FROM {}").format(self._jobs)
+        params: list[Any] = []
+        if job_class is not None:
+            statement += sql.SQL(" WHERE job_class = %s")
+            params.append(job_class)
+        with self._transaction() as conn:
+            rows = conn.execute(statement + sql.SQL(" GROUP BY state"), params).fetchall()
+        return {state: int(count) for state, count in rows}
+
+    @_translated
+    def queued_job_classes(self) -> list[str]:
+        statement = sql.SQL(
+            "SELECT DISTINCT job_class FROM {} WHERE state = 'queued' ORDER BY job_class"
+        ).format(self._jobs)
+        with self._transaction() as conn:
+            return [row[0] for row in conn.execute(statement).fetchall()]
+
+    @_translated
+    def claim_jobs(
+        self,
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+    ) -> list[JobDoc]:
+        if not worker_names or not job_classes:
+            return []
+        statement = sql.SQL(
+            "WITH picked AS ("
+            " SELECT id, priority FROM {jobs}"
+            " WHERE state = 'queued' AND job_class = ANY(%(classes)s)"
+            " AND (run_at IS NULL OR run_at <= %(now)s)"
+            " ORDER BY priority, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
+            " numbered AS (SELECT id, row_number() OVER (ORDER BY priority, id) AS n FROM picked)"
+            " UPDATE {jobs} AS j SET state = 'running', started_at = %(now)s,"
+            " server_name = %(server)s, worker_name = (%(workers)s::text[])[numbered.n]"
+            " FROM numbered WHERE j.id = numbered.id RETURNING {cols}, numbered.n"
+        ).format(jobs=self._jobs, cols=self._job_cols("j"))
+        params = {
+            "classes": list(job_classes),
+            "now": now,
+            "limit": len(worker_names),
+            "server": worker_names[0].rsplit(":", 1)[0],
+            "workers": list(worker_names),
+        }
+        with self._transaction() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        rows.sort(key=lambda row: row[-1])
+        return [schema.job_from_row(row[:-1]) for row in rows]
+
+    @_translated
+    def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
+        if not finished:
+            return []
+        done: list[str] = []
+        requeued = False
+        with self._transaction() as conn:
+            for item in finished:
+                if item.destroy:
+                    statement = sql.SQL(
+                        "DELETE FROM {} WHERE id = %s AND state = 'running' AND worker_name = %s"
+                    ).format(self._jobs)
+                    params: list[Any] = [item.job_id, item.worker_name]
+                else:
+                    sets, params = self._sets(item.changes)
+                    statement = sql.SQL(
+                        "UPDATE {} SET {} WHERE id = %s AND state = 'running' AND worker_name = %s"
+                    ).format(self._jobs, sets)
+                    params += [item.job_id, item.worker_name]
+                if conn.execute(statement, params).rowcount:
+                    done.append(item.job_id)
+                    requeued = requeued or item.changes.get("state") == "queued"
+            if requeued:
+                self._notify(conn)
+        return done
+
+    def _requeue_sql(self) -> sql.Composed:
+        return sql.SQL(
+            "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL, "
+            "started_at = NULL WHERE state = 'running' AND server_name = ANY(%s)"
+        ).format(self._jobs)
+
+    @_translated
+    def requeue_jobs(self, server_name: str) -> int:
+        with self._transaction() as conn:
+            count = conn.execute(self._requeue_sql(), ([server_name],)).rowcount
+            if count:
+                self._notify(conn)
+        return count
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        """Block on the LISTEN connection until a NOTIFY or ``timeout``. A lost listening
+        connection is reopened on the next call (and that call returns at once, since
+        notifications may have been missed meanwhile)."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        if not self._listen_lock.acquire(timeout=max(0.0, timeout)):
+            return
+        try:
+            listener = self._listener
+            if listener is None or listener.closed:
+                listener = self._listener = self._listen(deadline)
+                if listener is None or self._listened:
+                    return  # reconnected: notifications may have been missed
+                self._listened = True
+            remaining = deadline - time.monotonic()
+            try:
+                for _ in listener.notifies(timeout=max(0.0, remaining), stop_after=1):
+                    break
+                for _ in listener.notifies(timeout=0.0):  # drain what queued up meanwhile
+                    pass
+            except psycopg.Error:
+                listener.close()
+                self._listener = None
+        finally:
+            self._listen_lock.release()
+
+    def _listen(self, deadline: float) -> Conn | None:
+        """A fresh autocommit connection listening on this schema's channel; None (and
+        no error) while the database is unreachable, after waiting out the deadline."""
+        try:
+            conn = psycopg.connect(self._opts.conninfo, autocommit=True)
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            return conn
+        except psycopg.Error:
+            time.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
+            return None
+
+    # -- servers -----------------------------------------------------------------------
+    @_translated
+    def register_server(self, doc: ServerDoc) -> None:
+        values = {**doc, "info": doc.get("info") or {}, "commands": doc.get("commands") or []}
+        statement = sql.SQL(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (name) DO UPDATE SET {}"
+        ).format(
+            self._servers,
+            sql.SQL(", ").join(map(sql.Identifier, SERVER_COLUMNS)),
+            sql.SQL(", ").join(sql.Placeholder() * len(SERVER_COLUMNS)),
+            sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
+                for name in SERVER_COLUMNS[1:]
+            ),
+        )
+        with self._transaction() as conn:
+            conn.execute(statement, [to_param(name, values[name]) for name in SERVER_COLUMNS])
+
+    @_translated
+    def heartbeat_server(self, name: str, changes: Mapping[str, Any]) -> ServerDoc | None:
+        schema.check_columns(changes, SERVER_COLUMNS)
+        sets = [sql.SQL("{} = %s").format(sql.Identifier(key)) for key in changes]
+        params = [to_param(key, value) for key, value in changes.items()]
+        statement = sql.SQL(
+            "UPDATE {servers} AS s SET {sets} FROM (SELECT name, commands FROM {servers}"
+            " WHERE name = %s FOR UPDATE) AS old WHERE s.name = old.name RETURNING {cols}"
+        ).format(
+            servers=self._servers,
+            sets=sql.SQL(", ").join([*sets, sql.SQL("commands = '[]'::jsonb")]),
+            cols=sql.SQL(", ").join(
+                sql.Identifier("old" if col == "commands" else "s", col) for col in SERVER_COLUMNS
+            ),
+        )
+        with self._transaction() as conn:
+            row = conn.execute(statement, [*params, name]).fetchone()
+        return schema.server_from_row(row) if row else None
+
+    @_translated
+    def send_command(self, name: str, command: str) -> bool:
+        statement = sql.SQL(
+            "UPDATE {} SET commands = commands || jsonb_build_array(%s::text) WHERE name = %s"
+        ).format(self._servers)
+        with self._transaction() as conn:
+            return conn.execute(statement, (command, name)).rowcount > 0
+
+    @_translated
+    def list_servers(self) -> list[ServerDoc]:
+        statement = sql.SQL("SELECT {} FROM {} ORDER BY name").format(
+            sql.SQL(", ").join(map(sql.Identifier, SERVER_COLUMNS)), self._servers
+        )
+        with self._transaction() as conn:
+            return [schema.server_from_row(row) for row in conn.execute(statement).fetchall()]
+
+    @_translated
+    def remove_server(self, name: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(self._servers), (name,))
+
+    @_translated
+    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+        """One statement: the DELETE takes each zombie's row lock, so of racing callers
+        exactly one deletes (and re-queues) it; the others skip the vanished row."""
+        statement = sql.SQL(
+            "WITH dead AS (DELETE FROM {servers} WHERE heartbeat_at < %s RETURNING name),"
+            " requeued AS (UPDATE {jobs} SET state = 'queued', worker_name = NULL,"
+            " server_name = NULL, started_at = NULL WHERE state = 'running'"
+            " AND server_name IN (SELECT name FROM dead) RETURNING id)"
+            " SELECT name, (SELECT count(*) FROM requeued) FROM dead ORDER BY name"
+        ).format(servers=self._servers, jobs=self._jobs)
+        with self._transaction() as conn:
+            rows = conn.execute(statement, (cutoff,)).fetchall()
+            if any(row[1] for row in rows):
+                self._notify(conn)
+        return [row[0] for row in rows]
+
+    # -- life cycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        self._pool.close(timeout=5.0)
+        with self._listen_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
