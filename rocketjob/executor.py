@@ -173,6 +173,9 @@ class Executor:
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
+            except Exception as exc:  # store closed under us (shutdown): the job stays running
+                logger.error("job outcome not written", job_id=job.id, error=repr(exc))
+                return False
             if not written:
                 logger.info("job no longer ours; outcome dropped", job_id=job.id)
             return written

@@ -1,0 +1,67 @@
+"""Configuration: TOML into frozen dataclasses; errors name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from rocketjob import ConfigError
+from rocketjob import config as config_module
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_defaults() -> None:
+    config = config_module.from_dict({})
+    assert config.worker.threads == 10 and config.worker.heartbeat_seconds == 15
+    assert config.worker.zombie_seconds == 60 and config.supervisor.drain_timeout == 30
+    assert config.logging.level == "info" and config.store.url is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.worker.threads = 3  # type: ignore[misc]
+
+
+def test_every_example_config_loads() -> None:
+    files = sorted((REPO / "conf").glob("*.toml"))
+    assert files, "conf/ has example configurations"
+    for path in files:
+        config = config_module.load(path)
+        assert config.path == str(path)
+
+
+def test_development_config_uses_sqlite_and_example_jobs() -> None:
+    config = config_module.load(REPO / "conf" / "development.toml")
+    assert config.store.url == "sqlite:///rocketjob.db"
+    assert config.worker.imports == ("examples.jobs",)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"worker": {"threads": "ten"}}, "worker.threads: expected an integer, got 'ten'"),
+        ({"worker": {"threads": 0}}, "worker.threads: must be greater than 0"),
+        ({"worker": {"thread": 4}}, "worker.thread: unknown key"),
+        ({"workers": {}}, "workers: unknown section"),
+        ({"worker": {"imports": "app.jobs"}}, "worker.imports: expected a list of strings"),
+        ({"supervisor": {"drain_timeout": True}}, "supervisor.drain_timeout: expected a number"),
+        ({"supervisor": {"drain_timeout": -1}}, "supervisor.drain_timeout: must not be negative"),
+        ({"store": {"url": 5}}, "store.url: expected a string"),
+        ({"logging": {"level": "loud"}}, "logging.level: must be one of"),
+        ({"worker": {"heartbeat_seconds": 30, "zombie_seconds": 20}}, "worker.zombie_seconds"),
+        ({"worker": []}, "worker: expected a [worker] table"),
+    ],
+)
+def test_bad_values_name_the_key(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_module.from_dict(data)
+    assert message in str(info.value)
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        config_module.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[worker\nthreads = 1\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        config_module.load(bad)
