@@ -1,0 +1,353 @@
+"""The MongoDB store (pymongo): Rocket Job's own store, for many machines.
+
+* URL: ``mongodb://host:27017/dbname`` (default database ``rocketjob``); every query
+  option is pymongo's own. Unless the URL sets them: ``serverSelectionTimeoutMS=5000``,
+  ``connectTimeoutMS=5000``, ``socketTimeoutMS=30000``; retryable writes stay on. One
+  store option: ``wakeups=poll`` forces polling instead of change streams.
+* Collections ``rocketjob_jobs`` (``_id`` = job id) and ``rocketjob_servers`` (``_id`` =
+  server name), indexes created on connect. Only documented features of MongoDB 5.0+.
+* Claiming is one ``find_one_and_update`` per worker name: ``{state: "queued"}`` sorted
+  on the index ``{state, priority, _id}``; each is atomic on one document, so no job is
+  handed out twice.
+* Wake-ups: a change stream on the jobs collection (inserts, and updates that set
+  ``state`` to queued) where the server supports them (replica sets, sharded
+  clusters); on a standalone server, adaptive polling of a queued-jobs fingerprint.
+* Servers: commands are ``$push``-ed onto the server document, and the heartbeat takes
+  them with one ``find_one_and_update``. Zombies are reaped with ``find_one_and_delete``,
+  so exactly one caller reaps each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pymongo
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    InvalidURI,
+    OperationFailure,
+    PyMongoError,
+    WTimeoutError,
+)
+
+from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
+from rocketjob.store.base import Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.mongodb_docs import (
+    job_from_bson,
+    server_from_bson,
+    time_filter,
+    to_bson,
+    to_sets,
+)
+from rocketjob.store.mongodb_wakeup import Wakeups
+
+P = ParamSpec("P")
+R = TypeVar("R")
+DEFAULT_DATABASE = "rocketjob"
+CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000,
+                   "socketTimeoutMS": 30000}  # fmt: skip
+_AUTH_CODES = frozenset({13, 18})  # Unauthorized, AuthenticationFailed
+_REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).split(", full error:")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def _translated(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn pymongo errors into StoreUnavailable / StoreError with one line each."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            raise StoreError(f"MongoDB store: duplicate key: {_one_line(exc)}") from None
+        except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
+            raise StoreUnavailable(f"MongoDB store unavailable: {_one_line(exc)}") from None
+        except OperationFailure as exc:
+            if exc.code in _AUTH_CODES:
+                raise StoreUnavailable(f"MongoDB store: {_one_line(exc)}") from None
+            raise StoreError(f"MongoDB store: {_one_line(exc)}") from None
+        except PyMongoError as exc:
+            raise StoreError(f"MongoDB store: {_one_line(exc)}") from None
+
+    return wrapper
+
+
+def _split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The URL for pymongo and the store's own options (removed from the query)."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    ours = {key: value for key, value in pairs if key == "wakeups"}
+    query = urlencode([(key, value) for key, value in pairs if key != "wakeups"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, "")), ours
+
+
+class MongoStore:
+    """The MongoDB implementation of :class:`rocketjob.store.base.Store`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        client_url, options = _split_url(url)
+        shown = urlsplit(url)
+        display = url.replace(f":{shown.password}@", ":***@") if shown.password else url
+        try:
+            given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
+            defaults = {k: v for k, v in CLIENT_DEFAULTS.items() if k.lower() not in given}
+            self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                client_url, tz_aware=True, tzinfo=dt.UTC, appname="rocketjob", **defaults
+            )
+            self._db = self._client.get_default_database(DEFAULT_DATABASE)
+            hello = self._client.admin.command("hello")
+            self._jobs = self._db["rocketjob_jobs"]
+            self._servers = self._db["rocketjob_servers"]
+            self._create_indexes()
+        except (InvalidURI, ConfigurationError, ValueError) as exc:
+            raise StoreUnavailable(f"store url {display!r} is invalid: {_one_line(exc)}") from None
+        except PyMongoError as exc:
+            if hasattr(self, "_client"):
+                self._client.close()
+            raise StoreUnavailable(
+                f"cannot open MongoDB store {display}: {_one_line(exc)}"
+            ) from None
+        replicated = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+        self._transactions = replicated
+        streams = replicated and options.get("wakeups", "stream") != "poll"
+        self._wakeups = Wakeups(self._jobs, use_change_stream=streams)
+
+    def _create_indexes(self) -> None:
+        self._jobs.create_index(
+            [("state", ASCENDING), ("priority", ASCENDING), ("_id", ASCENDING)], name="claim"
+        )
+        self._jobs.create_index([("job_class", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)],
+                                name="class_state")  # fmt: skip
+        self._jobs.create_index([("server_name", ASCENDING), ("state", ASCENDING)], name="server")
+        self._servers.create_index([("heartbeat_at", ASCENDING)], name="heartbeat")
+
+    # -- jobs ------------------------------------------------------------------------
+    @_translated
+    def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
+        """All or none: one transaction where the server has them (replica sets);
+        otherwise one ordered ``insert_many`` whose partial result is deleted again."""
+        if connection is not None:
+            raise ValidationError(
+                "connection= (transactional enqueue) needs the PostgreSQL store; "
+                "the MongoDB store commits every enqueue itself"
+            )
+        if not docs:
+            return
+        stored = [to_bson(doc, "id") for doc in docs]
+        if len(stored) > 1 and self._transactions:
+            with self._client.start_session() as session:
+                session.with_transaction(
+                    lambda s: self._jobs.insert_many(stored, session=s), max_commit_time_ms=10000
+                )
+            self._wakeups.poke()
+            return
+        try:
+            self._jobs.insert_many(stored, ordered=True)
+            self._wakeups.poke()
+        except BulkWriteError as exc:
+            inserted = int(exc.details.get("nInserted", 0))
+            if inserted:
+                self._jobs.delete_many({"_id": {"$in": [d["_id"] for d in stored[:inserted]]}})
+            raise
+
+    @_translated
+    def get_job(self, job_id: str) -> JobDoc | None:
+        raw = self._jobs.find_one({"_id": job_id})
+        return job_from_bson(raw) if raw else None
+
+    @_translated
+    def update_job(
+        self,
+        job_id: str,
+        changes: Mapping[str, Any],
+        *,
+        from_states: Collection[str] | None = None,
+        worker_name: str | None = None,
+    ) -> JobDoc | None:
+        where: dict[str, Any] = {"_id": job_id}
+        if from_states is not None:
+            where["state"] = {"$in": list(from_states)}
+        if worker_name is not None:
+            where["worker_name"] = worker_name
+        if not changes:
+            raw = self._jobs.find_one(where)
+        else:
+            raw = self._jobs.find_one_and_update(
+                where, {"$set": to_sets(changes)}, return_document=ReturnDocument.AFTER
+            )
+            if raw is not None and changes.get("state") == "queued":
+                self._wakeups.poke()
+        return job_from_bson(raw) if raw else None
+
+    @_translated
+    def delete_job(self, job_id: str, *, from_states: Collection[str] | None = None) -> bool:
+        where: dict[str, Any] = {"_id": job_id}
+        if from_states is not None:
+            where["state"] = {"$in": list(from_states)}
+        return self._jobs.delete_one(where).deleted_count > 0
+
+    @_translated
+    def find_jobs(self, query: JobQuery) -> list[JobDoc]:
+        where: dict[str, Any] = {}
+        if query.states is not None:
+            where["state"] = {"$in": list(query.states)}
+        if query.job_class is not None:
+            where["job_class"] = query.job_class
+        ids: dict[str, Any] = {}
+        if query.ids is not None:
+            ids["$in"] = list(query.ids)
+        if query.after is not None:
+            ids["$lt" if query.descending else "$gt"] = query.after
+        if ids:
+            where["_id"] = ids
+        if query.server_name is not None:
+            where["server_name"] = query.server_name
+        cursor = self._jobs.find(where).sort("_id", DESCENDING if query.descending else ASCENDING)
+        if query.limit is not None:
+            if query.limit <= 0:
+                return []
+            cursor = cursor.limit(int(query.limit))
+        return [job_from_bson(raw) for raw in cursor]
+
+    @_translated
+    def count_jobs(self, job_class: str | None = None) -> dict[str, int]:
+        match = {} if job_class is None else {"job_class": job_class}
+        rows = self._jobs.aggregate(
+            [{"$match": match}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        )
+        return {row["_id"]: int(row["n"]) for row in rows}
+
+    @_translated
+    def queued_job_classes(self) -> list[str]:
+        return sorted(self._jobs.distinct("job_class", {"state": "queued"}))
+
+    @_translated
+    def claim_jobs(
+        self,
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+    ) -> list[JobDoc]:
+        if not worker_names or not job_classes:
+            return []
+        where = {
+            "state": "queued",
+            "job_class": {"$in": list(job_classes)},
+            "$or": [{"run_at": None}, *time_filter("run_at", "$lte", now)["$or"]],
+        }
+        server = worker_names[0].rsplit(":", 1)[0]
+        claimed = []
+        for worker in worker_names:
+            changes = {"state": "running", "started_at": now, "server_name": server,
+                       "worker_name": worker}  # fmt: skip
+            raw = self._jobs.find_one_and_update(
+                where,
+                {"$set": to_sets(changes)},
+                sort=[("priority", ASCENDING), ("_id", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if raw is None:
+                break
+            claimed.append(job_from_bson(raw))
+        return claimed
+
+    @_translated
+    def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
+        """One conditional write per job (each atomic on its document)."""
+        done = []
+        for item in finished:
+            where = {"_id": item.job_id, "state": "running", "worker_name": item.worker_name}
+            if item.destroy:
+                written = self._jobs.delete_one(where).deleted_count
+            else:
+                written = self._jobs.update_one(
+                    where, {"$set": to_sets(item.changes)}
+                ).matched_count
+            if written:
+                done.append(item.job_id)
+        if any(item.changes.get("state") == "queued" for item in finished):
+            self._wakeups.poke()
+        return done
+
+    @_translated
+    def requeue_jobs(self, server_name: str) -> int:
+        result = self._jobs.update_many(
+            {"state": "running", "server_name": server_name}, {"$set": to_sets(_REQUEUE)}
+        )
+        if result.modified_count:
+            self._wakeups.poke()
+        return int(result.modified_count)
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        """Change stream or adaptive polling (see :mod:`mongodb_wakeup`); never raises."""
+        self._wakeups.wait(timeout)
+
+    # -- servers -----------------------------------------------------------------------
+    @_translated
+    def register_server(self, doc: ServerDoc) -> None:
+        full = {**doc, "info": doc.get("info") or {}, "commands": doc.get("commands") or []}
+        self._servers.replace_one({"_id": doc["name"]}, to_bson(full, "name"), upsert=True)
+
+    @_translated
+    def heartbeat_server(self, name: str, changes: Mapping[str, Any]) -> ServerDoc | None:
+        """One ``find_one_and_update`` returning the document before the write (so it
+        holds the pending commands) with ``changes`` overlaid."""
+        raw = self._servers.find_one_and_update(
+            {"_id": name},
+            {"$set": {**to_sets(changes), "commands": []}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if raw is None:
+            return None
+        doc = server_from_bson(raw)
+        doc.update({key: value for key, value in changes.items() if key != "commands"})
+        return doc
+
+    @_translated
+    def send_command(self, name: str, command: str) -> bool:
+        result = self._servers.update_one({"_id": name}, {"$push": {"commands": command}})
+        return result.matched_count > 0
+
+    @_translated
+    def list_servers(self) -> list[ServerDoc]:
+        return [server_from_bson(raw) for raw in self._servers.find().sort("_id", ASCENDING)]
+
+    @_translated
+    def remove_server(self, name: str) -> None:
+        self._servers.delete_one({"_id": name})
+
+    @_translated
+    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+        """``find_one_and_delete`` per zombie: of racing callers, exactly one gets each
+        document and re-queues its jobs."""
+        reaped = []
+        where = time_filter("heartbeat_at", "$lt", cutoff)
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            raw = self._servers.find_one_and_delete(where, projection={"_id": 1})
+            if raw is None:
+                break
+            reaped.append(raw["_id"])
+            self.requeue_jobs(raw["_id"])
+        return sorted(reaped)
+
+    # -- life cycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        self._wakeups.close()
+        self._client.close()
