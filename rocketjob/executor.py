@@ -145,7 +145,7 @@ class Executor:
             job.run_callback("before_fail")
         except Exception as callback_exc:
             self._count_callback_error(job, "before_fail", callback_exc)
-        changes = {
+        changes: dict[str, Any] = {
             "state": "failed",
             "exception": exception_dict(exc, worker),
             "failure_count": job.failure_count + 1,

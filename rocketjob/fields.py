@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,7 @@ def collect_fields(cls: type, reserved: frozenset[str]) -> dict[str, FieldSpec]:
     not private and not one of the built-in ``reserved`` fields). Replaces field()
     markers on the class with the plain default."""
     specs: dict[str, FieldSpec] = {}
-    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+    for name, annotation in inspect.get_annotations(cls).items():
         if name.startswith("_") or name in reserved or _is_classvar(annotation):
             continue
         value = cls.__dict__.get(name, None)

@@ -293,9 +293,7 @@ class Job(Lifecycle):
     @property
     def logger(self) -> Any:
         """A loguru logger bound to this job."""
-        return _logger.bind(
-            job_id=self.id, job_class=self.job_class, worker_name=self.worker_name
-        )
+        return _logger.bind(job_id=self.id, job_class=self.job_class, worker_name=self.worker_name)
 
     @property
     def scheduled(self) -> bool:

@@ -8,6 +8,7 @@ not allowed from the current state raises InvalidTransition and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,13 +26,25 @@ if TYPE_CHECKING:
 def exception_dict(exc: BaseException, worker_name: str | None) -> dict[str, Any]:
     """The stored form of an exception: class name, message, full backtrace."""
     kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
     lines = "".join(traceback.format_exception(exc)).rstrip("\n").split("\n")
     return {"class_name": name, "message": str(exc), "backtrace": lines, "worker_name": worker_name}
 
 
 class Lifecycle:
     """Events and callbacks. Callbacks are optional methods a job class defines."""
+
+    # Fields of the Job this is mixed into.
+    id: str | None
+    state: JobState
+    run_at: dt.datetime | None
+    worker_name: str | None
+    failure_count: int
+    arguments: dict[str, Any]
 
     def run_perform(self: Job) -> Any:  # type: ignore[misc]
         """before_perform, around_perform(perform), after_perform; returns the result."""

@@ -20,7 +20,9 @@ from tests.jobs import AppendJob, FailJob, NoopJob
 ROCKETJOB = [sys.executable, "-m", "rocketjob"]
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*ROCKETJOB, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},

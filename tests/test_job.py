@@ -48,7 +48,7 @@ def test_priority_outside_1_to_100_is_refused_and_nothing_stored(priority: objec
 
 
 def test_priority_checked_at_class_definition() -> None:
-    with pytest.raises(ValidationError, match="Bad.priority"):
+    with pytest.raises(ValidationError, match=r"Bad\.priority"):
 
         class Bad(Job):
             priority = 500
@@ -146,7 +146,9 @@ def test_running_job_pauses_only_when_pausable() -> None:
 
     assert Job.find(job.id).__class__ is NoopJob
     pausable = Pausable.perform_later()
-    rocketjob.current_store().claim_jobs(["h:1:2"], [Pausable._job_class_path], dt.datetime.now(dt.UTC))
+    rocketjob.current_store().claim_jobs(
+        ["h:1:2"], [Pausable._job_class_path], dt.datetime.now(dt.UTC)
+    )
     assert pausable.reload().running and pausable.pause().paused
 
 

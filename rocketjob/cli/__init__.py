@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from rocketjob.cli import daemon, jobs
 from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
@@ -23,7 +24,7 @@ from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
 EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
 
 #: Subcommand registrars: each adds its parser and sets ``func``.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     jobs.register,
 ]
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=daemon.run, config=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in COMMANDS:
-        register(commands, common)  # type: ignore[call-arg]
+        register(commands, common)
     return parser
 
 

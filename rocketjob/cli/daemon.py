@@ -36,7 +36,7 @@ def install_signals(worker: Worker) -> None:
             interrupts[0] += 1
             worker.request("drain" if interrupts[0] == 1 else "stop_now")
         else:
-            worker.request(_REQUESTS[signum])
+            worker.request(_REQUESTS[signal.Signals(signum)])
 
     for signum in (*_REQUESTS, signal.SIGINT):
         signal.signal(signum, on_signal)

@@ -87,5 +87,6 @@ def act_on_job(args: argparse.Namespace) -> int:
     except (JobNotFound, InvalidTransition) as exc:
         print(f"rocketjob: error: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.action}: job {args.job_id} is now {'destroyed' if args.action == 'destroy' else job.state}")
+    outcome = "destroyed" if args.action == "destroy" else job.state
+    print(f"{args.action}: job {args.job_id} is now {outcome}")
     return 0
