@@ -153,15 +153,19 @@ class AsyncAppender:
         """
         if self._ident is None:
             self.start()
-        self._deadline = self._clock() + timeout
-        self._stop.set()
-        self._thread.join(max(0.0, timeout))
+        self.begin_close(timeout)
+        self._thread.join(max(0.0, min(timeout, self._deadline - self._clock())))
         if self._thread.is_alive():
             with self._queue.mutex:
                 left = self._queue.unfinished_tasks
             self._count_drops(left)
             return False
         return True
+
+    def begin_close(self, timeout: float) -> None:
+        """Start the final flush, due within ``timeout`` seconds, without waiting for it."""
+        self._deadline = min(self._deadline, self._clock() + timeout)
+        self._stop.set()
 
     def reopen(self) -> None:
         """Have the delivery thread reopen the appender (files, after USR1) at its next turn."""
