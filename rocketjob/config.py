@@ -33,6 +33,9 @@ class SupervisorConfig:
     processes: int = 1
     drain_timeout: float = 30.0
     pidfile: str | None = None
+    #: A worker not ready (imports done, server registered) this many seconds after its
+    #: fork is killed and replaced with back-off.
+    boot_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ _SECTIONS: dict[str, type] = {
 }
 _LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
 _POSITIVE = {
-    "supervisor.processes", "worker.threads", "worker.heartbeat_seconds",
+    "supervisor.processes", "supervisor.boot_timeout", "worker.threads", "worker.heartbeat_seconds",
     "worker.zombie_seconds", "worker.max_poll_seconds",
 }  # fmt: skip
 _NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout"}
@@ -112,6 +115,9 @@ def from_dict(data: Mapping[str, Any], path: str | None = None) -> Config:
     web = data.get("web", {})
     if not isinstance(web, dict):
         raise ConfigError("web: expected a [web] table")
+    from rocketjob.web.config import load_web_config  # Mission Control owns [web]
+
+    load_web_config(web)
     config = Config(**sections, appenders=tuple(appenders), web=web, path=path)
     _check_values(config)
     _check_appenders(config.appenders)

@@ -12,13 +12,15 @@ import fnmatch
 import importlib
 import os
 import random
+import signal
 import socket
 import sys
 import threading
 import time
 import traceback
 from collections import deque
-from typing import Any
+from types import FrameType
+from typing import Any, Protocol
 
 import psutil
 
@@ -33,6 +35,7 @@ from rocketjob.store import Store
 from rocketjob.threads import JobThreads
 
 DRAIN, STOP_NOW = "drain", "stop_now"
+REOPEN_LOGS = "reopen_logs"
 #: Longest single wait of the dispatcher, so stop requests are seen promptly.
 TICK_SECONDS = 0.25
 
@@ -61,13 +64,34 @@ def select_job_classes(include: tuple[str, ...], exclude: tuple[str, ...]) -> li
     )
 
 
+class LogControl(Protocol):
+    """The part of a logging handle a worker uses: reopen files, count drops."""
+
+    def reopen(self) -> None:
+        """Reopen log files."""
+
+    def drops(self) -> Any:
+        """Records dropped so far."""
+
+
 class Worker:
     """One worker process: a thread pool fed by a dispatcher loop."""
 
-    def __init__(self, config: Config, *, clock: Clock = SYSTEM_CLOCK, number: int = 1) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        number: int = 1,
+        log_handle: LogControl | None = None,
+        parent_pid: int | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.number = number
+        self.log_handle = log_handle
+        #: The supervisor's pid: when it changes (the supervisor died) the worker drains.
+        self.parent_pid = parent_pid
         self.server_name = f"{socket.gethostname()}:{os.getpid()}"
         self.requests: deque[str] = deque()  # filled by signal handlers and commands
         self.paused = False
@@ -85,7 +109,9 @@ class Worker:
         """Import job modules (JobImportError), open the store (StoreUnavailable),
         start the threads and register the server."""
         import_job_modules(self.config.worker.imports)
-        self.job_classes = select_job_classes(self.config.worker.include, self.config.worker.exclude)
+        self.job_classes = select_job_classes(
+            self.config.worker.include, self.config.worker.exclude
+        )
         self.store = connection.current_store()
         self.executor = Executor(self.store, is_stopping=lambda: self.stopping == STOP_NOW)
         self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
@@ -164,6 +190,10 @@ class Worker:
     # -- periodic work: heartbeat, remote commands, process title ---------------------
     def _periodic(self) -> None:
         now = time.monotonic()
+        if self.parent_pid is not None and os.getppid() != self.parent_pid and not self.stopping:
+            logger.warning("supervisor gone; draining", server=self.server_name)
+            self.parent_pid = None
+            self.requests.append(DRAIN)
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.config.worker.heartbeat_seconds
             self._next_command_check = now + self.config.worker.max_poll_seconds
@@ -187,7 +217,9 @@ class Worker:
         try:
             doc = self.store.heartbeat_server(self.server_name, changes)
             if doc is None:
-                logger.warning("server was declared dead; registering again", server=self.server_name)
+                logger.warning(
+                    "server was declared dead; registering again", server=self.server_name
+                )
                 self.store.register_server({**changes, **self._identity(), "commands": []})
                 return
             self.requests.extend(doc["commands"])
@@ -221,14 +253,29 @@ class Worker:
                 "job_classes": self.job_classes,
                 "current": self.threads.snapshot() if self.threads else {},
                 "callback_errors": getattr(getattr(self, "executor", None), "callback_errors", 0),
+                "appender_drops": self._drops(),
             }
+
+    def _drops(self) -> Any:
+        if self.log_handle is None:
+            return 0
+        try:
+            return self.log_handle.drops()
+        except Exception as exc:  # a logging failure must not stop heartbeats
+            logger.warning("could not read appender drops", error=repr(exc))
+            return None
+
+    def _reopen_logs(self) -> None:
+        if self.log_handle is not None:
+            self.log_handle.reopen()
+        logger.info("log files reopened", server=self.server_name)
 
     def _set_title(self) -> None:
         assert self.threads is not None
         try:
             import setproctitle
 
-            state = " paused" if self.paused else ""
+            state = " stopping" if self.stopping else (" paused" if self.paused else "")
             setproctitle.setproctitle(
                 f"rocketjob: worker {self.number} [{self.threads.busy}/{self.threads.size} busy]"
                 f"{state}"
@@ -251,6 +298,8 @@ class Worker:
                 logger.info("worker resumed", server=self.server_name)
             elif what in ("thread_dump", "thread-dump"):
                 self.log_thread_dump()
+            elif what == REOPEN_LOGS:
+                self._reopen_logs()
             else:
                 logger.warning("unknown command ignored", command=what)
 
@@ -264,12 +313,12 @@ class Worker:
     # -- drain ----------------------------------------------------------------------------
     def drain(self) -> int:
         """Stop claiming; let running jobs finish up to drain_timeout (none for a stop
-        now); re-queue what is left; remove the server. Returns 0."""
+        now, which may also arrive while draining); re-queue what is left; remove the
+        server. Returns 0."""
         assert self.store is not None and self.threads is not None
-        timeout = 0.0 if self.stopping == STOP_NOW else self.config.supervisor.drain_timeout
         logger.info("worker draining", server=self.server_name, busy=self.threads.busy)
         self.threads.stop()
-        finished = self.threads.join(timeout)
+        finished = self._wait_for_threads()
         try:
             requeued = self.store.requeue_jobs(self.server_name)
             self.store.remove_server(self.server_name)
@@ -279,5 +328,64 @@ class Worker:
         logger.info("worker stopped", server=self.server_name, requeued=requeued, clean=finished)
         return 0
 
+    def _wait_for_threads(self) -> bool:
+        """Join the job threads until drain_timeout or a stop now; True if all exited.
+        Heartbeats, commands and signals are still served meanwhile."""
+        assert self.threads is not None
+        start = time.monotonic()
+        while True:
+            timeout = 0.0 if self.stopping == STOP_NOW else self.config.supervisor.drain_timeout
+            remaining = start + timeout - time.monotonic()
+            if self.threads.join(min(TICK_SECONDS, max(0.0, remaining))):
+                return True
+            if remaining <= 0:
+                return False
+            self._handle_requests()
+            self._periodic()
 
-__all__ = ["DRAIN", "STOP_NOW", "Job", "Worker", "import_job_modules", "select_job_classes"]
+
+def install_signal_handlers(worker: Worker) -> None:
+    """Signals of a worker process (the supervisor forwards its own): handlers only
+    queue a request; HUP, TTIN and TTOU belong to the supervisor and are ignored."""
+    handler = _SignalRequests(worker)
+    for signum in (*_SIGNAL_REQUESTS, signal.SIGINT):
+        signal.signal(signum, handler)
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+class _SignalRequests:
+    """The worker's signal handler: a first INT drains, a second stops now."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.interrupts = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT:
+            self.interrupts += 1
+            self.worker.request(DRAIN if self.interrupts == 1 else STOP_NOW)
+        else:
+            self.worker.request(_SIGNAL_REQUESTS[signum])
+
+
+_SIGNAL_REQUESTS: dict[int, str] = {
+    signal.SIGTERM: DRAIN,
+    signal.SIGQUIT: STOP_NOW,
+    signal.SIGTSTP: "pause",
+    signal.SIGCONT: "resume",
+    signal.SIGUSR1: REOPEN_LOGS,
+    signal.SIGUSR2: "thread_dump",
+}
+
+
+__all__ = [
+    "DRAIN",
+    "REOPEN_LOGS",
+    "STOP_NOW",
+    "Job",
+    "Worker",
+    "import_job_modules",
+    "install_signal_handlers",
+    "select_job_classes",
+]

@@ -1,0 +1,80 @@
+"""What a forked worker process runs, from just after ``fork()`` to ``os._exit``.
+
+Order matters: reset the supervisor's signal handlers and close its descriptors while
+signals are still blocked, set up logging, install the worker's own handlers, *then*
+unblock, boot (import job modules, open the store, register the server), tell the
+supervisor it is ready through the ready pipe, and run until stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+from rocketjob.config import Config
+from rocketjob.errors import JobImportError, StoreUnavailable
+from rocketjob.log import logger
+from rocketjob.supervisor import logs, notify, signals
+from rocketjob.worker import Worker, install_signal_handlers
+
+EXIT_CRASH, EXIT_IMPORT, EXIT_STORE = 1, 3, 4
+
+
+def main(
+    config: Config,
+    number: int,
+    ready_fd: int,
+    close_fds: list[int],
+    queue: signals.SignalQueue | None,
+    paused: bool = False,
+) -> None:
+    """Run one worker process and exit with its code; never returns."""
+    code = EXIT_CRASH
+    try:
+        signals.reset_in_child(queue)
+        _close(close_fds)
+        notify.clean_child_environment()
+        handle = logs.setup(config, role="worker")
+        worker = Worker(config, number=number, log_handle=handle, parent_pid=os.getppid())
+        worker.paused = paused
+        install_signal_handlers(worker)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.HANDLED)
+        code = _boot_and_run(worker, ready_fd)
+        handle.close()
+    except BaseException as exc:  # the process boundary: report and exit non-zero
+        try:
+            logger.opt(exception=exc).error("worker crashed", error=repr(exc))
+        finally:
+            os._exit(EXIT_CRASH)
+    os._exit(code)
+
+
+def _boot_and_run(worker: Worker, ready_fd: int) -> int:
+    """Boot, report ready (or why not) on the pipe, run; return the exit code."""
+    try:
+        worker.boot()
+    except JobImportError as exc:
+        _report(ready_fd, f"E{exc}")
+        return EXIT_IMPORT
+    except StoreUnavailable as exc:
+        _report(ready_fd, f"Eworker {worker.number}: {exc}")
+        return EXIT_STORE
+    except Exception as exc:
+        _report(ready_fd, f"Eworker {worker.number} could not boot: {exc!r}")
+        raise
+    _report(ready_fd, "R")
+    return worker.run()
+
+
+def _report(fd: int, message: str) -> None:
+    try:
+        os.write(fd, message.encode())
+    finally:
+        os.close(fd)
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

@@ -1,0 +1,36 @@
+"""Releasing a dead worker's jobs through a short-lived store connection.
+
+The supervisor holds no database client at fork: it opens the store, re-queues the
+worker's running jobs, removes its server document, and closes the store again.
+"""
+
+from __future__ import annotations
+
+from rocketjob import connection
+from rocketjob.log import logger
+
+
+def release_jobs(server_name: str) -> int | None:
+    """Re-queue the running jobs of ``server_name`` and remove its server; return how many
+    jobs were re-queued, or None when the store could not be reached (live servers will
+    reap it as a zombie after ``zombie_seconds``)."""
+    try:
+        store = connection.current_store()
+        requeued = store.requeue_jobs(server_name)
+        store.remove_server(server_name)
+        return requeued
+    except Exception as exc:  # boundary: the store may be down; zombie reaping covers it
+        logger.error("could not release a dead worker's jobs", server=server_name, error=str(exc))
+        return None
+    finally:
+        connection.disconnect()
+
+
+def use_store(url: str | None) -> None:
+    """Make ``url`` (or ROCKETJOB_STORE, the default) this process's store, after opening
+    and closing it once; raise StoreUnavailable when it cannot be reached. Nothing stays
+    open."""
+    try:
+        connection.connect(url)
+    finally:
+        connection.disconnect()

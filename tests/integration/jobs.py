@@ -1,0 +1,44 @@
+"""Job classes run by real worker processes in the integration tests
+(``imports = ["tests.integration.jobs"]``). Each writes to a file with O_APPEND, one
+line per event, so the test process can count runs across processes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from rocketjob import Job
+
+
+def append_line(path: str, line: str) -> None:
+    """Append one line atomically (O_APPEND: concurrent writers never interleave)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
+
+
+class AppendJob(Job):
+    """Appends ``tag`` to ``path``: one line per run."""
+
+    def perform(self, path: str, tag: str) -> None:
+        append_line(path, tag)
+
+
+class SleepJob(Job):
+    """Appends ``start <tag> <pid>``, sleeps, then appends ``done <tag> <pid>``."""
+
+    def perform(self, path: str, tag: str, seconds: float) -> None:
+        append_line(path, f"start {tag} {os.getpid()}")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        append_line(path, f"done {tag} {os.getpid()}")
+
+
+class OtherJob(Job):
+    """Like AppendJob, under another class name (include/exclude filters)."""
+
+    def perform(self, path: str, tag: str) -> None:
+        append_line(path, tag)
