@@ -16,6 +16,7 @@ from rocketjob.errors import (
 )
 from rocketjob.fields import field
 from rocketjob.job import Job, JobException
+from rocketjob.server import Server
 from rocketjob.state import JobState
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __all__ = [
     "JobNotFound",
     "JobState",
     "RocketJobError",
+    "Server",
     "StoreError",
     "StoreUnavailable",
     "ValidationError",

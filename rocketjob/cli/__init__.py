@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rocketjob.cli import daemon, jobs
+from rocketjob.cli import daemon, jobs, servers
 from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
 
 EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
@@ -26,6 +26,7 @@ EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
 #: Subcommand registrars: each adds its parser and sets ``func``.
 COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     jobs.register,
+    servers.register,
 ]
 
 
