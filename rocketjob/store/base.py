@@ -201,3 +201,45 @@ class Store(Protocol):
     # -- life cycle -----------------------------------------------------------
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
+
+
+@runtime_checkable
+class MissionControlStore(Protocol):
+    """Optional methods Mission Control (``rocketjob.web``) uses when a store has them.
+
+    A store without them still works: Mission Control falls back to :class:`Store`
+    methods (slower on large tables, and with no audit log persistence).
+    """
+
+    def prepare_mission_control(self) -> None:
+        """Create the audit log and the indexes Mission Control needs; idempotent."""
+
+    def add_audit(self, entry: Mapping[str, Any]) -> str:
+        """Append ``{at, user, action, target, outcome, detail}``; return its id (ids grow
+        with time)."""
+
+    def list_audit(self, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries newest first, keyset-paginated by id (``after`` = last id seen)."""
+
+    def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
+        """``{job_class: {state: count}}`` over every job."""
+
+    def scan_jobs(
+        self,
+        query: JobQuery,
+        *,
+        text: str | None = None,
+        scheduled: bool | None = None,
+        now: dt.datetime | None = None,
+        scan_limit: int = 20_000,
+    ) -> tuple[list[JobDoc], str | None]:
+        """``find_jobs`` plus unindexed predicates checked on at most ``scan_limit`` jobs in
+        id order: ``text`` (case-insensitive substring of id, class, description,
+        arguments, exception, worker name, custom fields) and ``scheduled`` (queued with
+        run_at after ``now``, or not). Returns the matches and the id to continue after
+        (None at the end)."""
+
+    def recent_finished_jobs(self, since: dt.datetime, limit: int = 20_000) -> list[JobDoc]:
+        """``id, job_class, state, created_at, run_at, started_at, completed_at`` of the at
+        most ``limit`` most recently finished jobs with completed_at at or after ``since``,
+        newest first (needs an index on completed_at)."""

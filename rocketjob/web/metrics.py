@@ -1,0 +1,142 @@
+"""Prometheus text for ``/metrics``.
+
+Exact: jobs by state and class (from the counts cache, at most ``counts_ttl_seconds``
+old), servers alive and zombie, threads and busy threads, CPU and memory, appender drops
+(``info.appender_drops``). Started/completed/failed totals are summed from the servers'
+``info.jobs_started`` / ``jobs_completed`` / ``jobs_failed`` counters where workers report
+them. Approximated (labelled ``_last_hour``): run-time and pickup-latency histograms and
+finished counts, computed from the jobs still stored that finished in the last hour (at
+most 20,000 of them); jobs destroyed on completion leave no record and are not in them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from rocketjob.web.counts import Snapshot
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600)
+_COUNTERS = (("jobs_started", "started"), ("jobs_completed", "completed"),
+             ("jobs_failed", "failed"))  # fmt: skip
+
+
+def _label(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(**labels: Any) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in labels.items()) + "}"
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(self, name: str, kind: str, help_text: str) -> None:
+        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+    def sample(self, name: str, value: float, **labels: Any) -> None:
+        self.lines.append(f"{name}{_labels(**labels)} {value:g}")
+
+    def histogram(self, name: str, help_text: str, values: Iterable[float]) -> None:
+        self.family(name, "histogram", help_text)
+        data = sorted(values)
+        for bound in BUCKETS:
+            self.sample(f"{name}_bucket", sum(1 for v in data if v <= bound), le=bound)
+        self.sample(f"{name}_bucket", len(data), le="+Inf")
+        self.sample(f"{name}_sum", round(sum(data), 6))
+        self.sample(f"{name}_count", len(data))
+
+
+def render_metrics(snapshot: Snapshot, servers: list[dict[str, Any]]) -> str:
+    """The whole exposition text."""
+    out = _Writer()
+    _job_gauges(out, snapshot)
+    _server_gauges(out, servers)
+    _recent(out, snapshot.finished)
+    out.family("rocketjob_counts_age_seconds", "gauge", "Age of the cached job counts.")
+    out.sample("rocketjob_counts_age_seconds", round(time.monotonic() - snapshot.taken_at, 3))
+    return "\n".join(out.lines) + "\n"
+
+
+def _job_gauges(out: _Writer, snapshot: Snapshot) -> None:
+    out.family("rocketjob_jobs", "gauge", "Jobs in the store by state and class.")
+    if snapshot.by_class:
+        for job_class, states in sorted(snapshot.by_class.items()):
+            for state, count in sorted(states.items()):
+                out.sample("rocketjob_jobs", count, state=state, job_class=job_class)
+    out.family("rocketjob_jobs_by_state", "gauge", "Jobs in the store by state.")
+    for state, count in sorted(snapshot.by_state.items()):
+        out.sample("rocketjob_jobs_by_state", count, state=state)
+
+
+def _server_gauges(out: _Writer, servers: list[dict[str, Any]]) -> None:
+    out.family("rocketjob_servers_alive", "gauge", "Servers with a recent heartbeat.")
+    out.sample("rocketjob_servers_alive", sum(1 for s in servers if not s["zombie"]))
+    out.family("rocketjob_servers_zombie", "gauge", "Servers whose heartbeat is too old.")
+    out.sample("rocketjob_servers_zombie", sum(1 for s in servers if s["zombie"]))
+    per_server = (
+        ("rocketjob_server_threads", "gauge", "Threads of the server's pool.", "threads"),
+        ("rocketjob_server_threads_busy", "gauge", "Threads running a job.", "busy"),
+    )
+    for name, kind, help_text, key in per_server:
+        out.family(name, kind, help_text)
+        for s in servers:
+            out.sample(name, s[key], server=s["name"])
+    info_gauges = (
+        ("rocketjob_server_cpu_percent", "CPU use of the server process.", "cpu_percent"),
+        ("rocketjob_server_memory_rss_bytes", "Resident memory of the server.", "memory_rss"),
+    )
+    for name, help_text, key in info_gauges:
+        out.family(name, "gauge", help_text)
+        for s in servers:
+            value = (s.get("info") or {}).get(key)
+            if isinstance(value, int | float):
+                out.sample(name, value, server=s["name"])
+    out.family("rocketjob_appender_drops_total", "counter", "Log records dropped by appenders.")
+    for s in servers:
+        out.sample("rocketjob_appender_drops_total", s["appender_drops"], server=s["name"])
+    for key, what in _COUNTERS:
+        reporting = [s for s in servers if isinstance((s.get("info") or {}).get(key), int)]
+        if reporting:
+            name = f"rocketjob_jobs_{what}_total"
+            out.family(name, "counter", f"Jobs {what} by the server since it started.")
+            for s in reporting:
+                out.sample(name, s["info"][key], server=s["name"])
+
+
+def _recent(out: _Writer, finished: list[dict[str, Any]]) -> None:
+    out.family("rocketjob_jobs_finished_last_hour", "gauge",
+               "Stored jobs that finished in the last hour, by state (approximate).")  # fmt: skip
+    for state in ("completed", "failed", "aborted"):
+        count = sum(1 for job in finished if job["state"] == state)
+        out.sample("rocketjob_jobs_finished_last_hour", count, state=state)
+    run, pickup = [], []
+    for job in finished:
+        started, completed = job["started_at"], job["completed_at"]
+        if started is None or completed is None:
+            continue
+        run.append((completed - started).total_seconds())
+        ready = max(t for t in (job["created_at"], job["run_at"]) if t is not None)
+        pickup.append(max((started - ready).total_seconds(), 0.0))
+    out.histogram(
+        "rocketjob_job_run_seconds_last_hour",
+        "Run time of stored jobs finished in the last hour (approximate).",
+        run,
+    )
+    out.histogram(
+        "rocketjob_job_pickup_seconds_last_hour",
+        "Queue wait, started_at - max(created_at, run_at) (approximate).",
+        pickup,
+    )
+
+
+def now_utc() -> dt.datetime:
+    """The current time (the default clock of the app)."""
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,94 @@
+"""Rendering pages: the Jinja2 environment (autoescape on), shared context and flash
+messages. Every piece of job data reaches HTML through autoescaping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from rocketjob import codec
+from rocketjob.web.auth import current_user
+from rocketjob.web.csrf import FIELD, csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_environment() -> jinja2.Environment:
+    """The template environment, escaping every value by default."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(ts=format_time, ago=format_age, pretty=pretty_json, number=format_number)
+    return env
+
+
+def format_time(value: dt.datetime | None) -> str:
+    """``2024-05-01 12:00:03 UTC`` (empty for None)."""
+    return "" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_age(seconds: float | None) -> str:
+    """A short duration: ``4s``, ``3m 2s``, ``2h 5m``, ``3d 1h``."""
+    if seconds is None:
+        return ""
+    s = int(abs(seconds))
+    for size, unit, sub, subunit in ((86400, "d", 3600, "h"), (3600, "h", 60, "m"),
+                                     (60, "m", 1, "s")):  # fmt: skip
+        if s >= size:
+            return f"{s // size}{unit} {(s % size) // sub}{subunit}"
+    return f"{s}s"
+
+
+def format_number(value: int) -> str:
+    """``1,234,567``."""
+    return f"{value:,}"
+
+
+def pretty_json(value: Any) -> str:
+    """Encoded job data (arguments, result, fields) as indented JSON text."""
+    return json.dumps(codec.decode(value), indent=2, sort_keys=True, default=str)
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """Show ``message`` on the next page rendered for this session."""
+    messages = list(request.session.get("flash", []))[-9:]
+    messages.append([kind, message])
+    request.session["flash"] = messages
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> Response:
+    """Render ``template`` with the shared context (user, csrf, nav, flash)."""
+    app_state = request.app.state
+    user = current_user(request)
+    shared = {
+        "request": request,
+        "user": user,
+        "auth_configured": app_state.auth.config.auth_configured,
+        "csrf_field": FIELD,
+        "csrf": csrf_token(request),
+        "nav": [item for item in app_state.nav if user is not None and user.can(item.role)],
+        "flashes": request.session.pop("flash", []),
+        "refresh": app_state.refresh_seconds,
+        "path": request.url.path,
+    }
+    html = app_state.templates.get_template(template).render({**shared, **context})
+    return HTMLResponse(html, status_code=status)
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    """An error page (plain text for non-browser clients)."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return Response(message + "\n", status_code=status, media_type="text/plain")
+    return render(request, "error.html", {"status": status, "message": message}, status=status)

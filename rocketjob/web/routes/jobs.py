@@ -1,0 +1,112 @@
+"""Job lists per state (filters, sorting, keyset pagination) and the job page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from rocketjob import codec
+from rocketjob.job import resolve_class
+from rocketjob.web.auth import current_user, require
+from rocketjob.web.data import JOB_ACTIONS, PAGE_SIZE, VIEWS
+from rocketjob.web.render import render, render_error
+from rocketjob.web.routes import NavItem
+
+#: Which actions make sense from which state (the state machine still decides).
+ACTIONS_BY_STATE = {
+    "queued": ("pause", "abort", "run_now", "destroy"),
+    "scheduled": ("run_now", "pause", "abort", "destroy"),
+    "running": ("pause", "abort", "destroy"),
+    "paused": ("resume", "abort", "destroy"),
+    "failed": ("retry", "abort", "destroy"),
+    "aborted": ("destroy",),
+    "completed": ("destroy",),
+    "all": JOB_ACTIONS,
+}
+
+
+def list_filters(request: Request) -> dict[str, str]:
+    """The filters of a job list from its query string (also used by bulk actions)."""
+    params = request.query_params
+    return {
+        "job_class": params.get("class", "").strip(),
+        "text": params.get("q", "").strip()[:200],
+        "order": "oldest" if params.get("order") == "oldest" else "newest",
+    }
+
+
+@require("view")
+async def job_list(request: Request) -> Response:
+    """GET /jobs/{view}: one page of jobs in a state."""
+    view = VIEWS.get(request.path_params["view"])
+    if view is None:
+        return render_error(request, 404, "no such job list")
+    filters = list_filters(request)
+    after = request.query_params.get("after") or None
+    data = request.app.state.data
+
+    def load() -> Any:
+        page = data.list_jobs(
+            view, job_class=filters["job_class"], text=filters["text"],
+            newest_first=filters["order"] == "newest", after=after, limit=PAGE_SIZE,
+        )  # fmt: skip
+        return page, data.snapshot()
+
+    page, snapshot = await run_in_threadpool(load)
+    query = {"class": filters["job_class"], "q": filters["text"], "order": filters["order"]}
+    query = {k: v for k, v in query.items() if v and not (k == "order" and v == "newest")}
+    next_url = (
+        f"/jobs/{view.name}?{urlencode({**query, 'after': page.next_after})}"
+        if page.next_after else None
+    )  # fmt: skip
+    user = current_user(request)
+    context = {
+        "view": view, "views": VIEWS.values(), "page": page, "filters": filters,
+        "next_url": next_url, "first_url": f"/jobs/{view.name}?{urlencode(query)}",
+        "query_string": urlencode(query), "after": after, "snapshot": snapshot,
+        "classes": sorted(snapshot.by_class), "bulk_actions": ACTIONS_BY_STATE[view.name],
+        "can_bulk": user is not None and user.can("admin"), "live": after is None,
+    }  # fmt: skip
+    return render(request, "jobs.html", context)
+
+
+def custom_fields(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's custom fields: name, value, shown text and whether it is editable."""
+    cls = resolve_class(doc["job_class"])
+    specs = cls._custom_fields if cls is not None else {}
+    out = []
+    for name, encoded in sorted((doc.get("fields") or {}).items()):
+        value = codec.decode(encoded)
+        spec = specs.get(name)
+        text = value if isinstance(value, str) else codec.dumps(encoded)
+        out.append({"name": name, "text": text, "editable": bool(spec and spec.user_editable)})
+    return out
+
+
+@require("view")
+async def job_page(request: Request) -> Response:
+    """GET /job/{id}: every field of one job."""
+    data = request.app.state.data
+    doc = await run_in_threadpool(data.job, request.path_params["job_id"])
+    if doc is None:
+        return render_error(request, 404, f"no job with id {request.path_params['job_id']!r}")
+    fields = await run_in_threadpool(custom_fields, doc)
+    scheduled = doc["state"] == "queued" and doc["run_at"] is not None
+    key = "scheduled" if scheduled and doc["run_at"] > data.now() else doc["state"]
+    user = current_user(request)
+    context = {
+        "job": doc, "fields": fields, "actions": ACTIONS_BY_STATE.get(key, ()),
+        "can_act": user is not None and user.can("operator"),
+        "can_destroy": user is not None and user.can("admin"),
+        "live": doc["state"] in ("running", "queued"),
+    }  # fmt: skip
+    return render(request, "job.html", context)
+
+
+NAV = [NavItem("Jobs", "/jobs/running")]
+ROUTES = [Route("/jobs/{view}", job_list), Route("/job/{job_id}", job_page)]
