@@ -42,3 +42,16 @@ class OtherJob(Job):
 
     def perform(self, path: str, tag: str) -> None:
         append_line(path, tag)
+
+
+class SlowFirstJob(Job):
+    """Sleeps ``seconds`` on its first run only (a later run, after its worker died,
+    finishes at once): ``start``/``done`` lines as SleepJob."""
+
+    def perform(self, path: str, tag: str, seconds: float) -> None:
+        try:
+            with open(path) as handle:
+                seen = any(line.startswith(f"start {tag} ") for line in handle)
+        except FileNotFoundError:
+            seen = False
+        SleepJob.perform_now(path, tag, 0.0 if seen else seconds)
