@@ -239,7 +239,11 @@ class MissionControlStore(Protocol):
         run_at after ``now``, or not). Returns the matches and the id to continue after
         (None at the end)."""
 
-    def recent_finished_jobs(self, since: dt.datetime, limit: int = 20_000) -> list[JobDoc]:
-        """``id, job_class, state, created_at, run_at, started_at, completed_at`` of the at
-        most ``limit`` most recently finished jobs with completed_at at or after ``since``,
-        newest first (needs an index on completed_at)."""
+    def finished_per_minute(self, since: dt.datetime) -> list[tuple[dt.datetime, str, int]]:
+        """``(minute_start, state, count)`` of stored jobs whose completed_at is at or
+        after ``since``, oldest minute first (needs an index on completed_at, state)."""
+
+    def recent_timings(self, since: dt.datetime, limit: int = 5000) -> list[tuple[float, float]]:
+        """``(run_seconds, wait_seconds)`` of the at most ``limit`` most recently finished
+        stored jobs since ``since`` that had started: run = completed_at - started_at,
+        wait = started_at - max(created_at, run_at)."""

@@ -493,7 +493,7 @@ class SQLiteStore:
     # -- Mission Control (additive: listings, counts, audit log) ---------------------
     def prepare_mission_control(self) -> None:
         """Create what Mission Control's queries need, once per store: the audit table
-        and an index on ``completed_at`` (throughput and run-time figures). Idempotent;
+        and an index on ``(completed_at, state)`` (throughput and run-time figures). Idempotent;
         the first call on a large existing database builds the index (seconds)."""
         if getattr(self, "_mission_control_ready", False):
             return
@@ -505,7 +505,7 @@ class SQLiteStore:
                 "target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL)"
             )
             conn.execute(
-                "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (completed_at) "
+                "CREATE INDEX IF NOT EXISTS jobs_finished_state ON jobs (completed_at, state) "
                 "WHERE completed_at IS NOT NULL"
             )
 
@@ -591,23 +591,31 @@ class SQLiteStore:
             return docs[:limit], docs[limit - 1]["id"]
         return docs, boundary
 
-    def recent_finished_jobs(self, since: dt.datetime, limit: int = 20_000) -> list[JobDoc]:
-        """Timing fields (``id, job_class, state, created_at, run_at, started_at,
-        completed_at``) of the at most ``limit`` most recently finished jobs (completed,
-        failed or aborted and still stored) whose completed_at is at or after ``since``."""
+    def finished_per_minute(self, since: dt.datetime) -> list[tuple[dt.datetime, str, int]]:
+        """How many stored jobs finished (completed_at set) in each minute since
+        ``since``, by state: ``(minute_start, state, count)`` rows, oldest first. Served
+        by the ``(completed_at, state)`` index alone."""
         self.prepare_mission_control()
-        keys = ("id", "job_class", "state", "created_at", "run_at", "started_at", "completed_at")
         rows = self._query(
-            f"SELECT {', '.join(keys)} FROM jobs WHERE completed_at >= ? "
+            "SELECT completed_at / 60000000 AS minute, state, COUNT(*) FROM jobs "
+            "WHERE completed_at >= ? GROUP BY minute, state ORDER BY minute",
+            (to_micros(since),),
+        )
+        return [(_EPOCH + dt.timedelta(minutes=m), state, n) for m, state, n in rows]
+
+    def recent_timings(self, since: dt.datetime, limit: int = 5000) -> list[tuple[float, float]]:
+        """``(run_seconds, wait_seconds)`` of the at most ``limit`` most recently
+        finished stored jobs since ``since`` that had started: run = completed_at -
+        started_at, wait = started_at - max(created_at, run_at)."""
+        self.prepare_mission_control()
+        rows = self._query(
+            "SELECT completed_at - started_at, "
+            "started_at - max(created_at, coalesce(run_at, created_at)) FROM jobs "
+            "WHERE completed_at >= ? AND started_at IS NOT NULL "
             f"ORDER BY completed_at DESC LIMIT {int(limit)}",
             (to_micros(since),),
         )
-        docs = [dict(zip(keys, row, strict=True)) for row in rows]
-        for doc in docs:
-            for name in keys[3:]:
-                doc[name] = from_micros(doc[name])
-        return docs
-
+        return [(run / 1e6, max(wait, 0) / 1e6) for run, wait in rows]
 
 def _job_filters(query: JobQuery) -> tuple[str, list[Any]]:
     """The WHERE clause (indexed filters and keyset) of a job listing."""

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from rocketjob.log import logger
 from rocketjob.store import Store
@@ -22,8 +21,8 @@ from rocketjob.store.base import MissionControlStore
 
 #: How far back throughput and timing figures look.
 WINDOW = dt.timedelta(hours=1)
-#: At most this many recently finished jobs are read for throughput and histograms.
-TIMING_SAMPLE = 20_000
+#: Run-time and wait histograms are computed from at most this many recent jobs.
+TIMING_SAMPLE = 5000
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,14 @@ class Snapshot:
 
     by_state: dict[str, int] = field(default_factory=dict)
     by_class: dict[str, dict[str, int]] = field(default_factory=dict)
-    finished: list[dict[str, Any]] = field(default_factory=list)
+    per_minute: list[tuple[dt.datetime, str, int]] = field(default_factory=list)
+    timings: list[tuple[float, float]] = field(default_factory=list)
     taken_at: float = 0.0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def finished(self, state: str) -> int:
+        """Stored jobs in ``state`` that finished within the window."""
+        return sum(n for _, s, n in self.per_minute if s == state)
 
     @property
     def total(self) -> int:
@@ -46,9 +50,10 @@ def take_snapshot(store: Store, now: dt.datetime) -> Snapshot:
     """Count every job by state and class and read the last hour's finished jobs."""
     if isinstance(store, MissionControlStore):
         by_class = store.count_jobs_by_class()
-        finished = store.recent_finished_jobs(now - WINDOW, TIMING_SAMPLE)
+        per_minute = store.finished_per_minute(now - WINDOW)
+        timings = store.recent_timings(now - WINDOW, TIMING_SAMPLE)
     else:  # a store without Mission Control methods: by state only, no timings
-        by_class, finished = {}, []
+        by_class, per_minute, timings = {}, [], []
     by_state: dict[str, int] = {}
     if by_class:
         for states in by_class.values():
@@ -56,7 +61,7 @@ def take_snapshot(store: Store, now: dt.datetime) -> Snapshot:
                 by_state[state] = by_state.get(state, 0) + count
     else:
         by_state = store.count_jobs()
-    return Snapshot(by_state, by_class, finished, time.monotonic(), now)
+    return Snapshot(by_state, by_class, per_minute, timings, time.monotonic(), now)
 
 
 class CountsCache:

@@ -145,10 +145,24 @@ class MissionControlData:
             server["appender_drops"] = appender_drops(server)
         return servers
 
-    def running_jobs(self, server_name: str) -> list[JobDoc]:
-        """The running jobs of one server."""
-        query = JobQuery(states=["running"], server_name=server_name, limit=200)
-        return self.store.find_jobs(query)
+    def attach_running_jobs(self, servers: list[dict[str, Any]]) -> None:
+        """Set ``jobs`` on each server: what its threads run now. Read by id from the
+        thread snapshot each server heartbeats (``info.current``), else by server."""
+        ids = [
+            job_id
+            for s in servers
+            for job_id in ((s.get("info") or {}).get("current") or {}).values()
+        ]
+        found: dict[str, list[JobDoc]] = {}
+        if ids:
+            for doc in self.store.find_jobs(JobQuery(ids=ids, limit=len(ids))):
+                found.setdefault(doc["server_name"] or "", []).append(doc)
+        for server in servers:
+            if "current" in (server.get("info") or {}):
+                server["jobs"] = found.get(server["name"], [])
+            else:
+                query = JobQuery(states=["running"], server_name=server["name"], limit=100)
+                server["jobs"] = self.store.find_jobs(query)
 
     def send_command(self, name: str, command: str) -> bool:
         """Queue a remote-control command for the server; False if it is gone."""

@@ -5,8 +5,9 @@ old), servers alive and zombie, threads and busy threads, CPU and memory, append
 (``info.appender_drops``). Started/completed/failed totals are summed from the servers'
 ``info.jobs_started`` / ``jobs_completed`` / ``jobs_failed`` counters where workers report
 them. Approximated (labelled ``_last_hour``): run-time and pickup-latency histograms and
-finished counts, computed from the jobs still stored that finished in the last hour (at
-most 20,000 of them); jobs destroyed on completion leave no record and are not in them.
+finished counts, computed from the jobs still stored that finished in the last hour (the
+histograms from the 5,000 most recent of them); jobs destroyed on completion leave no
+record and are not in them.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def render_metrics(snapshot: Snapshot, servers: list[dict[str, Any]]) -> str:
     out = _Writer()
     _job_gauges(out, snapshot)
     _server_gauges(out, servers)
-    _recent(out, snapshot.finished)
+    _recent(out, snapshot)
     out.family("rocketjob_counts_age_seconds", "gauge", "Age of the cached job counts.")
     out.sample("rocketjob_counts_age_seconds", round(time.monotonic() - snapshot.taken_at, 3))
     return "\n".join(out.lines) + "\n"
@@ -111,29 +112,20 @@ def _server_gauges(out: _Writer, servers: list[dict[str, Any]]) -> None:
                 out.sample(name, s["info"][key], server=s["name"])
 
 
-def _recent(out: _Writer, finished: list[dict[str, Any]]) -> None:
+def _recent(out: _Writer, snapshot: Snapshot) -> None:
     out.family("rocketjob_jobs_finished_last_hour", "gauge",
                "Stored jobs that finished in the last hour, by state (approximate).")  # fmt: skip
     for state in ("completed", "failed", "aborted"):
-        count = sum(1 for job in finished if job["state"] == state)
-        out.sample("rocketjob_jobs_finished_last_hour", count, state=state)
-    run, pickup = [], []
-    for job in finished:
-        started, completed = job["started_at"], job["completed_at"]
-        if started is None or completed is None:
-            continue
-        run.append((completed - started).total_seconds())
-        ready = max(t for t in (job["created_at"], job["run_at"]) if t is not None)
-        pickup.append(max((started - ready).total_seconds(), 0.0))
+        out.sample("rocketjob_jobs_finished_last_hour", snapshot.finished(state), state=state)
     out.histogram(
         "rocketjob_job_run_seconds_last_hour",
-        "Run time of stored jobs finished in the last hour (approximate).",
-        run,
+        "Run time of recent stored jobs finished in the last hour (approximate).",
+        [run for run, _ in snapshot.timings],
     )
     out.histogram(
         "rocketjob_job_pickup_seconds_last_hour",
-        "Queue wait, started_at - max(created_at, run_at) (approximate).",
-        pickup,
+        "Queue wait, started_at - max(created_at, run_at), of the same jobs (approximate).",
+        [wait for _, wait in snapshot.timings],
     )
 
 

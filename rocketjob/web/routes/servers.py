@@ -23,8 +23,7 @@ async def servers_page(request: Request) -> Response:
 
     def load() -> list[dict[str, Any]]:
         servers = data.servers()
-        for server in servers:
-            server["jobs"] = data.running_jobs(server["name"])
+        data.attach_running_jobs(servers)
         return servers
 
     servers = await run_in_threadpool(load)
