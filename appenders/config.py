@@ -88,7 +88,8 @@ class EntryReader:
             return None
         parts = urllib.parse.urlsplit(value)
         if parts.scheme not in schemes:
-            use = ", ".join(f"{s}://" for s in schemes)
+            names = [f"{s}://" for s in schemes]
+            use = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
             self.fail(key, f"unsupported scheme {parts.scheme!r}; use {use}")
         if parts.scheme != "unix" and not parts.hostname:
             self.fail(key, f"no host in {value!r}")

@@ -96,6 +96,7 @@ class AsyncAppender:
         self._queue: queue.Queue[Record] = queue.Queue(self.options.queue_size)
         self._lock = threading.Lock()
         self._dropped = 0
+        self._abandoned = False
         self._delivered_batches = 0
         self._stop = threading.Event()
         self._reopen = threading.Event()
@@ -113,7 +114,10 @@ class AsyncAppender:
         self._ident = self._thread.ident
 
     def emit(self, record: Record) -> None:
-        """Queue ``record``; drop it (counted) when the queue stays full past the bound."""
+        """Queue ``record`` if it meets the level; drop it (counted) when the queue stays full
+        past the bound."""
+        if record.levelno < self.levelno:
+            return
         if threading.get_ident() == self._ident or self._stop.is_set():
             return  # the appender's own delivery logging, or a closed appender
         try:
@@ -156,9 +160,9 @@ class AsyncAppender:
         self.begin_close(timeout)
         self._thread.join(max(0.0, min(timeout, self._deadline - self._clock())))
         if self._thread.is_alive():
-            with self._queue.mutex:
-                left = self._queue.unfinished_tasks
-            self._count_drops(left)
+            with self._lock, self._queue.mutex:
+                self._abandoned = True  # from now on the thread's own drops are not counted
+                self._dropped += self._queue.unfinished_tasks
             return False
         return True
 
@@ -172,8 +176,8 @@ class AsyncAppender:
         self._reopen.set()
 
     def _count_drops(self, n: int) -> None:
-        if n > 0:
-            with self._lock:
+        with self._lock:
+            if n > 0 and not self._abandoned:
                 self._dropped += n
 
     # -- the delivery thread --------------------------------------------------------------
@@ -256,6 +260,8 @@ class InlineAppender:
 
     def emit(self, record: Record) -> None:
         """Write ``record`` now; count it as dropped if the appender fails."""
+        if record.levelno < self.levelno:
+            return
         with self._lock:
             try:
                 emit_all(self.target, [record])

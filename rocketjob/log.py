@@ -47,12 +47,12 @@ class _Dispatcher:
     """The one loguru sink: builds a Record once and gives it to each appender."""
 
     def __init__(self, outs: Sequence[DeliveredAppender]) -> None:
-        self.routes = [(out, out.levelno, _ignored_loggers(out)) for out in outs]
+        self.routes = [(out, _ignored_loggers(out)) for out in outs]
 
     def __call__(self, message: Any) -> None:
         record = to_record(message.record)
-        for out, levelno, ignored in self.routes:
-            if record.levelno >= levelno and not (ignored and record.logger.startswith(ignored)):
+        for out, ignored in self.routes:  # each appender applies its own level
+            if not (ignored and record.logger.startswith(ignored)):
                 out.emit(record)
 
 
