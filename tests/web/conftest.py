@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from html import unescape
 import warnings
 from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,11 @@ from rocketjob.web import create_app  # noqa: E402
 from rocketjob.web.passwords import hash_password  # noqa: E402
 
 #: name -> (password, role); hashed once per session (scrypt is slow on purpose).
-USERS = {"viewer": ("view-pw", "view"), "oper": ("oper-pw", "operator"), "boss": ("boss-pw", "admin")}
+USERS = {
+    "viewer": ("view-pw", "view"),
+    "oper": ("oper-pw", "operator"),
+    "boss": ("boss-pw", "admin"),
+}
 _HASHES: dict[str, str] = {}
 HTML = {"accept": "text/html"}
 

@@ -87,8 +87,10 @@ def test_class_and_text_filters_sorting_and_keyset_pages(client: TestClient) -> 
     while url:
         text = client.get(url).text
         seen |= {job.id for job in reports if job.id in text}
-        next_link = text.split('rel="next"')[0].rsplit('href="', 1)[-1] if 'rel="next"' in text else None
-        url = html.unescape(next_link.split('"')[0]) if next_link else None
+        url = None
+        if 'rel="next"' in text:
+            link = text.split('rel="next"')[0].rsplit('href="', 1)[-1]
+            url = html.unescape(link.split('"')[0])
         pages += 1
         assert pages < 10
     assert seen == {job.id for job in reports} and pages == 3
@@ -187,4 +189,3 @@ def test_metrics_in_prometheus_text(client: TestClient) -> None:
     assert 'rocketjob_job_run_seconds_last_hour_bucket{le="+Inf"}' in text
     for line in text.splitlines():
         assert line.startswith("#") or " " in line
-
