@@ -192,7 +192,9 @@ class Supervisor(SignalHandlers):
         all_ready = all(w.ready for w in active)
         outdated = [w for w in active if w.generation < self.generation]
         if len(active) < self.target:
-            if now >= self.next_spawn_at:
+            for _ in range(self.target - len(active)):
+                if now < self.next_spawn_at:  # backing off (or fork failed)
+                    break
                 self.spawn(now)
         elif all_ready and len(active) > self.target:
             extra = outdated or sorted(active, key=lambda w: w.number)
