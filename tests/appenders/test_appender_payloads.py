@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +146,35 @@ def test_syslog_udp_truncates_to_max_message_size() -> None:
 def test_delivery_error_defaults_to_transient() -> None:
     assert DeliveryError("x").transient
     assert not appenders.errors.permanent("x").transient
+
+
+def test_mongodb_capped_collection_and_document_shape() -> None:
+    url = os.environ.get("ROCKETJOB_TEST_MONGODB_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ROCKETJOB_TEST_MONGODB_URL is not set (start bin/services.d/mongodb)")
+        pytest.skip("ROCKETJOB_TEST_MONGODB_URL not set")
+    import pymongo
+
+    name = f"capped_{uuid.uuid4().hex[:12]}"
+    entry = {
+        "type": "mongodb",
+        "uri_env": "URI",
+        "database": "rocketjob_test",
+        "collection": name,
+        "capped_size": 1 << 20,
+    }
+    (out,) = appenders.build([entry], {"URI": url})
+    out.emit(failed_record())
+    assert out.close(10) and out.dropped == 0
+    client: Any = pymongo.MongoClient(url, serverSelectionTimeoutMS=3000)
+    try:
+        db = client["rocketjob_test"]
+        assert db[name].options().get("capped") is True
+        (doc,) = db[name].find({})
+    finally:
+        client.close()
+    assert doc["message"] == "job failed" and doc["level"] == "ERROR"
+    assert doc["extra"] == {"job_id": "j1"}
+    assert doc["exception"]["class_name"] == "KeyError"
+    assert isinstance(doc["time"], dt.datetime)
