@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -61,7 +62,9 @@ _REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "starte
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).split(", full error:")[0]
+    text = str(exc)
+    for noise in (", full error:", " (configured timeouts:", ", Timeout:"):
+        text = text.split(noise)[0]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0][:300] if lines else type(exc).__name__
 
@@ -106,16 +109,20 @@ class MongoStore:
         display = url.replace(f":{shown.password}@", ":***@") if shown.password else url
         try:
             given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
-            defaults = {k: v for k, v in CLIENT_DEFAULTS.items() if k.lower() not in given}
-            self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-                client_url, tz_aware=True, tzinfo=dt.UTC, appname="rocketjob", **defaults
-            )
+            defaults: dict[str, Any] = {
+                k: v for k, v in CLIENT_DEFAULTS.items() if k.lower() not in given
+            }
+            with warnings.catch_warnings():  # pymongo only warns about bad URL options
+                warnings.simplefilter("error", UserWarning)
+                self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                    client_url, tz_aware=True, tzinfo=dt.UTC, appname="rocketjob", **defaults
+                )
             self._db = self._client.get_default_database(DEFAULT_DATABASE)
             hello = self._client.admin.command("hello")
             self._jobs = self._db["rocketjob_jobs"]
             self._servers = self._db["rocketjob_servers"]
             self._create_indexes()
-        except (InvalidURI, ConfigurationError, ValueError) as exc:
+        except (InvalidURI, ConfigurationError, ValueError, UserWarning) as exc:
             raise StoreUnavailable(f"store url {display!r} is invalid: {_one_line(exc)}") from None
         except PyMongoError as exc:
             if hasattr(self, "_client"):
@@ -132,8 +139,8 @@ class MongoStore:
         self._jobs.create_index(
             [("state", ASCENDING), ("priority", ASCENDING), ("_id", ASCENDING)], name="claim"
         )
-        self._jobs.create_index([("job_class", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)],
-                                name="class_state")  # fmt: skip
+        by_class = [("job_class", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)]
+        self._jobs.create_index(by_class, name="class_state")
         self._jobs.create_index([("server_name", ASCENDING), ("state", ASCENDING)], name="server")
         self._servers.create_index([("heartbeat_at", ASCENDING)], name="heartbeat")
 

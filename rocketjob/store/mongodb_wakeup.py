@@ -13,6 +13,7 @@ Writes made through this store wake its own waits at once in both modes.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -123,10 +124,8 @@ class Wakeups:
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
+            with contextlib.suppress(PyMongoError):  # the connection may already be gone
                 stream.close()
-            except PyMongoError:
-                pass  # the connection is already gone: nothing left to release
 
     def close(self) -> None:
         """Close the change stream."""

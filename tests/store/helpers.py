@@ -1,0 +1,106 @@
+"""Helpers of the store contract suite: documents, and functions run in other processes
+(importable by name, so ``spawn`` children can run them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from rocketjob.ids import new_id
+from rocketjob.store import JobDoc, ServerDoc, open_store
+
+CLASS = "app.jobs.ImportJob"
+
+
+def utcnow() -> dt.datetime:
+    """Now, aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def job_doc(**values: Any) -> JobDoc:
+    """A queued job document with every field; ``values`` override."""
+    doc: JobDoc = {
+        "id": new_id(),
+        "job_class": CLASS,
+        "state": "queued",
+        "priority": 50,
+        "description": None,
+        "arguments": {"args": [], "kwargs": {}},
+        "run_at": None,
+        "expires_at": None,
+        "destroy_on_complete": True,
+        "collect_output": False,
+        "result": None,
+        "created_at": utcnow(),
+        "started_at": None,
+        "completed_at": None,
+        "failure_count": 0,
+        "worker_name": None,
+        "server_name": None,
+        "percent_complete": 0,
+        "exception": None,
+        "log_level": None,
+        "fields": {},
+    }
+    doc.update(values)
+    return doc
+
+
+def server_doc(name: str, heartbeat_at: dt.datetime | None = None, **values: Any) -> ServerDoc:
+    """A running server document named ``name`` (``host:pid``)."""
+    host, pid = name.rsplit(":", 1)
+    now = utcnow()
+    doc: ServerDoc = {
+        "name": name,
+        "host": host,
+        "pid": int(pid),
+        "state": "running",
+        "started_at": now,
+        "heartbeat_at": heartbeat_at or now,
+        "threads": 4,
+        "busy": 0,
+        "info": {"cpu_percent": 1.5, "memory_rss": 1024},
+        "commands": [],
+    }
+    doc.update(values)
+    return doc
+
+
+def claim_until_empty(url: str, server: str, batch: int, start_at: float) -> list[str]:
+    """In another process: open the store, wait for the common start, claim ``batch``
+    jobs at a time until none is left; the ids claimed."""
+    store = open_store(url)
+    try:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        claimed: list[str] = []
+        empty_rounds = 0
+        while empty_rounds < 3:
+            workers = [f"{server}:t{i}" for i in range(batch)]
+            docs = store.claim_jobs(workers, [CLASS], utcnow())
+            claimed.extend(doc["id"] for doc in docs)
+            empty_rounds = 0 if docs else empty_rounds + 1
+        return claimed
+    finally:
+        store.close()
+
+
+def reap(url: str, cutoff: dt.datetime, start_at: float) -> list[str]:
+    """In another process: reap zombie servers at the common start; the names reaped."""
+    store = open_store(url)
+    try:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        return store.reap_zombie_servers(cutoff)
+    finally:
+        store.close()
+
+
+def insert_one(url: str, job_id: str) -> None:
+    """In another process: insert one queued job."""
+    store = open_store(url)
+    try:
+        store.insert_jobs([job_doc(id=job_id)])
+    finally:
+        store.close()
