@@ -43,6 +43,7 @@ class DeliveryOptions:
     retry_backoff: float = 0.2  # first back-off, doubled at every retry
     max_backoff: float = 10.0
     report_interval: float = 30.0  # at most one "dropped" / "failed" warning this often
+    linger: float = 0.05  # after a short batch, wait this long for more records
 
 
 class _Reporter:
@@ -192,6 +193,8 @@ class AsyncAppender:
                 self._deliver(batch)
                 for _ in batch:
                     self._queue.task_done()
+                if len(batch) < self.options.batch_size:
+                    self._stop.wait(self.options.linger)  # fewer wake-ups, fuller batches
             self._reporter.drops(self._dropped)
             if not batch and self._stop.is_set():
                 break

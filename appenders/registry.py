@@ -75,6 +75,7 @@ def _delivery(reader: EntryReader, kind: Kind) -> DeliveryOptions:
         block_timeout=reader.number("block_timeout", 0.05),
         max_retries=reader.integer("max_retries", 5),
         retry_backoff=reader.number("retry_backoff", 0.2),
+        linger=reader.number("linger", 0.05),
     )
 
 
