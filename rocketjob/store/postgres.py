@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import threading
-import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -37,6 +35,7 @@ from psycopg.types.json import set_json_loads
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
 from rocketjob.store import postgres_schema as schema
 from rocketjob.store.base import Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.postgres_listen import Listener
 from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
 
 P = ParamSpec("P")
@@ -73,9 +72,7 @@ class PostgresStore:
         self._jobs = sql.SQL("{}.rocketjob_jobs").format(ident)
         self._servers = sql.SQL("{}.rocketjob_servers").format(ident)
         self._channel = f"rocketjob_queued_{self._opts.schema}"[:63]
-        self._listen_lock = threading.Lock()
-        self._listener: Conn | None = None
-        self._listened = False
+        self._listener = Listener(self._opts.conninfo, self._channel)
         self._first_connect()
         self._pool = psycopg_pool.ConnectionPool(
             self._opts.conninfo,
@@ -323,41 +320,9 @@ class PostgresStore:
         return count
 
     def wait_for_jobs(self, timeout: float) -> None:
-        """Block on the LISTEN connection until a NOTIFY or ``timeout``. A lost listening
-        connection is reopened on the next call (and that call returns at once, since
-        notifications may have been missed meanwhile)."""
-        deadline = time.monotonic() + max(0.0, timeout)
-        if not self._listen_lock.acquire(timeout=max(0.0, timeout)):
-            return
-        try:
-            listener = self._listener
-            if listener is None or listener.closed:
-                listener = self._listener = self._listen(deadline)
-                if listener is None or self._listened:
-                    return  # reconnected: notifications may have been missed
-                self._listened = True
-            remaining = deadline - time.monotonic()
-            try:
-                for _ in listener.notifies(timeout=max(0.0, remaining), stop_after=1):
-                    break
-                for _ in listener.notifies(timeout=0.0):  # drain what queued up meanwhile
-                    pass
-            except psycopg.Error:
-                listener.close()
-                self._listener = None
-        finally:
-            self._listen_lock.release()
-
-    def _listen(self, deadline: float) -> Conn | None:
-        """A fresh autocommit connection listening on this schema's channel; None (and
-        no error) while the database is unreachable, after waiting out the deadline."""
-        try:
-            conn = psycopg.connect(self._opts.conninfo, autocommit=True)
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-            return conn
-        except psycopg.Error:
-            time.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
-            return None
+        """Block on the LISTEN connection until a NOTIFY or ``timeout`` (see
+        :mod:`postgres_listen`); never raises."""
+        self._listener.wait(timeout)
 
     # -- servers -----------------------------------------------------------------------
     @_translated
@@ -437,7 +402,4 @@ class PostgresStore:
     # -- life cycle ------------------------------------------------------------------------
     def close(self) -> None:
         self._pool.close(timeout=5.0)
-        with self._listen_lock:
-            if self._listener is not None:
-                self._listener.close()
-                self._listener = None
+        self._listener.close()
