@@ -19,11 +19,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import rocketjob  # noqa: E402
-from rocketjob import Job  # noqa: E402
-from rocketjob import config as config_module  # noqa: E402
-from rocketjob.log import logger, setup_logging  # noqa: E402
-from rocketjob.worker import Worker  # noqa: E402
+import rocketjob
+from rocketjob import Job
+from rocketjob import config as config_module
+from rocketjob.log import logger, setup_logging
+from rocketjob.worker import Worker
 
 
 class BenchJob(Job):
@@ -105,7 +105,8 @@ def main() -> None:
     for label, values in rates.items():
         rate = statistics.median(values)
         extra = f"  {emitted[label]:8.0f} records/s logged" if label in emitted else ""
-        print(f"{label:28s} {rate:8.0f} jobs/s (median)  {100 * rate / baseline:5.1f}% of none{extra}")
+        share = 100 * rate / baseline
+        print(f"{label:28s} {rate:8.0f} jobs/s (median)  {share:5.1f}% of none{extra}")
 
 
 if __name__ == "__main__":
