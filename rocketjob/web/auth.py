@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -153,7 +154,7 @@ async def login_page(request: Request) -> Response:
             request.session.clear()
             request.session["user"] = user.name
             request.session["csrf"] = secrets.token_urlsafe(32)
-            request.app.state.data.audit(user.name, "login", user.name)
+            await run_in_threadpool(request.app.state.data.audit, user.name, "login", user.name)
             return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
         error = "wrong user name or password"
     return render(request, "login.html", {"error": error}, status=401 if error else 200)

@@ -40,10 +40,14 @@ async def job_action(request: Request) -> Response:
     try:
         job = await run_in_threadpool(state.data.act, job_id, action)
     except (InvalidTransition, JobNotFound) as exc:
-        state.data.audit(_user_name(request), action, f"job {job_id}", "refused", str(exc))
+        await run_in_threadpool(
+            state.data.audit, _user_name(request), action, f"job {job_id}", "refused", str(exc)
+        )
         flash(request, str(exc), "error")
         return RedirectResponse(f"/job/{job_id}", status_code=303)
-    state.data.audit(_user_name(request), action, f"job {job_id}", "ok", f"now {job.state}")
+    await run_in_threadpool(
+        state.data.audit, _user_name(request), action, f"job {job_id}", "ok", f"now {job.state}"
+    )
     if action == "destroy":
         flash(request, f"job {job_id} destroyed")
         return RedirectResponse("/jobs/all", status_code=303)
@@ -76,10 +80,14 @@ async def job_edit(request: Request) -> Response:
         detail = await run_in_threadpool(apply)
     except (JobNotFound, ValidationError) as exc:
         who = _user_name(request)
-        request.app.state.data.audit(who, "edit", f"job {job_id}", "refused", str(exc))
+        await run_in_threadpool(
+            request.app.state.data.audit, who, "edit", f"job {job_id}", "refused", str(exc)
+        )
         flash(request, str(exc), "error")
         return RedirectResponse(f"/job/{job_id}", status_code=303)
-    request.app.state.data.audit(_user_name(request), "edit", f"job {job_id}", "ok", detail)
+    await run_in_threadpool(
+        request.app.state.data.audit, _user_name(request), "edit", f"job {job_id}", "ok", detail
+    )
     flash(request, f"job {job_id} saved")
     return RedirectResponse(f"/job/{job_id}", status_code=303)
 
@@ -124,7 +132,14 @@ async def bulk_action(request: Request) -> Response:
 
     done, refused = await run_in_threadpool(run)
     detail = f"{done} done, {len(refused)} refused" + (f"; first: {refused[0]}" if refused else "")
-    state.audit(_user_name(request), f"bulk {action}", target, "ok" if done else "refused", detail)
+    await run_in_threadpool(
+        state.audit,
+        _user_name(request),
+        f"bulk {action}",
+        target,
+        "ok" if done else "refused",
+        detail,
+    )
     flash(request, f"{LABELS.get(action, action)}: {detail}", "error" if refused else "ok")
     query = urlencode({k: v for k, v in (("class", job_class), ("q", text)) if v})
     return RedirectResponse(f"/jobs/{view.name}?{query}", status_code=303)

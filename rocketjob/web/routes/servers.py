@@ -47,10 +47,14 @@ async def server_command(request: Request) -> Response:
     user = current_user(request)
     who = user.name if user else "?"
     if sent:
-        state.audit(who, f"server {command}", f"server {name}", "ok", "command queued")
+        await run_in_threadpool(
+            state.audit, who, f"server {command}", f"server {name}", "ok", "command queued"
+        )
         flash(request, f"{command.replace('_', ' ')} sent to {name}; it acts on its next check")
     else:
-        state.audit(who, f"server {command}", f"server {name}", "refused", "no such server")
+        await run_in_threadpool(
+            state.audit, who, f"server {command}", f"server {name}", "refused", "no such server"
+        )
         flash(request, f"no server named {name}: it stopped or was reaped", "error")
     return RedirectResponse("/servers", status_code=303)
 
