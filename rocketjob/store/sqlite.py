@@ -617,6 +617,7 @@ class SQLiteStore:
         )
         return [(run / 1e6, max(wait, 0) / 1e6) for run, wait in rows]
 
+
 def _job_filters(query: JobQuery) -> tuple[str, list[Any]]:
     """The WHERE clause (indexed filters and keyset) of a job listing."""
     where, params = ["1 = 1"], list[Any]()
