@@ -107,11 +107,20 @@ class PostgresStore:
         conn.execute(f"SET statement_timeout = {int(timeout)}")
         conn.execute(f"SET idle_in_transaction_session_timeout = {int(timeout) * 2}")
         conn.commit()
+        conn.autocommit = True  # one-statement calls need no COMMIT round trip
 
     @contextmanager
     def _transaction(self) -> Iterator[Conn]:
+        """A pooled connection inside BEGIN ... COMMIT (rolled back on error)."""
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    @contextmanager
+    def _single(self) -> Iterator[Conn]:
+        """A pooled autocommit connection, for calls that are one statement (each
+        statement is atomic on its own)."""
         with self._pool.connection() as conn:
-            yield conn  # the pool commits on success and rolls back on error
+            yield conn
 
     def _notify(self, conn: Conn) -> None:
         conn.execute("SELECT pg_notify(%s, '')", (self._channel,))
@@ -146,7 +155,7 @@ class PostgresStore:
     @_translated
     def get_job(self, job_id: str) -> JobDoc | None:
         statement = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(self._job_cols(), self._jobs)
-        with self._transaction() as conn:
+        with self._single() as conn:
             row = conn.execute(statement, (job_id,)).fetchone()
         return schema.job_from_row(row) if row else None
 
@@ -198,7 +207,7 @@ class PostgresStore:
         if from_states is not None:
             statement += sql.SQL(" AND state = ANY(%s)")
             params.append(list(from_states))
-        with self._transaction() as conn:
+        with self._single() as conn:
             return conn.execute(statement, params).rowcount > 0
 
     @_translated
@@ -224,7 +233,7 @@ class PostgresStore:
         )
         if query.limit is not None:
             statement += sql.SQL(" LIMIT {}").format(sql.Literal(int(query.limit)))
-        with self._transaction() as conn:
+        with self._single() as conn:
             rows = conn.execute(statement, params).fetchall()
         return [schema.job_from_row(row) for row in rows]
 
@@ -235,7 +244,7 @@ class PostgresStore:
         if job_class is not None:
             statement += sql.SQL(" WHERE job_class = %s")
             params.append(job_class)
-        with self._transaction() as conn:
+        with self._single() as conn:
             rows = conn.execute(statement + sql.SQL(" GROUP BY state"), params).fetchall()
         return {state: int(count) for state, count in rows}
 
@@ -244,7 +253,7 @@ class PostgresStore:
         statement = sql.SQL(
             "SELECT DISTINCT job_class FROM {} WHERE state = 'queued' ORDER BY job_class"
         ).format(self._jobs)
-        with self._transaction() as conn:
+        with self._single() as conn:
             return [row[0] for row in conn.execute(statement).fetchall()]
 
     @_translated
@@ -274,7 +283,7 @@ class PostgresStore:
             "server": worker_names[0].rsplit(":", 1)[0],
             "workers": list(worker_names),
         }
-        with self._transaction() as conn:
+        with self._single() as conn:
             rows = conn.execute(statement, params).fetchall()
         rows.sort(key=lambda row: row[-1])
         return [schema.job_from_row(row[:-1]) for row in rows]
@@ -339,7 +348,7 @@ class PostgresStore:
                 for name in SERVER_COLUMNS[1:]
             ),
         )
-        with self._transaction() as conn:
+        with self._single() as conn:
             conn.execute(statement, [to_param(name, values[name]) for name in SERVER_COLUMNS])
 
     @_translated
@@ -357,7 +366,7 @@ class PostgresStore:
                 sql.Identifier("old" if col == "commands" else "s", col) for col in SERVER_COLUMNS
             ),
         )
-        with self._transaction() as conn:
+        with self._single() as conn:
             row = conn.execute(statement, [*params, name]).fetchone()
         return schema.server_from_row(row) if row else None
 
@@ -366,7 +375,7 @@ class PostgresStore:
         statement = sql.SQL(
             "UPDATE {} SET commands = commands || jsonb_build_array(%s::text) WHERE name = %s"
         ).format(self._servers)
-        with self._transaction() as conn:
+        with self._single() as conn:
             return conn.execute(statement, (command, name)).rowcount > 0
 
     @_translated
@@ -374,12 +383,12 @@ class PostgresStore:
         statement = sql.SQL("SELECT {} FROM {} ORDER BY name").format(
             sql.SQL(", ").join(map(sql.Identifier, SERVER_COLUMNS)), self._servers
         )
-        with self._transaction() as conn:
+        with self._single() as conn:
             return [schema.server_from_row(row) for row in conn.execute(statement).fetchall()]
 
     @_translated
     def remove_server(self, name: str) -> None:
-        with self._transaction() as conn:
+        with self._single() as conn:
             conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(self._servers), (name,))
 
     @_translated
