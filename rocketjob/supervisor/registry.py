@@ -12,11 +12,15 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from rocketjob.log import logger
 from rocketjob.supervisor import signals
+
+#: How long a fork waits for threads left by a closed client (pymongo's monitors) to end.
+STRAY_THREAD_SECONDS = 2.0
 
 #: What a forked worker runs: (number, ready_fd, fds_to_close) -> never returns.
 ChildMain = Callable[[int, int, list[int]], None]
@@ -90,8 +94,7 @@ class Registry:
         self, number: int, generation: int, now: float, child_main: ChildMain
     ) -> WorkerProcess:
         """Fork a worker with every handled signal blocked; raise OSError if fork fails."""
-        if threading.active_count() > 1:
-            logger.warning("threads alive at fork", threads=threading.active_count())
+        _join_stray_threads(deadline=time.monotonic() + STRAY_THREAD_SECONDS)
         read_fd, write_fd = os.pipe()
         previous = signals.block_all()
         try:
@@ -200,3 +203,14 @@ class Registry:
         while number in used:
             number += 1
         return number
+
+
+def _join_stray_threads(deadline: float) -> None:
+    """Fork clean: wait (bounded) for threads a just-closed store client left behind;
+    warn if any is still alive at fork."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if threading.active_count() > 1:
+        names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        logger.warning("threads alive at fork", threads=names)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import rocketjob
+from rocketjob.store import JobQuery
 from tests.integration.helpers import Daemon, store_url
 
 
@@ -15,7 +16,11 @@ from tests.integration.helpers import Daemon, store_url
 def url(tmp_path: Path) -> Iterator[str]:
     """The shared store, connected for the test process too."""
     address = store_url(tmp_path)
-    rocketjob.connect(address)
+    store = rocketjob.connect(address)
+    for doc in store.find_jobs(JobQuery(limit=None)):  # a shared store (PostgreSQL, MongoDB)
+        store.delete_job(doc["id"])
+    for server in store.list_servers():
+        store.remove_server(server["name"])
     yield address
     rocketjob.disconnect()
 
