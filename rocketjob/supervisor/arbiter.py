@@ -153,7 +153,7 @@ class Supervisor(SignalHandlers):
             self.halt(worker.boot_error or f"worker {worker.number} could not import its jobs")
         elif worker.stop_requested is None and exited.code == 0:
             self.on_remote_stop(worker)
-        elif worker.stop_requested is None or worker.stop_requested == "kill":
+        elif worker.stop_requested is None:
             self.schedule_replacement(worker, now)
 
     def on_remote_stop(self, worker: WorkerProcess) -> None:
@@ -235,6 +235,8 @@ class Supervisor(SignalHandlers):
             if late_boot or late_stop or (self.stopping and now >= self.stop_deadline):
                 logger.warning("worker overdue; killing it", number=worker.number, pid=worker.pid)
                 self.registry.stop(worker, "kill", now)
+                if late_boot and not self.stopping:
+                    self.schedule_replacement(worker, now)  # a failed start: back off
 
     def announce(
         self, active: list[WorkerProcess], all_ready: bool, outdated: list[WorkerProcess]
@@ -271,7 +273,7 @@ class Supervisor(SignalHandlers):
         if self.halt_error is None:
             logger.info("supervisor stopping", how=how, workers=len(self.registry))
         for worker in self.registry:
-            if worker.stop_requested != "kill":
+            if worker.stop_requested not in ("kill", how):
                 self.registry.stop(worker, how, now)
 
 

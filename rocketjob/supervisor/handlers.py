@@ -113,10 +113,12 @@ class SignalHandlers:
         new = self.reload_config()
         if new is None:
             return
+        try:  # replaces the running logging only once the new one is built
+            self.log = logs.setup(new, role="supervisor")
+        except ConfigError as exc:
+            logger.error("config reload failed; keeping the running config", error=str(exc))
+            return
         self.notifier.reloading()
-        if self.log is not None:
-            self.log.close()
-        self.log = logs.setup(new, role="supervisor")
         self.config = new
         self.target = new.supervisor.processes
         self.generation += 1
