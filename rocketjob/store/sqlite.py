@@ -81,8 +81,7 @@ _BOOL_COLUMNS = frozenset({"destroy_on_complete", "collect_output"})
 _SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
                    "busy", "info", "commands")  # fmt: skip
 _INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _JOB_COLUMNS)})"
+    f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) VALUES ({', '.join('?' for _ in _JOB_COLUMNS)})"
 )
 _REQUEUE = (
     "UPDATE jobs SET state = 'queued', worker_name = NULL, server_name = NULL, "
@@ -351,7 +350,11 @@ class SQLiteStore:
             if not ids:
                 return []
             conn.executemany(
-                claim, [(now_us, server, name, job_id) for name, job_id in zip(worker_names, ids)]
+                claim,
+                [
+                    (now_us, server, name, job_id)
+                    for name, job_id in zip(worker_names, ids, strict=False)
+                ],
             )
             rows = conn.execute(
                 f"SELECT {columns} FROM jobs WHERE id IN ({_placeholders(len(ids))})", ids
