@@ -2,7 +2,7 @@
 
 No SQL or driver call lives outside the store modules. Every store (SQLite, PostgreSQL,
 MongoDB) implements :class:`Store` and passes the one contract suite in
-``tests/store_contract.py`` unchanged.
+``tests/store/test_contract.py`` unchanged.
 
 Documents
     A *job document* is a ``dict`` with exactly the keys of :data:`JOB_FIELDS`. Times are
@@ -112,6 +112,7 @@ class Store(Protocol):
     # -- jobs -----------------------------------------------------------------
     def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
         """Store every document, all or none, in as few round trips as the engine allows.
+        A duplicate id raises StoreError and stores none.
 
         ``connection`` (PostgreSQL only) is a caller's open psycopg connection: the jobs
         are inserted in its transaction and exist only if it commits. Other stores raise

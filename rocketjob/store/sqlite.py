@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from rocketjob import codec
-from rocketjob.errors import StoreUnavailable, ValidationError
+from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
 from rocketjob.store.base import JOB_FIELDS, Finish, JobDoc, JobQuery, ServerDoc
 
 SCHEMA_VERSION = 1
@@ -225,6 +225,8 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError):
                     raise StoreUnavailable(f"store {self.url}: {exc}") from exc
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise StoreError(f"store {self.url}: {exc}") from exc
                 raise
             return result
 
