@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
-from rocketjob.errors import ValidationError
+from rocketjob.errors import DuplicateJob, ValidationError
 from rocketjob.ids import new_id
+from rocketjob.plugins import hooks
 from rocketjob.store.base import JobDoc
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class Enqueuer:
     def perform_later(self, *args: Any, **kwargs: Any) -> Job:
         """Store one job calling ``perform(*args, **kwargs)``; return it."""
         job, doc = self.build({"args": list(args), "kwargs": dict(kwargs)}, {})
-        current_store().insert_jobs([doc], connection=self.connection)
+        self._insert([doc])
         return job
 
     def perform_all_later(self, arguments: Iterable[Any]) -> list[Job]:
@@ -75,7 +76,7 @@ class Enqueuer:
                     "as (value,)"
                 )
             built.append(self.build(args, {}, where=f"item {i}: "))
-        current_store().insert_jobs([doc for _, doc in built], connection=self.connection)
+        self._insert([doc for _, doc in built])
         return [job for job, _ in built]
 
     def create(self, **values: Any) -> Job:
@@ -83,8 +84,21 @@ class Enqueuer:
         ``kwargs={...}`` set perform's arguments)."""
         arguments = {"args": list(values.pop("args", [])), "kwargs": dict(values.pop("kwargs", {}))}
         job, doc = self.build(arguments, values)
-        current_store().insert_jobs([doc], connection=self.connection)
+        self._insert([doc])
         return job
+
+    def _insert(self, docs: list[JobDoc]) -> None:
+        """Store ``docs``; a singleton (or cron) class with an active instance raises
+        DuplicateJob naming the class."""
+        try:
+            current_store().insert_jobs(docs, connection=self.connection)
+        except DuplicateJob:
+            what = "cron" if self.cls.cron_schedule else "singleton"
+            raise DuplicateJob(
+                f"{self.cls.__qualname__} is a {what} job class: another instance is "
+                "already queued, running or paused (at most one at a time); nothing "
+                "was stored"
+            ) from None
 
     def build(
         self, arguments: dict[str, Any], values: Mapping[str, Any], where: str = ""
@@ -102,6 +116,7 @@ class Enqueuer:
             job.arguments = arguments
             job.id = new_id()
             job.created_at = utcnow()
+            hooks.on_build(job, job.created_at)
             doc = job.to_doc()
         except ValidationError as exc:
             raise ValidationError(f"{self.cls.__qualname__}: {where}{exc}") from None

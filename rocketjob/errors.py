@@ -40,3 +40,8 @@ class StoreUnavailable(StoreError):
 
 class JobImportError(RocketJobError):
     """A module listed in ``[worker] imports`` failed to import."""
+
+
+class DuplicateJob(ValidationError):
+    """A second instance of a singleton (or cron) job class while one is queued, running
+    or paused; nothing was stored."""

@@ -24,6 +24,7 @@ from rocketjob.errors import StoreError
 from rocketjob.job import Job
 from rocketjob.lifecycle import exception_dict
 from rocketjob.log import logger
+from rocketjob.plugins import hooks
 from rocketjob.state import JobState
 from rocketjob.store import Finish, JobDoc, Store
 
@@ -109,6 +110,8 @@ class Executor:
             self._write(Finish(job.id or "", worker, destroy=True), job)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)
             return
+        if self._outside_window(job, worker):
+            return
         started = time.monotonic()
         with self.job_context(job):
             try:
@@ -122,6 +125,7 @@ class Executor:
                 return
             if self._write(finish, job):
                 self._after(job, "after_complete")
+                self._plugin(hooks.after_complete, job)
                 logger.debug(
                     "job completed",
                     job_id=job.id,
@@ -158,6 +162,28 @@ class Executor:
                 "job failed", job_id=job.id, job_class=job.job_class, error=type(exc).__name__
             )
             self._after(job, "after_fail")
+            self._plugin(hooks.after_failure, job)
+
+    def _outside_window(self, job: Job, worker: str) -> bool:
+        """Re-schedule a job claimed outside its processing window (not run, not
+        failed): back to queued with run_at at the next opening. True if it was."""
+        opening = hooks.window_reschedule(job, utcnow())
+        if opening is None:
+            return False
+        changes = {"state": "queued", "run_at": opening, "worker_name": None,
+                   "server_name": None, "started_at": None}  # fmt: skip
+        self._write(Finish(job.id or "", worker, changes=changes), job)
+        logger.info("job outside its processing window; re-scheduled", job_id=job.id,
+                    run_at=opening.isoformat())  # fmt: skip
+        return True
+
+    def _plugin(self, hook: Callable[[Job, Any], None], job: Job) -> None:
+        """Run a behaviour hook after an outcome was written (retry, next cron
+        instance); its errors are counted and logged, never raised."""
+        try:
+            hook(job, utcnow())
+        except Exception as exc:  # a store or user error in a behaviour: counted
+            self._count_callback_error(job, hook.__name__, exc)
 
     def _write(self, finish: Finish, job: Job) -> bool:
         """Write an outcome, retrying while the store is unreachable (bounded)."""

@@ -26,6 +26,8 @@ from rocketjob.enqueue import Enqueuer, check_priority
 from rocketjob.errors import InvalidTransition, JobNotFound, ValidationError
 from rocketjob.fields import FieldSpec, collect_fields
 from rocketjob.lifecycle import Lifecycle
+from rocketjob.plugins import Behaviours, validate_job_class
+from rocketjob.plugins.bulk import BulkActions
 from rocketjob.state import JobState
 from rocketjob.store import JobDoc, JobQuery
 
@@ -34,7 +36,7 @@ BUILTIN_FIELDS = (
     "id", "job_class", "arguments", "description", "priority", "run_at", "expires_at",
     "destroy_on_complete", "collect_output", "result", "state", "created_at", "started_at",
     "completed_at", "failure_count", "worker_name", "server_name", "percent_complete",
-    "exception", "log_level",
+    "exception", "log_level", "singleton_key",
 )  # fmt: skip
 _RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger"}
 
@@ -82,8 +84,10 @@ class JobException:
         return f"<JobException {self.class_name}: {self.message}>"
 
 
-class Job(Lifecycle):
-    """Base class of every job. Subclasses define ``perform`` and class defaults."""
+class Job(Lifecycle, Behaviours, BulkActions):
+    """Base class of every job. Subclasses define ``perform``, class defaults and
+    behaviours (retry, cron, singleton, throttles, processing window: see
+    :mod:`rocketjob.plugins`)."""
 
     # Class defaults, overridable per subclass and per instance.
     priority: int = 50
@@ -100,6 +104,7 @@ class Job(Lifecycle):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         check_priority(cls.priority, f"{cls.__qualname__}.priority")
+        validate_job_class(cls)
         cls._custom_fields = {**cls._custom_fields, **collect_fields(cls, _RESERVED)}
         cls._job_class_path = class_path(cls)
         REGISTRY[cls._job_class_path] = cls
@@ -126,6 +131,7 @@ class Job(Lifecycle):
         self.percent_complete = 0
         self._exception: dict[str, Any] | None = None
         self.log_level = cls.log_level
+        self.singleton_key: str | None = None
         for spec in cls._custom_fields.values():
             setattr(self, spec.name, spec.initial())
         for name, value in values.items():
@@ -220,7 +226,7 @@ class Job(Lifecycle):
         """Replace this instance's values with those of a stored document."""
         for name in BUILTIN_FIELDS:
             if name not in ("state", "exception", "result", "arguments"):
-                setattr(self, name, doc[name])
+                setattr(self, name, doc.get(name))
         self.state = JobState(doc["state"])
         self.arguments = codec.decode(doc["arguments"])
         self.result = codec.decode(doc["result"])

@@ -138,4 +138,8 @@ class Lifecycle:
                 raise InvalidTransition(event, str(self.state), self.id)
             self.load_doc(doc)
         self.run_callback(f"after_{event}")
+        if self.id is not None:
+            from rocketjob.plugins import hooks
+
+            hooks.after_event(self, event, utcnow())
         return self

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from rocketjob.errors import StoreUnavailable
-from rocketjob.store.base import Finish, JobDoc, JobQuery, ServerDoc, Store
+from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc, Store
 
-__all__ = ["Finish", "JobDoc", "JobQuery", "ServerDoc", "Store", "open_store"]
+__all__ = ["ClaimLimit", "Finish", "JobDoc", "JobQuery", "ServerDoc", "Store", "open_store"]
 
 SCHEMES = ("sqlite", "postgresql", "postgres", "mongodb", "mongodb+srv")
 

@@ -55,6 +55,23 @@ JOB_FIELDS: dict[str, str] = {
     "exception": "None or {class_name, message, backtrace: [str], worker_name}",
     "log_level": "str or None",
     "fields": "encoded dict of the class's custom fields",
+    "singleton_key": "str or None: at most one job per key is queued, running or paused "
+    "(the store enforces it atomically; a duplicate raises DuplicateJob)",
+}
+
+#: States in which a job holds its ``singleton_key``.
+ACTIVE_STATES = ("queued", "running", "paused")
+
+#: Every key of a dirmon entry (see rocketjob.included.dirmon).
+DIRMON_FIELDS: dict[str, str] = {
+    "name": "str, unique",
+    "pattern": "str: absolute glob pattern of the files to pick up",
+    "job_class": "dotted path of the job class started per file",
+    "archive_directory": "str: where picked-up files are moved",
+    "properties": "dict: field values of each job started",
+    "enabled": "bool",
+    "last_error": "str or None: why the entry last failed",
+    "updated_at": "datetime",
 }
 
 #: Every key of a server document.
@@ -101,6 +118,16 @@ class Finish:
     worker_name: str
     destroy: bool = False
     changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimLimit:
+    """A throttle applied while claiming: at most ``max_running`` jobs whose class is in
+    ``job_classes`` may be running at once (``name`` identifies it across servers)."""
+
+    name: str
+    job_classes: frozenset[str]
+    max_running: int
 
 
 @runtime_checkable
@@ -151,6 +178,7 @@ class Store(Protocol):
         worker_names: Sequence[str],
         job_classes: Collection[str],
         now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
     ) -> list[JobDoc]:
         """Atomically move up to ``len(worker_names)`` queued jobs to running.
 
@@ -159,6 +187,10 @@ class Store(Protocol):
         The i-th job claimed gets ``worker_names[i]`` as its worker_name, the server part
         (``host:pid``) of it as server_name, and ``started_at = now``. The returned
         documents show the new state. No job is handed to two callers.
+
+        ``limits`` (throttles): a job is not claimed while as many jobs of its limit's
+        classes are running as the limit allows, counted across every caller, and the
+        count and the claim are one serialised step (never more than ``max_running``).
         """
 
     def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
@@ -175,6 +207,26 @@ class Store(Protocol):
         """Block for at most ``timeout`` seconds, returning early when jobs may have been
         queued (another process committed, a NOTIFY arrived). May return early
         spuriously; never blocks longer than ``timeout``."""
+
+    def delete_jobs(
+        self, states: Collection[str], finished_before: dt.datetime, limit: int
+    ) -> int:
+        """Delete at most ``limit`` jobs in ``states`` whose completed_at is before
+        ``finished_before`` (one short transaction); return how many."""
+
+    # -- dirmon entries ---------------------------------------------------------
+    def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:
+        """Store a new entry (keys of DIRMON_FIELDS); a duplicate name raises
+        ValidationError."""
+
+    def list_dirmon_entries(self) -> list[dict[str, Any]]:
+        """Every dirmon entry, by name."""
+
+    def update_dirmon_entry(self, name: str, changes: Mapping[str, Any]) -> bool:
+        """Apply ``changes`` to the entry; False when no such entry exists."""
+
+    def delete_dirmon_entry(self, name: str) -> bool:
+        """Delete the entry; False when no such entry exists."""
 
     # -- servers --------------------------------------------------------------
     def register_server(self, doc: ServerDoc) -> None:

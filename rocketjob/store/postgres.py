@@ -32,9 +32,10 @@ import psycopg_pool
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
-from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
+from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
 from rocketjob.store import postgres_schema as schema
-from rocketjob.store.base import Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.postgres_extras import PostgresExtras
 from rocketjob.store.postgres_listen import Listener
 from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
 
@@ -53,6 +54,8 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
         except psycopg_pool.PoolTimeout as exc:
             raise StoreUnavailable(f"PostgreSQL store: no connection available: {exc}") from None
         except psycopg.errors.UniqueViolation as exc:
+            if "singleton" in (exc.diag.constraint_name or ""):
+                raise DuplicateJob(f"duplicate singleton_key: {one_line(exc)}") from None
             raise StoreError(f"PostgreSQL store: duplicate key: {one_line(exc)}") from None
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"PostgreSQL store unavailable: {one_line(exc)}") from None
@@ -62,7 +65,7 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class PostgresStore:
+class PostgresStore(PostgresExtras):
     """The PostgreSQL implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:
@@ -139,7 +142,7 @@ class PostgresStore:
             sql.SQL(", ").join(map(sql.Identifier, JOB_COLUMNS)),
             sql.SQL(", ").join(sql.Placeholder() * len(JOB_COLUMNS)),
         )
-        rows = [[to_param(name, doc[name]) for name in JOB_COLUMNS] for doc in docs]
+        rows = [[to_param(name, doc.get(name)) for name in JOB_COLUMNS] for doc in docs]
         if connection is None:
             with self._transaction() as conn:
                 conn.cursor().executemany(statement, rows)
@@ -262,9 +265,12 @@ class PostgresStore:
         worker_names: Sequence[str],
         job_classes: Collection[str],
         now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
     ) -> list[JobDoc]:
         if not worker_names or not job_classes:
             return []
+        if limits:
+            return self._claim_limited(worker_names, job_classes, now, limits)
         statement = sql.SQL(
             "WITH picked AS ("
             " SELECT id, priority FROM {jobs}"

@@ -78,6 +78,26 @@ CREATE TABLE IF NOT EXISTS {schema}.rocketjob_servers (
     commands jsonb NOT NULL
 );
 """,
+    # 2: singleton keys, finished-jobs index, throttle lock rows, dirmon entries
+    2: """
+ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS singleton_key text;
+CREATE UNIQUE INDEX IF NOT EXISTS rocketjob_jobs_singleton
+    ON {schema}.rocketjob_jobs (singleton_key)
+    WHERE singleton_key IS NOT NULL AND state IN ('queued', 'running', 'paused');
+CREATE INDEX IF NOT EXISTS rocketjob_jobs_finished
+    ON {schema}.rocketjob_jobs (state, completed_at) WHERE completed_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {schema}.rocketjob_throttles (name text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS {schema}.rocketjob_dirmon_entries (
+    name text PRIMARY KEY,
+    pattern text NOT NULL,
+    job_class text NOT NULL,
+    archive_directory text NOT NULL,
+    properties json NOT NULL,
+    enabled boolean NOT NULL,
+    last_error text,
+    updated_at timestamptz NOT NULL
+);
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

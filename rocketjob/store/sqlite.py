@@ -27,9 +27,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from rocketjob import codec
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
-from rocketjob.store.base import JOB_FIELDS, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import JOB_FIELDS, ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.sqlite_extras import MIGRATION_2, SQLiteExtras, duplicate_error
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 POLL_SECONDS = 0.004
 
 _SCHEMA = """
@@ -155,7 +156,7 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     return path, options
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteExtras):
     """The SQLite implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:
@@ -199,11 +200,13 @@ class SQLiteStore:
             )
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for version, script in ((1, _SCHEMA), (2, MIGRATION_2)):
+                if current < version:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -226,6 +229,9 @@ class SQLiteStore:
                 if isinstance(exc, sqlite3.OperationalError):
                     raise StoreUnavailable(f"store {self.url}: {exc}") from exc
                 if isinstance(exc, sqlite3.IntegrityError):
+                    duplicate = duplicate_error(exc)
+                    if duplicate is not None:
+                        raise duplicate from None
                     raise StoreError(f"store {self.url}: {exc}") from exc
                 raise
             return result
@@ -244,7 +250,7 @@ class SQLiteStore:
                 "connection= (transactional enqueue) needs the PostgreSQL store; "
                 "the SQLite store commits every enqueue itself"
             )
-        rows = [tuple(_to_column(name, doc[name]) for name in _JOB_COLUMNS) for doc in docs]
+        rows = [tuple(_to_column(name, doc.get(name)) for name in _JOB_COLUMNS) for doc in docs]
         if not rows:
             return
         self._write(lambda conn: conn.executemany(_INSERT_JOB, rows))
@@ -330,6 +336,7 @@ class SQLiteStore:
         worker_names: Sequence[str],
         job_classes: Collection[str],
         now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
     ) -> list[JobDoc]:
         if not worker_names or not job_classes:
             return []
@@ -348,7 +355,12 @@ class SQLiteStore:
         columns = ", ".join(_JOB_COLUMNS)
 
         def run(conn: sqlite3.Connection) -> list[Any]:
-            ids = [row[0] for row in conn.execute(select, (*classes, now_us, len(worker_names)))]
+            if limits:
+                ids = self._claim_limited(conn, worker_names, classes, now_us, limits)
+            else:
+                ids = [
+                    row[0] for row in conn.execute(select, (*classes, now_us, len(worker_names)))
+                ]
             if not ids:
                 return []
             conn.executemany(

@@ -42,6 +42,7 @@ def job_doc(**values: Any) -> JobDoc:
         "exception": None,
         "log_level": None,
         "fields": {},
+        "singleton_key": None,
     }
     doc.update(values)
     return doc

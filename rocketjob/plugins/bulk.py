@@ -1,0 +1,58 @@
+"""Acting on every job of a class at once, through the state machine (callbacks run,
+and a job that changed state meanwhile is skipped, never overwritten)::
+
+    ImportJob.pause_all()          # queued -> paused
+    ImportJob.resume_all()         # paused -> queued
+    ImportJob.retry_all_failed()   # failed -> queued
+    ImportJob.abort_all_failed()   # failed -> aborted
+
+Each returns how many jobs it moved. Jobs are read in pages of ``page_size`` (keyset
+pagination), so any number of jobs is handled in bounded memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rocketjob.errors import InvalidTransition, JobNotFound
+
+
+class BulkActions:
+    """Class-wide events, mixed into :class:`rocketjob.Job`."""
+
+    @classmethod
+    def fire_all(cls, state: str, event: str, page_size: int = 500) -> int:
+        """Fire ``event`` on every job of this class in ``state``; how many moved."""
+        moved = 0
+        after: str | None = None
+        while True:
+            page: list[Any] = cls.where(state, after=after, limit=page_size)  # type: ignore[attr-defined]
+            for job in page:
+                try:
+                    getattr(job, event)()
+                    moved += 1
+                except (InvalidTransition, JobNotFound):
+                    continue  # changed or gone meanwhile
+            if len(page) < page_size:
+                return moved
+            after = page[-1].id
+
+    @classmethod
+    def pause_all(cls) -> int:
+        """Pause every queued job of this class; how many were paused."""
+        return cls.fire_all("queued", "pause")
+
+    @classmethod
+    def resume_all(cls) -> int:
+        """Resume every paused job of this class; how many were resumed."""
+        return cls.fire_all("paused", "resume")
+
+    @classmethod
+    def retry_all_failed(cls) -> int:
+        """Retry every failed job of this class; how many were re-queued."""
+        return cls.fire_all("failed", "retry")
+
+    @classmethod
+    def abort_all_failed(cls) -> int:
+        """Abort every failed job of this class; how many were aborted."""
+        return cls.fire_all("failed", "abort")
