@@ -30,7 +30,7 @@ from rocketjob.config import Config
 from rocketjob.errors import JobImportError, StoreError
 from rocketjob.executor import Executor
 from rocketjob.job import REGISTRY, Job
-from rocketjob.log import logger
+from rocketjob.log import job_context, logger
 from rocketjob.store import Store
 from rocketjob.threads import JobThreads
 
@@ -113,7 +113,9 @@ class Worker:
             self.config.worker.include, self.config.worker.exclude
         )
         self.store = connection.current_store()
-        self.executor = Executor(self.store, is_stopping=lambda: self.stopping == STOP_NOW)
+        self.executor = Executor(
+            self.store, job_context=job_context, is_stopping=lambda: self.stopping == STOP_NOW
+        )
         self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
         now = self.clock.now()
         self.store.register_server({
