@@ -153,6 +153,8 @@ def test_drain_requeues_jobs_that_outlive_drain_timeout() -> None:
     job.reload()
     assert job.queued and job.worker_name is None and job.failure_count == 0
     assert rocketjob.current_store().list_servers() == []
+    assert worker.threads is not None and worker.threads.join(10)  # the job ends; its outcome
+    assert job.reload().queued  # is dropped: the job was re-queued and is no longer ours
 
 
 def test_server_document_registered_with_heartbeat() -> None:
