@@ -41,8 +41,8 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
-from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
-from rocketjob.store.base import Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
+from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.mongodb_docs import (
     job_from_bson,
     server_from_bson,
@@ -50,6 +50,7 @@ from rocketjob.store.mongodb_docs import (
     to_bson,
     to_sets,
 )
+from rocketjob.store.mongodb_extras import MongoExtras, is_duplicate_singleton
 from rocketjob.store.mongodb_wakeup import Wakeups
 
 P = ParamSpec("P")
@@ -77,6 +78,8 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except (DuplicateKeyError, BulkWriteError) as exc:
+            if is_duplicate_singleton(exc):
+                raise DuplicateJob(f"duplicate singleton_key: {_one_line(exc)}") from None
             raise StoreError(f"MongoDB store: duplicate key: {_one_line(exc)}") from None
         except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
             raise StoreUnavailable(f"MongoDB store unavailable: {_one_line(exc)}") from None
@@ -99,7 +102,7 @@ def _split_url(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, "")), ours
 
 
-class MongoStore:
+class MongoStore(MongoExtras):
     """The MongoDB implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:
@@ -143,6 +146,7 @@ class MongoStore:
         self._jobs.create_index(by_class, name="class_state")
         self._jobs.create_index([("server_name", ASCENDING), ("state", ASCENDING)], name="server")
         self._servers.create_index([("heartbeat_at", ASCENDING)], name="heartbeat")
+        self._create_extra_indexes()
 
     # -- jobs ------------------------------------------------------------------------
     @_translated
@@ -195,6 +199,7 @@ class MongoStore:
         if not changes:
             raw = self._jobs.find_one(where)
         else:
+            changes = self._with_active_key(job_id, changes, from_states)
             raw = self._jobs.find_one_and_update(
                 where, {"$set": to_sets(changes)}, return_document=ReturnDocument.AFTER
             )
@@ -250,9 +255,12 @@ class MongoStore:
         worker_names: Sequence[str],
         job_classes: Collection[str],
         now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
     ) -> list[JobDoc]:
         if not worker_names or not job_classes:
             return []
+        if limits:
+            return self._claim_limited(worker_names, job_classes, now, limits)
         where = {
             "state": "queued",
             "job_class": {"$in": list(job_classes)},

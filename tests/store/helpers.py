@@ -105,3 +105,22 @@ def insert_one(url: str, job_id: str) -> None:
         store.insert_jobs([job_doc(id=job_id)])
     finally:
         store.close()
+
+
+def claim_limited(url: str, server: str, limit: int, start_at: float) -> list[str]:
+    """In another process: at the common start, claim with a class limit until nothing
+    more is given; the ids claimed."""
+    from rocketjob.store import ClaimLimit
+
+    store = open_store(url)
+    try:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        limits = [ClaimLimit("class:" + CLASS, frozenset({CLASS}), limit)]
+        claimed: list[str] = []
+        for _ in range(5):
+            workers = [f"{server}:t{i}" for i in range(4)]
+            claimed += [doc["id"] for doc in store.claim_jobs(workers, [CLASS], utcnow(), limits)]
+        return claimed
+    finally:
+        store.close()
