@@ -31,7 +31,8 @@ from rocketjob.errors import JobImportError, StoreError
 from rocketjob.executor import Executor
 from rocketjob.job import REGISTRY, Job
 from rocketjob.log import job_context, logger
-from rocketjob.store import Store
+from rocketjob.plugins import cron, throttle
+from rocketjob.store import ClaimLimit, Store
 from rocketjob.threads import JobThreads
 
 DRAIN, STOP_NOW = "drain", "stop_now"
@@ -99,6 +100,7 @@ class Worker:
         self.store: Store | None = None
         self.threads: JobThreads | None = None
         self.job_classes: list[str] = []
+        self.claim_limits: list[ClaimLimit] = []
         self._process = psutil.Process()
         self._next_heartbeat = 0.0
         self._next_command_check = 0.0
@@ -112,6 +114,7 @@ class Worker:
         self.job_classes = select_job_classes(
             self.config.worker.include, self.config.worker.exclude
         )
+        self.claim_limits = throttle.claim_limits(self.job_classes)
         self.store = connection.current_store()
         self.executor = Executor(
             self.store, job_context=job_context, is_stopping=lambda: self.stopping == STOP_NOW
@@ -124,6 +127,7 @@ class Worker:
             "threads": self.config.worker.threads, "busy": 0,
             "info": self._info(), "commands": [],
         })  # fmt: skip
+        cron.ensure_scheduled(self.job_classes, now)  # one instance per cron class
         logger.info(
             "worker started",
             server=self.server_name,
@@ -164,7 +168,9 @@ class Worker:
     def _claim(self, idle: list[str]) -> int:
         assert self.store is not None and self.threads is not None
         try:
-            docs = self.store.claim_jobs(idle, self.job_classes, self.clock.now())
+            docs = self.store.claim_jobs(
+                idle, self.job_classes, self.clock.now(), self.claim_limits
+            )
         except StoreError as exc:
             logger.warning("store unavailable; backing off", error=str(exc))
             time.sleep(min(5.0, 0.5 + random.random()))
