@@ -1,0 +1,37 @@
+"""Store-specific what the benchmark does outside the measured phases.
+
+``analyze(url)`` refreshes the planner statistics after the enqueue, untimed, the way the
+peer harness runs ``ANALYZE`` for every PostgreSQL-backed peer (a long-lived production
+table has statistics; a table created a second ago has none, and the plan chosen
+without them can decide the drain rate).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import urlsplit
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a ``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` URL."""
+    return urlsplit(url).path[1:]
+
+
+def analyze(url: str) -> bool:
+    """Run ANALYZE on the store's database; False when the engine has no such step."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        conn = sqlite3.connect(sqlite_path(url), timeout=30)
+        try:
+            conn.execute("ANALYZE")
+            conn.commit()
+        finally:
+            conn.close()
+        return True
+    if scheme in ("postgresql", "postgres"):
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("ANALYZE")
+        return True
+    return False
