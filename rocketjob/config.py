@@ -62,6 +62,14 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class DirmonConfig:
+    """``[dirmon]``: directory monitoring (rocketjob.included.DirmonJob)."""
+
+    #: When set, dirmon entries must watch and archive inside these directories.
+    roots: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole configuration file."""
 
@@ -69,6 +77,7 @@ class Config:
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    dirmon: DirmonConfig = field(default_factory=DirmonConfig)
     appenders: tuple[Mapping[str, Any], ...] = ()
     web: Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
@@ -79,6 +88,7 @@ _SECTIONS: dict[str, type] = {
     "supervisor": SupervisorConfig,
     "worker": WorkerConfig,
     "logging": LoggingConfig,
+    "dirmon": DirmonConfig,
 }
 _LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
 _POSITIVE = {

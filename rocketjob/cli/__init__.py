@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rocketjob.cli import daemon, jobs, servers, web
+from rocketjob.cli import cron, daemon, dirmon, jobs, servers, web
 from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
 
 EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
@@ -28,6 +28,8 @@ COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     jobs.register,
     servers.register,
     web.register,
+    cron.register,
+    dirmon.register,
 ]
 
 

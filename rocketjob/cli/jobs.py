@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from rocketjob.cli import bulk
 from rocketjob.cli.common import connect, load_config, to_json
 from rocketjob.errors import InvalidTransition, JobNotFound
 from rocketjob.job import Job
@@ -30,6 +31,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parser = sub.add_parser(action, help=f"{action} a job", parents=[common])
         parser.add_argument("job_id")
         parser.set_defaults(func=act_on_job, action=action)
+    bulk.register(sub, common)
 
 
 def list_jobs(args: argparse.Namespace) -> int:

@@ -21,12 +21,19 @@ class BulkActions:
     """Class-wide events, mixed into :class:`rocketjob.Job`."""
 
     @classmethod
-    def fire_all(cls, state: str, event: str, page_size: int = 500) -> int:
-        """Fire ``event`` on every job of this class in ``state``; how many moved."""
+    def fire_all(
+        cls, state: str, event: str, page_size: int = 500, job_class: str | None = None
+    ) -> int:
+        """Fire ``event`` on every job of this class (or of the dotted path
+        ``job_class``) in ``state``; how many moved."""
+        if job_class is None and cls.__name__ == "Job" and cls.__module__ == "rocketjob.job":
+            raise ValueError("fire_all on Job needs job_class= (a dotted path)")
         moved = 0
         after: str | None = None
         while True:
-            page: list[Any] = cls.where(state, after=after, limit=page_size)  # type: ignore[attr-defined]
+            page: list[Any] = cls.where(  # type: ignore[attr-defined]
+                state, job_class, after=after, limit=page_size
+            )
             for job in page:
                 try:
                     getattr(job, event)()

@@ -85,11 +85,12 @@ def test_limit_holds_across_processes(store_env: StoreEnv) -> None:
 def test_delete_jobs_by_state_and_age_in_batches(store: Store) -> None:
     old = utcnow() - dt.timedelta(days=10)
     olds = [job_doc(state="completed", completed_at=old) for _ in range(5)]
-    store.insert_jobs(olds + [
+    others = [
         job_doc(state="failed", completed_at=old),
         job_doc(state="completed", completed_at=utcnow()),
         job_doc(state="queued"),
-    ])  # fmt: skip
+    ]
+    store.insert_jobs([*olds, *others])
     cutoff = utcnow() - dt.timedelta(days=7)
     assert store.delete_jobs(["completed"], cutoff, 3) == 3
     assert store.delete_jobs(["completed"], cutoff, 3) == 2
