@@ -12,9 +12,10 @@
 * Wake-ups: a change stream on the jobs collection (inserts, and updates that set
   ``state`` to queued) where the server supports them (replica sets, sharded
   clusters); on a standalone server, adaptive polling of a queued-jobs fingerprint.
-* Servers: commands are ``$push``-ed onto the server document, and the heartbeat takes
-  them with one ``find_one_and_update``. Zombies are reaped with ``find_one_and_delete``,
-  so exactly one caller reaps each.
+* Servers: commands are ``$push``-ed onto the server document; the heartbeat reads them
+  with its ``find_one_and_update`` and removes exactly those it read with a ``$slice``
+  pipeline update (see :meth:`MongoStore.heartbeat_server`). Zombies are reaped with
+  ``find_one_and_delete``, so exactly one caller reaps each.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from rocketjob.store.mongodb_docs import (
 )
 from rocketjob.store.mongodb_extras import MongoExtras, is_duplicate_singleton
 from rocketjob.store.mongodb_wakeup import Wakeups
+from rocketjob.store.mongodb_web import MongoMissionControl
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +61,7 @@ DEFAULT_DATABASE = "rocketjob"
 CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000,
                    "socketTimeoutMS": 30000}  # fmt: skip
 _AUTH_CODES = frozenset({13, 18})  # Unauthorized, AuthenticationFailed
+_MAX_COMMANDS = 1_000_000  # $slice needs a count: more than any list of pending commands
 _REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
 
 
@@ -102,7 +105,7 @@ def _split_url(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, "")), ours
 
 
-class MongoStore(MongoExtras):
+class MongoStore(MongoExtras, MongoMissionControl):
     """The MongoDB implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:
@@ -321,17 +324,23 @@ class MongoStore(MongoExtras):
 
     @_translated
     def heartbeat_server(self, name: str, changes: Mapping[str, Any]) -> ServerDoc | None:
-        """One ``find_one_and_update`` returning the document before the write (so it
-        holds the pending commands) with ``changes`` overlaid."""
+        """Write ``changes`` and read the pending commands in one ``find_one_and_update``
+        (the document after the write); when there are some, a second single-document
+        update removes exactly that many from the front of the list, so a command pushed
+        meanwhile stays for the next heartbeat. Never ``$set: {commands: []}`` with a
+        before-image: a server that reads the image and writes separately (SecantusDB
+        does) would drop a command pushed in between. Only the server itself takes its
+        commands, so the first ``n`` are the ones read."""
+        sets = to_sets({key: value for key, value in changes.items() if key != "commands"})
         raw = self._servers.find_one_and_update(
-            {"_id": name},
-            {"$set": {**to_sets(changes), "commands": []}},
-            return_document=ReturnDocument.BEFORE,
+            {"_id": name}, {"$set": sets}, return_document=ReturnDocument.AFTER
         )
         if raw is None:
             return None
         doc = server_from_bson(raw)
-        doc.update({key: value for key, value in changes.items() if key != "commands"})
+        if doc["commands"]:
+            rest = {"$slice": ["$commands", len(doc["commands"]), _MAX_COMMANDS]}
+            self._servers.update_one({"_id": name}, [{"$set": {"commands": rest}}])
         return doc
 
     @_translated

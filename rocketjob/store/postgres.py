@@ -38,6 +38,7 @@ from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.postgres_extras import PostgresExtras
 from rocketjob.store.postgres_listen import Listener
 from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
+from rocketjob.store.postgres_web import PostgresMissionControl
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,7 +66,7 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class PostgresStore(PostgresExtras):
+class PostgresStore(PostgresExtras, PostgresMissionControl):
     """The PostgreSQL implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:

@@ -1,21 +1,41 @@
-"""The optional Mission Control store methods (SQLite today; the same tests are the
-specification for PostgreSQL and MongoDB), the fallback for stores without them, and the
-counts cache."""
+"""The optional Mission Control store methods on every store (SQLite, PostgreSQL,
+MongoDB: a fresh file, schema or database per test, as in the store contract suite), the
+fallback for stores without them, and the counts cache."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 import rocketjob
 from rocketjob.store import JobQuery, Store
 from rocketjob.store.base import MissionControlStore
 from rocketjob.web.counts import CountsCache
 from rocketjob.web.data import VIEWS, MissionControlData
+from tests.store.conftest import _drop, make_env, require_service
 from tests.web.test_pages import failed_job
 from tests.web.webjobs import BrokenJob, ReportJob
 
 NOW = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mongodb"])
+def store_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """A fresh store of each kind, connected for this process (overrides the web tests'
+    SQLite-only fixture; a missing server skips, or fails when CI=true)."""
+    kind = request.param
+    require_service(kind)
+    env, name = make_env(kind, tmp_path)
+    rocketjob.connect(env.url)
+    try:
+        yield env.url
+    finally:
+        rocketjob.disconnect()
+        _drop(kind, name)
 
 
 def mc_store() -> Any:

@@ -1,0 +1,220 @@
+"""PostgreSQL store: the optional Mission Control methods
+(:class:`rocketjob.store.base.MissionControlStore`), a mixin of
+:class:`rocketjob.store.postgres.PostgresStore`.
+
+* ``prepare_mission_control`` creates, once per store and race-safe across processes (a
+  transaction-level advisory lock, so it works behind PgBouncer in transaction mode), the
+  table ``rocketjob_audit`` (``bigserial`` ids: they grow with time) and the partial index
+  ``rocketjob_jobs_finished_state (completed_at, state) WHERE completed_at IS NOT NULL``
+  that serves the throughput and run-time figures.
+* ``scan_jobs`` bounds its unindexed predicates (free text, scheduled or not) to a window
+  of at most ``scan_limit`` jobs in id order, found through the ``(state, id)`` or
+  ``(job_class, state, id)`` index, so a page costs the same at any table size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psycopg import sql
+
+from rocketjob.store import postgres_schema as schema
+from rocketjob.store.base import JobDoc, JobQuery
+from rocketjob.store.postgres_extras import _translated
+
+_AUDIT_KEYS = ("id", "at", "user", "action", "target", "outcome", "detail")
+#: Columns the free-text search of scan_jobs looks in (JSON columns as their text).
+_TEXT_COLUMNS = ("id", "job_class", "description", "arguments", "exception", "worker_name",
+                 "fields")  # fmt: skip
+
+
+class PostgresMissionControl:
+    """Mission Control's listings, counts, figures and audit log (see the module docstring)."""
+
+    _jobs: sql.Composed
+    _opts: Any
+    _transaction: Any
+    _single: Any
+    _job_cols: Any
+
+    def _audit_table(self) -> sql.Composed:
+        return sql.SQL("{}.rocketjob_audit").format(sql.Identifier(self._opts.schema))
+
+    @_translated
+    def prepare_mission_control(self) -> None:
+        """Create the audit table and the finished-jobs index; idempotent. The first call
+        on a large existing table builds the index (seconds)."""
+        if getattr(self, "_mission_control_ready", False):
+            return
+        ident = sql.Identifier(self._opts.schema)
+        with self._transaction() as conn:
+            lock = f"rocketjob:{self._opts.schema}:mission_control"
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, "
+                    'at timestamptz NOT NULL, "user" text NOT NULL, action text NOT NULL, '
+                    "target text NOT NULL, outcome text NOT NULL, detail text NOT NULL)"
+                ).format(self._audit_table())
+            )
+            conn.execute(
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS rocketjob_jobs_finished_state ON "
+                    "{}.rocketjob_jobs (completed_at, state) WHERE completed_at IS NOT NULL"
+                ).format(ident)
+            )
+        self._mission_control_ready = True
+
+    @_translated
+    def add_audit(self, entry: Mapping[str, Any]) -> str:
+        """Append one audit entry ``{at, user, action, target, outcome, detail}``; its id."""
+        self.prepare_mission_control()
+        statement = sql.SQL(
+            'INSERT INTO {} (at, "user", action, target, outcome, detail) '
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
+        ).format(self._audit_table())
+        row = (entry["at"], entry["user"], entry["action"], entry["target"],
+               entry.get("outcome", "ok"), entry.get("detail", ""))  # fmt: skip
+        with self._single() as conn:
+            (new_id,) = conn.execute(statement, row).fetchone()
+        return str(new_id)
+
+    @_translated
+    def list_audit(self, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries newest first (keyset: ``after`` is the last id of the previous
+        page); each has ``id`` (str) and the keys given to :meth:`add_audit`."""
+        self.prepare_mission_control()
+        statement = sql.SQL(
+            'SELECT id, at, "user", action, target, outcome, detail FROM {}'
+        ).format(self._audit_table())
+        params: list[Any] = []
+        if after is not None:
+            statement += sql.SQL(" WHERE id < %s")
+            params.append(int(after))
+        statement += sql.SQL(" ORDER BY id DESC LIMIT {}").format(sql.Literal(int(limit)))
+        with self._single() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        entries = [dict(zip(_AUDIT_KEYS, row, strict=True)) for row in rows]
+        for entry in entries:
+            entry["id"], entry["at"] = str(entry["id"]), entry["at"].astimezone(dt.UTC)
+        return entries
+
+    @_translated
+    def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
+        """``{job_class: {state: n}}`` over every job (an index-only scan: callers cache it)."""
+        statement = sql.SQL("SELECT job_class, state, count(*) FROM {} GROUP BY 1, 2").format(
+            self._jobs
+        )
+        with self._single() as conn:
+            rows = conn.execute(statement).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for job_class, state, count in rows:
+            counts.setdefault(job_class, {})[state] = int(count)
+        return counts
+
+    @_translated
+    def scan_jobs(
+        self,
+        query: JobQuery,
+        *,
+        text: str | None = None,
+        scheduled: bool | None = None,
+        now: dt.datetime | None = None,
+        scan_limit: int = 20_000,
+    ) -> tuple[list[JobDoc], str | None]:
+        """Like ``find_jobs``, with the predicates no index serves (``text``: a
+        case-insensitive substring of the id, class, description, arguments, exception,
+        worker name or custom fields; ``scheduled``: queued with run_at after ``now``, or
+        not) checked on at most ``scan_limit`` jobs in id order. Returns the matches (at
+        most ``query.limit``) and the id to continue after (None at the end)."""
+        base, params = _job_filters(query)
+        extra, extra_params = _scan_predicates(text, scheduled, now)
+        order = sql.SQL("DESC" if query.descending else "ASC")
+        limit = int(query.limit or 1000)
+        boundary_sql = sql.SQL("SELECT id FROM {} WHERE {} ORDER BY id {} LIMIT 1 OFFSET %s")
+        with self._single() as conn:
+            found = conn.execute(
+                boundary_sql.format(self._jobs, base, order), [*params, max(scan_limit - 1, 0)]
+            ).fetchone()
+            boundary = found[0] if found else None
+            where = [base, *extra]
+            window_params = [*params, *extra_params]
+            if boundary is not None:
+                where.append(sql.SQL("id >= %s" if query.descending else "id <= %s"))
+                window_params.append(boundary)
+            statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id {} LIMIT {}").format(
+                self._job_cols(), self._jobs, sql.SQL(" AND ").join(where), order,
+                sql.Literal(limit + 1),
+            )  # fmt: skip
+            docs = [schema.job_from_row(row) for row in conn.execute(statement, window_params)]
+        if len(docs) > limit:
+            return docs[:limit], docs[limit - 1]["id"]
+        return docs, boundary
+
+    @_translated
+    def finished_per_minute(self, since: dt.datetime) -> list[tuple[dt.datetime, str, int]]:
+        """``(minute_start, state, count)`` of stored jobs finished at or after ``since``,
+        oldest minute first (served by the ``(completed_at, state)`` index)."""
+        self.prepare_mission_control()
+        statement = sql.SQL(
+            "SELECT date_trunc('minute', completed_at AT TIME ZONE 'UTC') AS minute, state, "
+            "count(*) FROM {} WHERE completed_at >= %s GROUP BY 1, 2 ORDER BY 1, 2"
+        ).format(self._jobs)
+        with self._single() as conn:
+            rows = conn.execute(statement, (since,)).fetchall()
+        return [(minute.replace(tzinfo=dt.UTC), state, int(n)) for minute, state, n in rows]
+
+    @_translated
+    def recent_timings(self, since: dt.datetime, limit: int = 5000) -> list[tuple[float, float]]:
+        """``(run_seconds, wait_seconds)`` of the at most ``limit`` most recently finished
+        stored jobs since ``since`` that had started: run = completed_at - started_at,
+        wait = started_at - max(created_at, run_at)."""
+        self.prepare_mission_control()
+        statement = sql.SQL(
+            "SELECT extract(epoch FROM completed_at - started_at), "
+            "extract(epoch FROM started_at - greatest(created_at, coalesce(run_at, created_at))) "
+            "FROM {} WHERE completed_at >= %s AND started_at IS NOT NULL "
+            "ORDER BY completed_at DESC LIMIT {}"
+        ).format(self._jobs, sql.Literal(int(limit)))
+        with self._single() as conn:
+            rows = conn.execute(statement, (since,)).fetchall()
+        return [(float(run), max(float(wait), 0.0)) for run, wait in rows]
+
+
+def _job_filters(query: JobQuery) -> tuple[sql.Composable, list[Any]]:
+    """The WHERE clause (indexed filters and keyset) of a job listing."""
+    where: list[sql.Composable] = [sql.SQL("TRUE")]
+    params: list[Any] = []
+    for column, values in (("state", query.states), ("id", query.ids)):
+        if values is not None:
+            where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+            params.append(list(values))
+    for column, value in (("job_class", query.job_class), ("server_name", query.server_name)):
+        if value is not None:
+            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(value)
+    if query.after is not None:
+        where.append(sql.SQL("id < %s" if query.descending else "id > %s"))
+        params.append(query.after)
+    return sql.SQL(" AND ").join(where), params
+
+
+def _scan_predicates(
+    text: str | None, scheduled: bool | None, now: dt.datetime | None
+) -> tuple[Sequence[sql.Composable], list[Any]]:
+    """The unindexed predicates of :meth:`PostgresMissionControl.scan_jobs`."""
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+    if text:
+        haystack = sql.SQL(", ").join(
+            sql.SQL("{}::text").format(sql.Identifier(column)) for column in _TEXT_COLUMNS
+        )
+        where.append(sql.SQL("strpos(lower(concat_ws(' ', {})), %s) > 0").format(haystack))
+        params.append(text.lower())
+    if scheduled is not None:
+        future = "(run_at IS NOT NULL AND run_at > %s)"
+        where.append(sql.SQL(future if scheduled else "(run_at IS NULL OR run_at <= %s)"))
+        params.append(now or dt.datetime.now(dt.UTC))
+    return where, params
