@@ -7,6 +7,7 @@ through the configured appenders."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 
 from appenders import Record
@@ -49,6 +50,16 @@ class TrivialLogJob(Job):
 
     def perform(self, n: int) -> None:
         self.logger.info("e2e trivial job", n=n)
+
+
+class SlowLogJob(Job):
+    """Logs a line every 50 ms for ``seconds`` (a job still running when a drain times out)."""
+
+    def perform(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.logger.info("e2e slow job tick")
+            time.sleep(0.05)
 
 
 class JsonLinesAppender:

@@ -29,7 +29,13 @@ from tests.appenders import receivers as rx
 from tests.conftest import REPO, wait_for
 from tests.integration import log_receivers as lr
 from tests.integration.helpers import ROCKETJOB, Daemon, _toml
-from tests.integration.log_jobs import FailingJob, FailingLogJob, LogLinesJob, TrivialLogJob
+from tests.integration.log_jobs import (
+    FailingJob,
+    FailingLogJob,
+    LogLinesJob,
+    SlowLogJob,
+    TrivialLogJob,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -331,11 +337,17 @@ def dropped_by(config: Path, name: str) -> int:
 
 
 def stop_seconds(daemon: Daemon) -> float:
-    """TERM the daemon; seconds until it exited (0 required)."""
+    """With a job running past the drain timeout, TERM the daemon; seconds until it exited
+    (with 0). The job goes back to the queue."""
+    slow = SlowLogJob.perform_later(60.0)
+    wait_for(lambda: slow.reload().running, timeout=10)
     began = time.monotonic()
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(DRAIN + CLOSE + 30) == 0
-    return time.monotonic() - began
+    took = time.monotonic() - began
+    assert slow.reload().queued
+    slow.destroy()
+    return took
 
 
 @pytest.fixture
