@@ -9,7 +9,7 @@ from typing import Any
 
 from rocketjob.cli.common import connect, load_config, to_json
 from rocketjob.errors import ValidationError
-from rocketjob.included.dirmon_entries import DirmonEntry
+from rocketjob.plugins.dirmon_entries import DirmonEntry
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -1,7 +1,7 @@
 """DirmonJob: starts one job per file arriving in a monitored directory.
 
 A cron job (every minute by default: subclass and set ``cron_schedule`` to change it).
-Each run goes through the enabled dirmon entries (see :mod:`dirmon_entries`); for every
+Each run goes through the enabled dirmon entries (see :mod:`rocketjob.plugins.dirmon_entries`); for every
 file matching an entry's pattern that is fully written — its size unchanged since the
 previous run, or last modified at least ``settle_seconds`` ago — it moves the file into
 the entry's archive directory (as ``<id>_<name>``) and creates one job of the entry's
@@ -25,8 +25,8 @@ from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.fields import field
 from rocketjob.ids import new_id
-from rocketjob.included.dirmon_entries import DirmonEntry, base_directory
 from rocketjob.job import Job, resolve_class
+from rocketjob.plugins.dirmon_entries import DirmonEntry, base_directory
 
 
 class DirmonJob(Job):

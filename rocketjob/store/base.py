@@ -208,9 +208,7 @@ class Store(Protocol):
         queued (another process committed, a NOTIFY arrived). May return early
         spuriously; never blocks longer than ``timeout``."""
 
-    def delete_jobs(
-        self, states: Collection[str], finished_before: dt.datetime, limit: int
-    ) -> int:
+    def delete_jobs(self, states: Collection[str], finished_before: dt.datetime, limit: int) -> int:
         """Delete at most ``limit`` jobs in ``states`` whose completed_at is before
         ``finished_before`` (one short transaction); return how many."""
 
