@@ -1,7 +1,8 @@
 """DirmonJob: starts one job per file arriving in a monitored directory.
 
 A cron job (every minute by default: subclass and set ``cron_schedule`` to change it).
-Each run goes through the enabled dirmon entries (see :mod:`rocketjob.plugins.dirmon_entries`); for every
+Each run goes through the enabled dirmon entries (see
+:mod:`rocketjob.plugins.dirmon_entries`); for every
 file matching an entry's pattern that is fully written — its size unchanged since the
 previous run, or last modified at least ``settle_seconds`` ago — it moves the file into
 the entry's archive directory (as ``<id>_<name>``) and creates one job of the entry's
