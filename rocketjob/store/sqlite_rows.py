@@ -1,0 +1,78 @@
+"""SQLite store: conversion between job/server documents and table rows.
+
+Times are integer microseconds since the epoch (exact and sortable); JSON fields are text
+written by :mod:`rocketjob.codec`; booleans are 0/1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from rocketjob import codec
+from rocketjob.store.base import JOB_FIELDS, JobDoc, ServerDoc
+
+JOB_COLUMNS = tuple(JOB_FIELDS)
+TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at"})
+JSON_COLUMNS = frozenset({"arguments", "result", "exception", "fields"})
+BOOL_COLUMNS = frozenset({"destroy_on_complete", "collect_output"})
+SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
+                   "busy", "info", "commands")  # fmt: skip
+INSERT_JOB = (
+    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({', '.join('?' for _ in JOB_COLUMNS)})"
+)
+REQUEUE = (
+    "UPDATE jobs SET state = 'queued', worker_name = NULL, server_name = NULL, "
+    "started_at = NULL WHERE state = 'running' AND server_name = ?"
+)
+
+
+def to_micros(value: dt.datetime | None) -> int | None:
+    """A datetime as integer microseconds since the epoch (exact, sortable)."""
+    if value is None:
+        return None
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int | None) -> dt.datetime | None:
+    """The aware UTC datetime of integer epoch microseconds."""
+    return None if value is None else EPOCH + dt.timedelta(microseconds=value)
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_column(name: str, value: Any) -> Any:
+    if name in TIME_COLUMNS:
+        return to_micros(value)
+    if name in JSON_COLUMNS:
+        return None if value is None else codec.dumps(value)
+    if name in BOOL_COLUMNS:
+        return int(bool(value))
+    return value
+
+
+def job_from_row(row: Sequence[Any]) -> JobDoc:
+    doc = dict(zip(JOB_COLUMNS, row, strict=True))
+    for name in TIME_COLUMNS:
+        doc[name] = from_micros(doc[name])
+    for name in JSON_COLUMNS:
+        doc[name] = codec.loads(doc[name])
+    for name in BOOL_COLUMNS:
+        doc[name] = bool(doc[name])
+    return doc
+
+
+def server_from_row(row: Sequence[Any]) -> ServerDoc:
+    doc = dict(zip(SERVER_COLUMNS, row, strict=True))
+    doc["started_at"] = from_micros(doc["started_at"])
+    doc["heartbeat_at"] = from_micros(doc["heartbeat_at"])
+    doc["info"] = codec.loads(doc["info"])
+    doc["commands"] = codec.loads(doc["commands"])
+    return doc
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" * count)

@@ -1,0 +1,198 @@
+"""SQLite store: the optional Mission Control methods (a mixin of
+:class:`rocketjob.store.sqlite.SQLiteStore`): audit log, counts by class, bounded scans
+for free-text and scheduled filters, throughput and timing samples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from rocketjob.store.base import JobDoc, JobQuery
+from rocketjob.store.sqlite_rows import (
+    EPOCH,
+    JOB_COLUMNS,
+    from_micros,
+    job_from_row,
+    placeholders,
+    to_micros,
+)
+
+
+class SQLiteMissionControl:
+    """Mission Control queries; needs the store's ``_write`` and ``_query``."""
+
+    _write: Any
+    _query: Any
+
+    def prepare_mission_control(self) -> None:
+        """Create what Mission Control's queries need, once per store: the audit table
+        and an index on ``(completed_at, state)`` (throughput and run-time figures). Idempotent;
+        the first call on a large existing database builds the index (seconds)."""
+        if getattr(self, "_mission_control_ready", False):
+            return
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "at INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL, "
+                "target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS jobs_finished_state ON jobs (completed_at, state) "
+                "WHERE completed_at IS NOT NULL"
+            )
+
+        self._write(run)
+        self._mission_control_ready = True
+
+    def add_audit(self, entry: Mapping[str, Any]) -> str:
+        """Append one audit entry ``{at, user, action, target, outcome, detail}`` (``at``
+        an aware datetime, the others str); return its id. Ids grow with time."""
+        self.prepare_mission_control()
+        row = (
+            to_micros(entry["at"]), entry["user"], entry["action"], entry["target"],
+            entry.get("outcome", "ok"), entry.get("detail", ""),
+        )  # fmt: skip
+        sql = (
+            "INSERT INTO audit (at, user, action, target, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        return str(self._write(lambda conn: conn.execute(sql, row).lastrowid))
+
+    def list_audit(self, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries newest first (keyset: ``after`` is the last id of the previous
+        page); each has ``id`` (str) and the keys given to :meth:`add_audit`."""
+        self.prepare_mission_control()
+        sql = "SELECT id, at, user, action, target, outcome, detail FROM audit"
+        params: list[Any] = []
+        if after is not None:
+            sql += " WHERE id < ?"
+            params.append(int(after))
+        sql += f" ORDER BY id DESC LIMIT {int(limit)}"
+        keys = ("id", "at", "user", "action", "target", "outcome", "detail")
+        entries = [dict(zip(keys, row, strict=True)) for row in self._query(sql, params)]
+        for entry in entries:
+            entry["id"], entry["at"] = str(entry["id"]), from_micros(entry["at"])
+        return entries
+
+    def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
+        """Number of jobs per class and state: ``{job_class: {state: n}}`` (a full
+        index scan: callers cache it)."""
+        rows = self._query("SELECT job_class, state, COUNT(*) FROM jobs GROUP BY job_class, state")
+        counts: dict[str, dict[str, int]] = {}
+        for job_class, state, count in rows:
+            counts.setdefault(job_class, {})[state] = count
+        return counts
+
+    def scan_jobs(
+        self,
+        query: JobQuery,
+        *,
+        text: str | None = None,
+        scheduled: bool | None = None,
+        now: dt.datetime | None = None,
+        scan_limit: int = 20_000,
+    ) -> tuple[list[JobDoc], str | None]:
+        """Like :meth:`find_jobs`, with predicates no index serves checked on at most
+        ``scan_limit`` jobs in id order, so a page costs the same at any table size.
+
+        ``text`` matches (case-insensitively) the id, class, description, arguments,
+        exception, worker name or custom fields; ``scheduled`` True keeps queued jobs
+        whose run_at is after ``now``, False those that are not. Returns the matching
+        documents (at most ``query.limit``) and the id to pass as ``after`` to go on
+        (None when the scan reached the end)."""
+        base, params = _job_filters(query)
+        extra, extra_params = _scan_predicates(text, scheduled, now)
+        order = "DESC" if query.descending else "ASC"
+        limit = int(query.limit or 1000)
+        boundary_rows = self._query(
+            f"SELECT id FROM jobs WHERE {base} ORDER BY id {order} LIMIT 1 OFFSET ?",
+            [*params, max(scan_limit - 1, 0)],
+        )
+        boundary = boundary_rows[0][0] if boundary_rows else None
+        where = [base, *extra]
+        window_params = [*params, *extra_params]
+        if boundary is not None:
+            where.append("id >= ?" if query.descending else "id <= ?")
+            window_params.append(boundary)
+        sql = (
+            f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE {' AND '.join(where)} "
+            f"ORDER BY id {order} LIMIT {limit + 1}"
+        )
+        docs = [job_from_row(row) for row in self._query(sql, window_params)]
+        if len(docs) > limit:
+            return docs[:limit], docs[limit - 1]["id"]
+        return docs, boundary
+
+    def finished_per_minute(self, since: dt.datetime) -> list[tuple[dt.datetime, str, int]]:
+        """How many stored jobs finished (completed_at set) in each minute since
+        ``since``, by state: ``(minute_start, state, count)`` rows, oldest first. Served
+        by the ``(completed_at, state)`` index alone."""
+        self.prepare_mission_control()
+        rows = self._query(
+            "SELECT completed_at / 60000000 AS minute, state, COUNT(*) FROM jobs "
+            "WHERE completed_at >= ? GROUP BY minute, state ORDER BY minute",
+            (to_micros(since),),
+        )
+        return [(EPOCH + dt.timedelta(minutes=m), state, n) for m, state, n in rows]
+
+    def recent_timings(self, since: dt.datetime, limit: int = 5000) -> list[tuple[float, float]]:
+        """``(run_seconds, wait_seconds)`` of the at most ``limit`` most recently
+        finished stored jobs since ``since`` that had started: run = completed_at -
+        started_at, wait = started_at - max(created_at, run_at)."""
+        self.prepare_mission_control()
+        rows = self._query(
+            "SELECT completed_at - started_at, "
+            "started_at - max(created_at, coalesce(run_at, created_at)) FROM jobs "
+            "WHERE completed_at >= ? AND started_at IS NOT NULL "
+            f"ORDER BY completed_at DESC LIMIT {int(limit)}",
+            (to_micros(since),),
+        )
+        return [(run / 1e6, max(wait, 0) / 1e6) for run, wait in rows]
+
+
+def _job_filters(query: JobQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (indexed filters and keyset) of a job listing."""
+    where, params = ["1 = 1"], list[Any]()
+    if query.states is not None:
+        where.append(f"state IN ({placeholders(len(query.states))})")
+        params.extend(query.states)
+    if query.job_class is not None:
+        where.append("job_class = ?")
+        params.append(query.job_class)
+    if query.ids is not None:
+        where.append(f"id IN ({placeholders(len(query.ids))})")
+        params.extend(query.ids)
+    if query.server_name is not None:
+        where.append("server_name = ?")
+        params.append(query.server_name)
+    if query.after is not None:
+        where.append("id < ?" if query.descending else "id > ?")
+        params.append(query.after)
+    return " AND ".join(where), params
+
+
+_TEXT_COLUMNS = (
+    "id", "job_class", "description", "arguments", "exception", "worker_name", "fields",
+)  # fmt: skip
+
+
+def _scan_predicates(
+    text: str | None, scheduled: bool | None, now: dt.datetime | None
+) -> tuple[list[str], list[Any]]:
+    """Unindexed predicates of :meth:`SQLiteStore.scan_jobs`."""
+    where: list[str] = []
+    params: list[Any] = []
+    if text:
+        haystack = " || ' ' || ".join(f"coalesce({c}, '')" for c in _TEXT_COLUMNS)
+        where.append(f"instr(lower({haystack}), ?) > 0")
+        params.append(text.lower())
+    if scheduled is not None:
+        moment = to_micros(now or dt.datetime.now(dt.UTC))
+        future = "(run_at IS NOT NULL AND run_at > ?)"
+        where.append(future if scheduled else "(run_at IS NULL OR run_at <= ?)")
+        params.append(moment)
+    return where, params
