@@ -26,6 +26,7 @@ from rocketjob.lifecycle import exception_dict
 from rocketjob.log import logger
 from rocketjob.plugins import hooks
 from rocketjob.state import JobState
+from rocketjob.stats import JobStats
 from rocketjob.store import Finish, JobDoc, Store
 
 #: How long a thread keeps retrying to write an outcome while the store is down.
@@ -101,6 +102,7 @@ class Executor:
         self.job_context = job_context or (lambda job: nullcontext())
         self.is_stopping = is_stopping
         self.callback_errors = 0
+        self.stats = JobStats()
 
     def run(self, doc: JobDoc) -> None:
         """Run the claimed job ``doc`` to its outcome. Never raises."""
@@ -113,6 +115,7 @@ class Executor:
         if self._outside_window(job, worker):
             return
         started = time.monotonic()
+        self.stats.job_started(_pickup_seconds(job))
         with self.job_context(job):
             try:
                 job.run_callback("before_start")
@@ -121,8 +124,10 @@ class Executor:
                 job.run_callback("before_complete")
                 finish = self._complete(job, worker, result)
             except BaseException as exc:  # the job's own error: kept on the job, not raised
+                self.stats.job_finished(False, time.monotonic() - started)
                 self._fail(job, worker, exc)
                 return
+            self.stats.job_finished(True, time.monotonic() - started)
             if self._write(finish, job):
                 self._after(job, "after_complete")
                 self._plugin(hooks.after_complete, job)
@@ -215,3 +220,9 @@ class Executor:
     def _count_callback_error(self, job: Job, name: str, exc: Exception) -> None:
         self.callback_errors += 1
         logger.error("job callback failed", job_id=job.id, callback=name, error=repr(exc))
+
+
+def _pickup_seconds(job: Job) -> float:
+    """Seconds from when the job became runnable (created, or its run_at) to its start."""
+    runnable = max(t for t in (job.created_at, job.run_at) if t is not None)
+    return (job.started_at - runnable).total_seconds() if job.started_at else 0.0

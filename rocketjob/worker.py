@@ -261,6 +261,7 @@ class Worker:
                 "job_classes": self.job_classes,
                 "current": self.threads.snapshot() if self.threads else {},
                 "callback_errors": getattr(getattr(self, "executor", None), "callback_errors", 0),
+                "stats": self.executor.stats.as_dict() if hasattr(self, "executor") else {},
                 "appender_drops": self._drops(),
             }
 

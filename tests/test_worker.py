@@ -202,3 +202,15 @@ def test_zombie_servers_are_reaped_and_their_jobs_requeued() -> None:
     with running_worker():
         wait_for(lambda: job.reload().completed, timeout=8)
     assert [s["name"] for s in store.list_servers()] == []
+
+
+def test_heartbeat_publishes_job_statistics() -> None:
+    EchoJob.perform_all_later([(i,) for i in range(3)])
+    FailJob.perform_later()
+    with running_worker() as worker:
+        wait_for(lambda: Job.counts_by_state() == {"completed": 3, "failed": 1})
+        worker.heartbeat()
+        stats = rocketjob.current_store().list_servers()[0]["info"]["stats"]
+    assert (stats["started"], stats["completed"], stats["failed"]) == (4, 3, 1)
+    assert sum(stats["run_seconds"]["counts"]) == 4 and sum(stats["pickup_seconds"]["counts"]) == 4
+    assert len(stats["run_seconds"]["counts"]) == len(stats["run_seconds"]["buckets"]) + 1
