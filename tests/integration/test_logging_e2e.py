@@ -59,7 +59,7 @@ def write_log_config(
     logging: Mapping[str, Any] | None = None,
 ) -> Path:
     """A daemon config running the logging jobs, with these ``[[appenders]]``."""
-    sections = {
+    sections: dict[str, dict[str, Any]] = {
         "store": {"url": url},
         "supervisor": {"processes": processes, "drain_timeout": drain_timeout},
         "worker": {
@@ -363,8 +363,8 @@ def test_hanging_and_refused_receivers_neither_slow_jobs_nor_hold_up_the_stop(
     tmp_path: Path, url: str, daemons: list[Daemon], hanging: rx.HttpReceiver
 ) -> None:
     path = tmp_path / "json.log"
-    file_entry = {"type": "file", "path": str(path), "format": "json"}
-    broken = [
+    file_entry: dict[str, Any] = {"type": "file", "path": str(path), "format": "json"}
+    broken: list[dict[str, Any]] = [
         file_entry,
         {"type": "splunk", "name": "splunk-hanging", "token_env": "E2E_SPLUNK_TOKEN",
          "url": hanging.url("/services/collector/event")},
