@@ -15,6 +15,15 @@ from collections import Counter
 from pathlib import Path
 
 _LINE_NO = re.compile(r":\d+\)$")
+#: Leaf frames that are a thread blocked, not working: py-spy counts a thread waiting on
+#: a lock as active. Their samples are left out unless --keep-waits is given.
+WAITS = (
+    "Condition.wait (threading.py",
+    "Event.wait (threading.py",
+    "JobThreads._loop (rocketjob/threads.py",  # its only own time is inbox.get()
+    "SignalQueue.wait (",
+    "select (",
+)
 
 
 def _frame(name: str, keep_lines: bool) -> str:
@@ -22,9 +31,9 @@ def _frame(name: str, keep_lines: bool) -> str:
 
 
 def summarise(
-    paths: list[Path], keep_lines: bool = False
+    paths: list[Path], keep_lines: bool = False, keep_waits: bool = False
 ) -> tuple[Counter[str], Counter[str], int]:
-    """(own samples per frame, total samples per frame, all samples)."""
+    """(own samples per frame, total samples per frame, all samples counted)."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = 0
@@ -35,7 +44,7 @@ def summarise(
                 continue
             count = int(count_text)
             frames = [_frame(f, keep_lines) for f in stack.split(";")[1:]]  # [0] = process
-            if not frames:
+            if not frames or (not keep_waits and frames[-1].startswith(WAITS)):
                 continue
             samples += count
             own[frames[-1]] += count
@@ -50,9 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--lines", action="store_true", help="one row per source line")
+    ap.add_argument("--keep-waits", action="store_true", help="count blocked threads too")
     args = ap.parse_args(argv)
-    own, total, samples = summarise(args.paths, args.lines)
-    print(f"{samples} samples (non-idle threads)")
+    own, total, samples = summarise(args.paths, args.lines, args.keep_waits)
+    waits = "" if args.keep_waits else ", blocked threads left out"
+    print(f"{samples} samples{waits}")
     for title, counter in (("own", own), ("total (inclusive)", total)):
         print(f"\n-- top by {title} samples")
         for frame, count in counter.most_common(args.top):

@@ -31,7 +31,7 @@ def analyze(url: str) -> bool:
     if scheme in ("postgresql", "postgres"):
         import psycopg
 
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute("ANALYZE")
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as pg:
+            pg.execute("ANALYZE")
         return True
     return False

@@ -220,7 +220,7 @@ def profiling(out_dir: Path | None, pids: list[int], gil: bool = False) -> Itera
         yield
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    spy = str(ROOT / ".venv" / "bin" / "py-spy")
+    spy = str(Path(sys.executable).parent / "py-spy")  # the dev extra installs it
     procs = [
         subprocess.Popen(
             [
@@ -233,6 +233,7 @@ def profiling(out_dir: Path | None, pids: list[int], gil: bool = False) -> Itera
                 "250",
                 "--format",
                 "raw",
+                "--nonblocking",  # do not pause the daemon per sample: far less distortion
                 *(["--gil"] if gil else []),
                 "--output",
                 str(out_dir / f"drain-{pid}.txt"),

@@ -18,10 +18,12 @@ import importlib.util
 import os
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from jobcommon import PG_DSN, stamp
-from systems import base
+from jobcommon import PG_DSN, stamp  # type: ignore[import-not-found,unused-ignore]
+from systems import base  # type: ignore[import-not-found,unused-ignore]
 
 import rocketjob
 from rocketjob import Job
@@ -34,7 +36,7 @@ CONFIG = base.RUN / "rocketjob.toml"
 class BenchNoop(Job):
     """The harness's no-op job: exactly the shared body."""
 
-    def perform(self, i, enq_ts):
+    def perform(self, i: int, enq_ts: float) -> None:
         stamp(i, enq_ts)
 
 
@@ -43,7 +45,14 @@ class Adapter(base.Adapter):
     bulk_desc = "BenchNoop.perform_all_later(list) per chunk (one transaction)"
     stop_signal = signal.SIGTERM  # drain
 
-    def __init__(self, store="sqlite", processes=2, threads=10, synchronous=None, **opts):
+    def __init__(
+        self,
+        store: str = "sqlite",
+        processes: int = 2,
+        threads: int = 10,
+        synchronous: str | None = None,
+        **opts: Any,
+    ) -> None:
         super().__init__(**opts)
         self.store, self.processes, self.threads = store, processes, threads
         if store == "postgres":
@@ -61,7 +70,7 @@ class Adapter(base.Adapter):
         )
         self.worker_desc = f"{how}, {threads} threads each"
 
-    def setup(self):
+    def setup(self) -> None:
         rocketjob.disconnect()
         if self.store == "postgres":
             base.pg_reset(self.url)
@@ -77,28 +86,28 @@ class Adapter(base.Adapter):
             '[logging]\nlevel = "warning"\n'
         )
 
-    def enqueue(self, ids):
+    def enqueue(self, ids: Iterable[int]) -> None:
         perform_later = BenchNoop.perform_later
         for i in ids:
             perform_later(i, time.time())
 
-    def enqueue_bulk(self, ids):
+    def enqueue_bulk(self, ids: list[int]) -> None:
         now = time.time()
         BenchNoop.perform_all_later([(i, now) for i in ids])
 
-    def before_drain(self):
+    def before_drain(self) -> None:
         if self.store == "postgres":
             base.pg_analyze(self.url)
 
-    def worker_cmds(self):
+    def worker_cmds(self) -> list[list[str]]:
         cmd = [str(ROCKETJOB_VENV / "bin" / "rocketjob"), "-c", str(CONFIG)]
         return [cmd] if self.supervisor else [list(cmd) for _ in range(self.processes)]
 
-    def pending(self):
+    def pending(self) -> int:
         return BenchNoop.counts_by_state().get("queued", 0)
 
-    def broker_pids(self):
+    def broker_pids(self) -> list[int]:
         return base.pg_postmaster_pid(self.url) if self.store == "postgres" else []
 
-    def teardown(self):
+    def teardown(self) -> None:
         rocketjob.disconnect()

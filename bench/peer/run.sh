@@ -16,6 +16,9 @@ export ROCKETJOB_VENV="$ROOT/.venv"
 export SYSTEMS="${SYSTEMS:-rocketjob,huey,pgqueuer}" N="${N:-10000}" RUNS="${RUNS:-3}"
 
 # 1. a fresh scratch copy of the harness (keeping an earlier run/ folder's scratch out)
+if [ -e "$DIR" ] && [ ! -f "$DIR/run_all.sh" ]; then
+  echo "run.sh: $DIR exists and is not a peer-bench copy; set PEER_DIR elsewhere" >&2; exit 2
+fi
 rm -rf "$DIR"
 mkdir -p "$DIR"
 cp -r "$SRC/." "$DIR/"
