@@ -35,6 +35,15 @@ def _toml(value: Any) -> str:
     return json.dumps(value)  # strings, numbers, booleans and lists of strings
 
 
+#: The worker settings every test config starts from (a test's own keys win): small
+#: heartbeat and zombie settings for quick tests. The end-to-end tests on shared servers
+#: raise ``zombie_seconds`` where a slow store could make a live server look dead.
+WORKER_DEFAULTS: dict[str, Any] = {
+    "threads": 2, "imports": [JOBS], "heartbeat_seconds": 0.5, "zombie_seconds": 2,
+    "max_poll_seconds": 0.5,
+}  # fmt: skip
+
+
 def write_config(
     path: Path,
     url: str,
@@ -46,10 +55,7 @@ def write_config(
     sections = {
         "store": {"url": url},
         "supervisor": {"processes": 1, "drain_timeout": 5, **(supervisor or {})},
-        "worker": {
-            "threads": 2, "imports": [JOBS], "heartbeat_seconds": 0.5,
-            "zombie_seconds": 2, "max_poll_seconds": 0.5, **(worker or {}),
-        },
+        "worker": {**WORKER_DEFAULTS, **(worker or {})},
         "logging": {"close_timeout": 1},
     }  # fmt: skip
     lines = []
