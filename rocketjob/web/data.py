@@ -19,6 +19,7 @@ from rocketjob.job import Job
 from rocketjob.store import JobDoc, JobQuery, Store, open_store
 from rocketjob.store.base import MissionControlStore
 from rocketjob.web.counts import CountsCache, Snapshot
+from rocketjob.web.rates import CounterRates
 
 PAGE_SIZE = 50
 #: Jobs checked per page when filtering by free text or by schedule.
@@ -75,6 +76,7 @@ class MissionControlData:
         self.zombie_seconds = zombie_seconds
         self.counts = CountsCache(lambda: open_store(store.url), counts_ttl, now)
         self._memory_audit: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.rates = CounterRates()
         if isinstance(store, MissionControlStore):
             store.prepare_mission_control()
 
@@ -143,6 +145,7 @@ class MissionControlData:
             server["heartbeat_age"] = max(age, 0.0)
             server["zombie"] = age > self.zombie_seconds
             server["appender_drops"] = appender_drops(server)
+        self.rates.observe(servers)
         return servers
 
     def attach_running_jobs(self, servers: list[dict[str, Any]]) -> None:

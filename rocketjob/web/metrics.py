@@ -2,27 +2,27 @@
 
 Exact: jobs by state and class (from the counts cache, at most ``counts_ttl_seconds``
 old), servers alive and zombie, threads and busy threads, CPU and memory, appender drops
-(``info.appender_drops``). Started/completed/failed totals are summed from the servers'
-``info.jobs_started`` / ``jobs_completed`` / ``jobs_failed`` counters where workers report
-them. Approximated (labelled ``_last_hour``): run-time and pickup-latency histograms and
-finished counts, computed from the jobs still stored that finished in the last hour (the
-histograms from the 5,000 most recent of them); jobs destroyed on completion leave no
-record and are not in them.
-"""
+(``info.appender_drops``). Per live worker process (label ``server``), from its heartbeat
+``info["stats"]`` (:mod:`rocketjob.stats`): started/completed/failed counters and the
+pickup-latency and run-time histograms; they start at zero with each process, which
+Prometheus treats as a counter reset. Approximated (labelled ``_last_hour``): run-time
+and pickup-latency histograms and finished counts computed from the jobs still stored
+that finished in the last hour (the histograms from the 5,000 most recent of them); jobs
+destroyed on completion leave no record and are not in them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from rocketjob.web.counts import Snapshot
+from rocketjob.web.rates import HistogramData, server_stats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600)
-_COUNTERS = (("jobs_started", "started"), ("jobs_completed", "completed"),
-             ("jobs_failed", "failed"))  # fmt: skip
 
 
 def _label(value: Any) -> str:
@@ -35,6 +35,17 @@ def _labels(**labels: Any) -> str:
     return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in labels.items()) + "}"
 
 
+def _number(value: float) -> str:
+    """Exact text of a sample value: integers in full (``1000000``, not ``1e+06``)."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -43,7 +54,7 @@ class _Writer:
         self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
     def sample(self, name: str, value: float, **labels: Any) -> None:
-        self.lines.append(f"{name}{_labels(**labels)} {value:g}")
+        self.lines.append(f"{name}{_labels(**labels)} {_number(value)}")
 
     def histogram(self, name: str, help_text: str, values: Iterable[float]) -> None:
         self.family(name, "histogram", help_text)
@@ -60,6 +71,7 @@ def render_metrics(snapshot: Snapshot, servers: list[dict[str, Any]]) -> str:
     out = _Writer()
     _job_gauges(out, snapshot)
     _server_gauges(out, servers)
+    _worker_stats(out, servers)
     _recent(out, snapshot)
     out.family("rocketjob_counts_age_seconds", "gauge", "Age of the cached job counts.")
     out.sample("rocketjob_counts_age_seconds", round(time.monotonic() - snapshot.taken_at, 3))
@@ -103,13 +115,36 @@ def _server_gauges(out: _Writer, servers: list[dict[str, Any]]) -> None:
     out.family("rocketjob_appender_drops_total", "counter", "Log records dropped by appenders.")
     for s in servers:
         out.sample("rocketjob_appender_drops_total", s["appender_drops"], server=s["name"])
-    for key, what in _COUNTERS:
-        reporting = [s for s in servers if isinstance((s.get("info") or {}).get(key), int)]
-        if reporting:
-            name = f"rocketjob_jobs_{what}_total"
-            out.family(name, "counter", f"Jobs {what} by the server since it started.")
-            for s in reporting:
-                out.sample(name, s["info"][key], server=s["name"])
+
+
+def _worker_stats(out: _Writer, servers: list[dict[str, Any]]) -> None:
+    """Counters and histograms from the live servers' heartbeat ``info["stats"]``."""
+    live = [(s["name"], stats) for s in servers
+            if not s["zombie"] and (stats := server_stats(s)) is not None]  # fmt: skip
+    for what in ("started", "completed", "failed"):
+        name = f"rocketjob_jobs_{what}_total"
+        out.family(name, "counter", f"Jobs {what} by the worker process since it started.")
+        for server, stats in live:
+            out.sample(name, getattr(stats, what), server=server)
+    histograms = (
+        ("rocketjob_job_pickup_seconds", "pickup",
+         "Seconds from a job becoming runnable (created or run_at) to its start."),
+        ("rocketjob_job_run_seconds", "run", "Seconds a job ran (perform and callbacks)."),
+    )  # fmt: skip
+    for name, attr, help_text in histograms:
+        out.family(name, "histogram", help_text + " Per worker process since it started.")
+        for server, stats in live:
+            data: HistogramData | None = getattr(stats, attr)
+            if data is None:
+                continue
+            for bound, count in data.cumulative():
+                out.sample(f"{name}_bucket", count, server=server, le=_le(bound))
+            out.sample(f"{name}_sum", round(data.total, 6), server=server)
+            out.sample(f"{name}_count", data.count, server=server)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else f"{bound:g}"
 
 
 def _recent(out: _Writer, snapshot: Snapshot) -> None:

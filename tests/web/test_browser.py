@@ -44,18 +44,13 @@ def _require_browser() -> Any:
     return sync_playwright
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A config file, a store with a failed job, and a running `rocketjob web`."""
-    port = free_port()
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    config = tmp_path / "rocketjob.toml"
-    config.write_text(f"""
+def _write_config(path: Path, port: int, url: str, imports: list[str]) -> None:
+    path.write_text(f"""
 [store]
 url = "{url}"
 [worker]
 threads = 2
-imports = ["examples.jobs"]
+imports = {imports!r}
 heartbeat_seconds = 1
 zombie_seconds = 10
 max_poll_seconds = 0.2
@@ -68,6 +63,15 @@ name = "ops"
 password_hash = "{hash_password("ops-password", n=2**12)}"
 role = "admin"
 """)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A config file, a store with a failed job, and a running `rocketjob web`."""
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    config = tmp_path / "rocketjob.toml"
+    _write_config(config, port, url, ["examples.jobs"])
     rocketjob.connect(url)
     from examples.jobs import CalculateJob
 
@@ -86,14 +90,18 @@ role = "admin"
         yield {"base": f"http://127.0.0.1:{port}", "config": config, "job": job,
                "processes": processes, "env": env}  # fmt: skip
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        _stop(processes)
         rocketjob.disconnect()
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in reversed(processes):
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def _seed_other_jobs() -> None:
@@ -195,3 +203,108 @@ def test_retry_a_failed_job_and_control_a_server(deployment: dict[str, Any]) -> 
         _shoot(page, "audit")
         assert not errors, errors  # no CSP violations or script errors
         browser.close()
+
+
+@pytest.fixture
+def behaviours(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """`rocketjob web` importing tests.web.webjobs (a cron class), with dirmon entries."""
+    from rocketjob.plugins.dirmon_entries import DirmonEntry
+
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    config = tmp_path / "rocketjob.toml"
+    _write_config(config, port, url, ["tests.web.webjobs"])
+    rocketjob.connect(url)
+    upload = "tests.web.webjobs.UploadJob"
+    DirmonEntry.create("invoices", f"{tmp_path}/in/invoices/*.csv", upload,
+                       properties={"customer": 7})  # fmt: skip
+    DirmonEntry.create("bank-statements", f"{tmp_path}/in/bank/**/*.pdf", upload, enabled=False)
+    DirmonEntry.create("legacy-feed", "/srv/feeds/legacy/*.xml", "app.jobs.LegacyImportJob")
+    rocketjob.current_store().update_dirmon_entry("legacy-feed", {
+        "last_error": "LookupError: unknown job class 'app.jobs.LegacyImportJob' "
+                      "(is its module in [worker] imports?)"})  # fmt: skip
+    env = {**os.environ, "ROCKETJOB_WEB_SECRET": "browser-test-secret"}
+    web = subprocess.Popen([sys.executable, "-m", "rocketjob", "web", "-c", str(config)],
+                           cwd=REPO, env=env)  # fmt: skip
+    processes = [web]
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/login", web)
+        yield {"base": f"http://127.0.0.1:{port}", "config": config, "processes": processes,
+               "env": env, "tmp": tmp_path}  # fmt: skip
+    finally:
+        _stop(processes)
+        rocketjob.disconnect()
+
+
+def test_dirmon_entries_and_cron_run_now(behaviours: dict[str, Any]) -> None:
+    """Create and disable a dirmon entry; a real worker schedules the cron instance, Run
+    now runs it, the next one is scheduled; the dashboard shows the workers' counters."""
+    sync_playwright = _require_browser()
+    from playwright.sync_api import expect
+
+    base, tmp = behaviours["base"], behaviours["tmp"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/dirmon")
+        page.fill("input[name=name]", "ops")
+        page.fill("input[name=password]", "ops-password")
+        page.click("button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Dirmon entries")
+
+        page.click("a[href='/dirmon/new']")
+        page.fill("input[name=name]", "refunds")
+        page.fill("input[name=pattern]", "relative/*.csv")
+        page.fill("input[name=job_class]", "tests.web.webjobs.UploadJob")
+        page.click("button.entry-save")
+        expect(page.locator(".form-error")).to_contain_text("must be an absolute path glob")
+        errors[:] = [e for e in errors if "status of 400" not in e]  # that form is a 400
+        page.fill("input[name=pattern]", f"{tmp}/in/refunds/*.csv")
+        page.click("button.entry-save")
+        expect(page.locator(".flash").first).to_contain_text("dirmon entry 'refunds' created")
+        row = page.locator("tr[data-entry='invoices']")
+        row.locator("button.entry-disable").click()
+        expect(page.locator("tr[data-entry='invoices'] .entry-enabled")).to_have_text("no")
+        page.locator("tr[data-entry='invoices'] button.entry-enable").click()
+        expect(page.locator("tr[data-entry='invoices'] .entry-enabled")).to_have_text("yes")
+        _shoot(page, "dirmon")
+
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "rocketjob", "-c", str(behaviours["config"])],
+            cwd=REPO, env=behaviours["env"],
+        )  # fmt: skip
+        behaviours["processes"].append(worker)
+        page.goto(f"{base}/cron")
+        cron_row = page.locator("tr[data-class='tests.web.webjobs.NightlyJob']")
+        link = cron_row.locator(".instance a")
+        expect(link).to_be_visible()  # created by the worker at boot; live refresh shows it
+        expect(cron_row.locator(".instance")).to_contain_text("run at")
+        _shoot(page, "cron")
+        first_id = link.inner_text()
+        cron_row.locator("button.cron-run-now").click()
+        expect(page.locator(".flash")).to_contain_text(f"job {first_id} queued to run now")
+        expect(cron_row.locator(".instance a")).not_to_have_text(first_id)  # the next one
+        expect(cron_row.locator(".instance")).to_contain_text("run at")
+        page.goto(f"{base}/job/{first_id}")
+        expect(page.locator(".badge")).to_have_text("completed")
+
+        page.goto(f"{base}/")
+        expect(page.locator(".rate-completed")).to_be_visible()
+        page.goto(f"{base}/audit")
+        expect(page.locator("table.audit")).to_contain_text("cron run now")
+        expect(page.locator("table.audit")).to_contain_text("dirmon create")
+        assert not errors, errors
+        browser.close()
+    completed = re.compile(r'rocketjob_jobs_completed_total\{server="[^"]+"\} [1-9]')
+    deadline = time.monotonic() + 20
+    while True:  # the worker's next heartbeat carries the completed count
+        metrics = httpx.get(f"{base}/metrics", auth=("ops", "ops-password"), timeout=10).text
+        if completed.search(metrics) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert completed.search(metrics), metrics
+    assert 'rocketjob_job_run_seconds_bucket{server="' in metrics

@@ -30,7 +30,7 @@ def test_dashboard_shows_counts_classes_and_servers(client: TestClient) -> None:
     page = client.get("/", headers=HTML)
     assert page.status_code == 200
     assert "tests.web.webjobs.ReportJob" in page.text and "tests.web.webjobs.BrokenJob" in page.text
-    assert "Throughput, last hour" in page.text and "servers alive" in page.text
+    assert "Stored jobs finished, last hour" in page.text and "servers alive" in page.text
     assert "zombies" in page.text and "appender drops" in page.text
     assert "<svg" in page.text
 

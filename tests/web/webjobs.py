@@ -27,3 +27,23 @@ class BrokenJob(Job):
 
     def perform(self, *args: Any) -> None:
         raise ValueError("the input file is missing")
+
+
+class NightlyJob(Job):
+    """A cron job (London time)."""
+
+    cron_schedule = "0 3 * * * Europe/London"
+    destroy_on_complete = False
+
+    def perform(self) -> None:
+        return None
+
+
+class UploadJob(Job):
+    """A job dirmon entries can start: it has the upload_file_name field."""
+
+    upload_file_name: str = ""
+    customer: int = 0
+
+    def perform(self) -> None:
+        return None

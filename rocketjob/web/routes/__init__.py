@@ -1,9 +1,8 @@
 """Mission Control's screens, one module per concern.
 
 Each screen module has ``ROUTES`` (Starlette routes) and may have ``NAV`` (menu items).
-A new screen (dirmon entries, cron schedules once the plugins land) is one more module
-in :data:`SCREENS`; its endpoints use :func:`rocketjob.web.auth.require` for roles and
-:func:`form` for CSRF-checked forms.
+A new screen is one more module in :func:`screens`; its endpoints use
+:func:`rocketjob.web.auth.require` for roles and :func:`form` for CSRF-checked forms.
 """
 
 from __future__ import annotations
@@ -36,5 +35,5 @@ async def form(request: Request) -> FormData:
 
 def screens() -> list[ModuleType]:
     """Every screen module, in menu order."""
-    names = ("dashboard", "jobs", "actions", "servers", "audit", "metrics")
+    names = ("dashboard", "jobs", "actions", "servers", "dirmon", "cron", "audit", "metrics")
     return [importlib.import_module(f"rocketjob.web.routes.{name}") for name in names]

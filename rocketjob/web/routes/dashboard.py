@@ -56,10 +56,11 @@ async def dashboard(request: Request) -> Response:
     buckets = throughput(snapshot)
     totals = {k: sum(b[k] for b in buckets) for k in ("completed", "failed", "aborted")}
     classes = sorted(snapshot.by_class.items(), key=lambda item: -sum(item[1].values()))
+    alive = [s for s in servers if not s["zombie"]]
     context = {
         "snapshot": snapshot, "states": STATES, "classes": classes[:100],
         "more_classes": max(len(classes) - 100, 0), "chart": chart(buckets), "totals": totals,
-        "alive": [s for s in servers if not s["zombie"]],
+        "alive": alive, "rates": data.rates.throughput(alive),
         "zombies": [s for s in servers if s["zombie"]],
         "drops": sum(s["appender_drops"] for s in servers),
         "live": True,
