@@ -40,11 +40,15 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def running_worker(threads: int = 4, **worker: Any) -> Iterator[Worker]:
+def running_worker(
+    threads: int = 4, imports: tuple[str, ...] | list[str] = ("tests.jobs",), **worker: Any
+) -> Iterator[Worker]:
     """A Worker booted on the connected store, running in a thread, drained at exit."""
     data = {
-        "worker": {"threads": threads, "imports": ["tests.jobs"], "heartbeat_seconds": 1,
-                   "zombie_seconds": 3, **worker},
+        "worker": {"threads": threads, "imports": list(imports), "heartbeat_seconds": 1,
+                   "zombie_seconds": 3,
+                   # only the classes of these modules, whatever else this process imported
+                   "include": [f"{module}.*" for module in imports], **worker},
         "supervisor": {"drain_timeout": 5},
     }  # fmt: skip
     instance = Worker(config_module.from_dict(data))

@@ -88,7 +88,8 @@ def test_window_reschedules_outside_instead_of_running(sqlite_url: str) -> None:
                                         "destroy_on_complete": False,
                                         "perform": lambda self: None})  # fmt: skip
     job = closed.perform_later()
-    with running_worker(imports=IMPORTS):
+    include = [f"{module}.*" for module in IMPORTS] + [closed._job_class_path]
+    with running_worker(imports=IMPORTS, include=include):
         wait_for(lambda: job.reload().scheduled)
     assert job.state == JobState.QUEUED and job.failure_count == 0 and job.started_at is None
     assert job.run_at is not None and job.run_at.hour == hour and job.run_at.minute == 0
