@@ -42,7 +42,7 @@ from rocketjob.store.sqlite_rows import (
 )
 from rocketjob.store.sqlite_web import SQLiteMissionControl
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 POLL_SECONDS = 0.004
 
 _SCHEMA = """
@@ -87,6 +87,16 @@ CREATE TABLE IF NOT EXISTS servers (
 ) WITHOUT ROWID;
 """
 
+#: Schema version 3: the claim reads one covering partial index in claim order, so it
+#: never sorts the queue or visits table rows to skip other classes and future jobs;
+#: throttled claims count running jobs per class from an index.
+MIGRATION_3 = """
+DROP INDEX IF EXISTS jobs_claim;
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (priority, id, job_class, run_at)
+    WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS jobs_running ON jobs (job_class) WHERE state = 'running'
+"""
+
 
 def parse_url(url: str) -> tuple[str, dict[str, str]]:
     """The file path and options of ``sqlite:///relative.db`` or ``sqlite:////abs.db``."""
@@ -115,6 +125,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             raise StoreUnavailable(f"store url {url!r}: synchronous must be full or normal")
         busy_ms = int(options.get("busy_timeout", "10000"))
         self._lock = threading.RLock()
+        self._idle = True  # the last claim found fewer jobs than asked for
         self._wakeup = threading.Event()
         self._conn = self._connect(busy_ms, synchronous)
         self._data_version = self._read_data_version()
@@ -149,7 +160,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
-            for version, script in ((1, _SCHEMA), (2, MIGRATION_2)):
+            for version, script in ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3)):
                 if current < version:
                     for statement in script.split(";"):
                         if statement.strip():
@@ -292,15 +303,10 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         server = worker_names[0].rsplit(":", 1)[0]
         classes = list(job_classes)
         select = (
-            "SELECT id FROM jobs WHERE state = 'queued' "
+            "SELECT id FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
             f"AND job_class IN ({placeholders(len(classes))}) "
             "AND (run_at IS NULL OR run_at <= ?) ORDER BY priority, id LIMIT ?"
         )
-        claim = (
-            "UPDATE jobs SET state = 'running', started_at = ?, server_name = ?, "
-            "worker_name = ? WHERE id = ? AND state = 'queued'"
-        )
-        columns = ", ".join(JOB_COLUMNS)
 
         def run(conn: sqlite3.Connection) -> list[Any]:
             if limits:
@@ -311,23 +317,16 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
                 ]
             if not ids:
                 return []
-            conn.executemany(
-                claim,
-                [
-                    (now_us, server, name, job_id)
-                    for name, job_id in zip(worker_names, ids, strict=False)
-                ],
-            )
-            rows = conn.execute(
-                f"SELECT {columns} FROM jobs WHERE id IN ({placeholders(len(ids))})", ids
-            ).fetchall()
-            order = {job_id: i for i, job_id in enumerate(ids)}
-            return sorted(rows, key=lambda row: order[row[0]])
+            return _claim_rows(conn, ids, worker_names, server, now_us)
 
         with self._lock:
-            if not self._has_candidates(select, classes, now_us):
+            # Idle: look without the write lock first, so polling never blocks the writers
+            # of other processes. Busy: go straight to the claim.
+            if self._idle and not self._has_candidates(select, classes, now_us):
                 return []
-            return [job_from_row(row) for row in self._write(run)]
+            docs = [job_from_row(row) for row in self._write(run)]
+            self._idle = len(docs) < len(worker_names)
+            return docs
 
     def _has_candidates(self, select: str, classes: list[str], now_us: int | None) -> bool:
         """A read-only look before taking the write lock, so idle polling never blocks
@@ -454,3 +453,25 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _claim_rows(
+    conn: sqlite3.Connection,
+    ids: list[str],
+    worker_names: Sequence[str],
+    server: str,
+    now_us: int | None,
+) -> list[Any]:
+    """Move ``ids`` to running, naming the i-th job's worker ``worker_names[i]``, in one
+    UPDATE ... RETURNING; the rows come back in ``ids`` order."""
+    cases = " ".join("WHEN ? THEN ?" for _ in ids)
+    pairs = [value for pair in zip(ids, worker_names, strict=False) for value in pair]
+    rows = conn.execute(
+        f"UPDATE jobs SET state = 'running', started_at = ?, server_name = ?, "
+        f"worker_name = CASE id {cases} END "
+        f"WHERE id IN ({placeholders(len(ids))}) AND state = 'queued' "
+        f"RETURNING {', '.join(JOB_COLUMNS)}",
+        (now_us, server, *pairs, *ids),
+    ).fetchall()
+    order = {job_id: i for i, job_id in enumerate(ids)}
+    return sorted(rows, key=lambda row: order[row[0]])

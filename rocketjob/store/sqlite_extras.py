@@ -72,7 +72,7 @@ class SQLiteExtras:
         """Inside the claim transaction: the ids to claim, in order, within ``limits``."""
         limited = lim.limited_classes(limits)
         rows = conn.execute(
-            "SELECT job_class, COUNT(*) FROM jobs WHERE state = 'running' "
+            "SELECT job_class, COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' "
             f"AND job_class IN ({', '.join('?' * len(limited))}) GROUP BY job_class",
             limited,
         ).fetchall()
@@ -84,7 +84,7 @@ class SQLiteExtras:
                 break
             want = len(worker_names) - len(picked)
             candidates = conn.execute(
-                "SELECT id, job_class FROM jobs WHERE state = 'queued' "
+                "SELECT id, job_class FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
                 f"AND job_class IN ({', '.join('?' * len(allowed))}) "
                 "AND (run_at IS NULL OR run_at <= ?) "
                 f"AND id NOT IN ({', '.join('?' * len(picked))}) ORDER BY priority, id LIMIT ?",
