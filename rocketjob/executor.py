@@ -12,10 +12,12 @@ one store transaction, and each thread returns only once its outcome is durable,
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from rocketjob import codec
@@ -28,6 +30,7 @@ from rocketjob.plugins import hooks
 from rocketjob.state import JobState
 from rocketjob.stats import JobStats
 from rocketjob.store import Finish, JobDoc, Store
+from rocketjob.store.base import ClaimLimit
 
 #: How long a thread keeps retrying to write an outcome while the store is down.
 WRITE_RETRY_SECONDS = 60.0
@@ -43,18 +46,39 @@ class _Slot:
         self.error: BaseException | None = None
 
 
+@dataclass(frozen=True)
+class ClaimAhead:
+    """What a claim made together with outcomes needs (see GroupCommitter)."""
+
+    worker_names: list[str]
+    job_classes: Sequence[str]
+    now: dt.datetime
+    limits: Sequence[ClaimLimit] = ()
+
+
 class GroupCommitter:
     """Coalesces concurrent ``finish_jobs`` calls into one transaction.
 
     The first thread to arrive writes everything pending; threads arriving meanwhile
-    wait and are written together by the next leader.
+    wait and are written together by the next leader. When the store can
+    ``finish_and_claim`` and ``claim_ahead`` allows it, the same transaction claims the
+    next job for each thread whose outcome it writes (handed over by ``on_claimed``
+    before the threads are released), so a busy worker pays one commit per batch, not two.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        claim_ahead: Callable[[list[str]], ClaimAhead | None] | None = None,
+        on_claimed: Callable[[list[JobDoc]], None] | None = None,
+    ) -> None:
         self._store = store
         self._cond = threading.Condition()
         self._pending: list[_Slot] = []
         self._writing = False
+        combined = getattr(store, "finish_and_claim", None)
+        self._claim_ahead = claim_ahead if combined is not None and on_claimed else None
+        self._on_claimed = on_claimed
 
     def commit(self, item: Finish) -> bool:
         """Write ``item``; True if it was applied (the job was still ours)."""
@@ -77,7 +101,7 @@ class GroupCommitter:
         error: BaseException | None = None
         self._cond.release()
         try:
-            written = set(self._store.finish_jobs([slot.item for slot in batch]))
+            written = set(self._write([slot.item for slot in batch]))
         except Exception as exc:
             error = exc
         finally:
@@ -86,6 +110,19 @@ class GroupCommitter:
             for slot in batch:
                 slot.done, slot.written, slot.error = True, slot.item.job_id in written, error
             self._cond.notify_all()
+
+    def _write(self, items: list[Finish]) -> list[str]:
+        request = (
+            self._claim_ahead([item.worker_name for item in items]) if self._claim_ahead else None
+        )
+        if request is None:
+            return self._store.finish_jobs(items)
+        done, docs = self._store.finish_and_claim(  # type: ignore[attr-defined]
+            items, request.worker_names, request.job_classes, request.now, request.limits
+        )
+        if docs and self._on_claimed is not None:
+            self._on_claimed(docs)
+        return list(done)
 
 
 class Executor:
@@ -96,9 +133,11 @@ class Executor:
         store: Store,
         job_context: Callable[[Job], AbstractContextManager[Any]] | None = None,
         is_stopping: Callable[[], bool] = lambda: False,
+        claim_ahead: Callable[[list[str]], ClaimAhead | None] | None = None,
+        on_claimed: Callable[[list[JobDoc]], None] | None = None,
     ) -> None:
         self.store = store
-        self.committer = GroupCommitter(store)
+        self.committer = GroupCommitter(store, claim_ahead, on_claimed)
         self.job_context = job_context or (lambda job: nullcontext())
         self.is_stopping = is_stopping
         self.callback_errors = 0
@@ -163,7 +202,7 @@ class Executor:
         if self._write(Finish(job.id or "", worker, changes=changes), job):
             job.state, job.completed_at = JobState.FAILED, changes["completed_at"]
             job._exception, job.failure_count = changes["exception"], changes["failure_count"]
-            logger.warning(
+            logger.opt(exception=exc).error(
                 "job failed", job_id=job.id, job_class=job.job_class, error=type(exc).__name__
             )
             self._after(job, "after_fail")

@@ -25,6 +25,8 @@ class JobThreads:
         self._lock = threading.Lock()
         self.freed = threading.Event()
         self._idle: list[str] = []
+        self._queued: dict[str, int] = {}  # jobs given to a thread and not yet finished
+        self._stopping = False
         self._inboxes: dict[str, queue.SimpleQueue[JobDoc | None]] = {}
         self._threads: list[threading.Thread] = []
         self.current: dict[str, str] = {}  # worker name -> job id it runs
@@ -37,6 +39,7 @@ class JobThreads:
             target=self._loop, args=(name, inbox), name=f"rocketjob-{name}", daemon=True
         )
         self._inboxes[name] = inbox
+        self._queued[name] = 0
         self._threads.append(thread)
         self._idle.append(name)
         thread.start()
@@ -58,11 +61,13 @@ class JobThreads:
             return len(self._inboxes) - len(self._idle)
 
     def assign(self, doc: JobDoc) -> None:
-        """Give the claimed job ``doc`` to the idle thread named in its worker_name."""
+        """Give the claimed job ``doc`` to the thread named in its worker_name: an idle
+        thread starts it now; a thread finishing its job (claim ahead) starts it next."""
         name = doc["worker_name"]
         with self._lock:
-            self._idle.remove(name)
-            self.current[name] = doc["id"]
+            if name in self._idle:
+                self._idle.remove(name)
+            self._queued[name] += 1
         self._inboxes[name].put(doc)
 
     def _loop(self, name: str, inbox: queue.SimpleQueue[JobDoc | None]) -> None:
@@ -71,16 +76,23 @@ class JobThreads:
             if doc is _STOP:
                 return
             try:
-                self._run_job(doc)
+                if not self._stopping:  # at a stop, jobs not started stay for re-queueing
+                    with self._lock:
+                        self.current[name] = doc["id"]
+                    self._run_job(doc)
             finally:
                 with self._lock:
                     self.current.pop(name, None)
-                    self._idle.append(name)
-                    self._idle.sort(key=_thread_number)
+                    self._queued[name] -= 1
+                    if not self._queued[name]:
+                        self._idle.append(name)
+                        self._idle.sort(key=_thread_number)
                 self.freed.set()
 
     def stop(self) -> None:
-        """Ask every thread to exit after its current job."""
+        """Ask every thread to exit after its current job (jobs given to it but not
+        started are not run: the worker re-queues them)."""
+        self._stopping = True
         for inbox in self._inboxes.values():
             inbox.put(_STOP)
 

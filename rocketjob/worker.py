@@ -28,7 +28,7 @@ from rocketjob import connection
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
 from rocketjob.errors import JobImportError, StoreError
-from rocketjob.executor import Executor
+from rocketjob.executor import ClaimAhead, Executor
 from rocketjob.job import REGISTRY, Job
 from rocketjob.log import job_context, logger
 from rocketjob.plugins import cron, throttle
@@ -117,7 +117,11 @@ class Worker:
         self.claim_limits = throttle.claim_limits(self.job_classes)
         self.store = connection.current_store()
         self.executor = Executor(
-            self.store, job_context=job_context, is_stopping=lambda: self.stopping == STOP_NOW
+            self.store,
+            job_context=job_context,
+            is_stopping=lambda: self.stopping == STOP_NOW,
+            claim_ahead=self._claim_ahead,
+            on_claimed=self._assign,
         )
         self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
         now = self.clock.now()
@@ -178,6 +182,18 @@ class Worker:
         for doc in docs:
             self.threads.assign(doc)
         return len(docs)
+
+    def _claim_ahead(self, worker_names: list[str]) -> ClaimAhead | None:
+        """Called as job threads' outcomes are written: claim their next jobs in the same
+        transaction, unless paused or stopping."""
+        if self.paused or self.stopping is not None:
+            return None
+        return ClaimAhead(worker_names, self.job_classes, self.clock.now(), self.claim_limits)
+
+    def _assign(self, docs: list[Any]) -> None:
+        assert self.threads is not None
+        for doc in docs:
+            self.threads.assign(doc)
 
     def _wait_for_jobs(self, idle_wait: float) -> float:
         """Wait for a wake-up or for the next idle poll; returns the next poll delay."""

@@ -17,6 +17,7 @@ One connection per process, guarded by a lock: SQLite serialises writers anyway.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
 import threading
@@ -299,67 +300,94 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
     ) -> list[JobDoc]:
         if not worker_names or not job_classes:
             return []
-        now_us = to_micros(now)
-        server = worker_names[0].rsplit(":", 1)[0]
-        classes = list(job_classes)
-        select = (
-            "SELECT id FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
-            f"AND job_class IN ({placeholders(len(classes))}) "
-            "AND (run_at IS NULL OR run_at <= ?) ORDER BY priority, id LIMIT ?"
-        )
-
-        def run(conn: sqlite3.Connection) -> list[Any]:
-            if limits:
-                ids = self._claim_limited(conn, worker_names, classes, now_us, limits)
-            else:
-                ids = [
-                    row[0] for row in conn.execute(select, (*classes, now_us, len(worker_names)))
-                ]
-            if not ids:
-                return []
-            return _claim_rows(conn, ids, worker_names, server, now_us)
-
         with self._lock:
             # Idle: look without the write lock first, so polling never blocks the writers
             # of other processes. Busy: go straight to the claim.
-            if self._idle and not self._has_candidates(select, classes, now_us):
+            if self._idle and not self._has_candidates(job_classes, to_micros(now)):
                 return []
-            docs = [job_from_row(row) for row in self._write(run)]
-            self._idle = len(docs) < len(worker_names)
-            return docs
+            rows = self._write(
+                lambda conn: self._claim(conn, worker_names, job_classes, now, limits)
+            )
+            self._idle = len(rows) < len(worker_names)
+            return [job_from_row(row) for row in rows]
 
-    def _has_candidates(self, select: str, classes: list[str], now_us: int | None) -> bool:
+    def finish_and_claim(
+        self,
+        finished: Sequence[Finish],
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
+    ) -> tuple[list[str], list[JobDoc]]:
+        """``finish_jobs`` then ``claim_jobs`` in ONE transaction (one commit for both):
+        the threads whose outcomes are written get their next jobs at once."""
+
+        def run(conn: sqlite3.Connection) -> tuple[list[str], list[Any]]:
+            done = self._finish(conn, finished)
+            rows = self._claim(conn, worker_names, job_classes, now, limits) if worker_names else []
+            return done, rows
+
+        done, rows = self._write(run)
+        if any(item.changes.get("state") == "queued" for item in finished):
+            self._wakeup.set()
+        return done, [job_from_row(row) for row in rows]
+
+    def _claim(
+        self,
+        conn: sqlite3.Connection,
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+        limits: Sequence[ClaimLimit],
+    ) -> list[Any]:
+        """Inside a write transaction: claim rows for ``worker_names``, in claim order."""
+        now_us = to_micros(now)
+        classes = list(job_classes)
+        if limits:
+            ids = self._claim_limited(conn, worker_names, classes, now_us, limits)
+        else:
+            params = (*classes, now_us, len(worker_names))
+            ids = [row[0] for row in conn.execute(_claim_select(len(classes)), params)]
+        if not ids:
+            return []
+        server = worker_names[0].rsplit(":", 1)[0]
+        return _claim_rows(conn, ids, worker_names, server, now_us)
+
+    def _has_candidates(self, job_classes: Collection[str], now_us: int | None) -> bool:
         """A read-only look before taking the write lock, so idle polling never blocks
         the writers of other processes."""
-        return bool(self._conn.execute(select, (*classes, now_us, 1)).fetchone())
+        params = (*job_classes, now_us, 1)
+        return bool(self._conn.execute(_claim_select(len(job_classes)), params).fetchone())
 
     def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
-        def run(conn: sqlite3.Connection) -> list[str]:
-            done = []
-            for item in finished:
-                if item.destroy:
-                    cursor = conn.execute(
-                        "DELETE FROM jobs WHERE id = ? AND state = 'running' AND worker_name = ?",
-                        (item.job_id, item.worker_name),
-                    )
-                else:
-                    names = list(item.changes)
-                    cursor = conn.execute(
-                        f"UPDATE jobs SET {', '.join(f'{n} = ?' for n in names)} "
-                        "WHERE id = ? AND state = 'running' AND worker_name = ?",
-                        [to_column(n, item.changes[n]) for n in names]
-                        + [item.job_id, item.worker_name],
-                    )
-                if cursor.rowcount:
-                    done.append(item.job_id)
-            return done
-
         if not finished:
             return []
-        result: list[str] = self._write(run)
+        result: list[str] = self._write(lambda conn: self._finish(conn, finished))
         if any(item.changes.get("state") == "queued" for item in finished):
             self._wakeup.set()
         return result
+
+    @staticmethod
+    def _finish(conn: sqlite3.Connection, finished: Sequence[Finish]) -> list[str]:
+        """Inside a write transaction: write each outcome if the job is still ours."""
+        done = []
+        for item in finished:
+            if item.destroy:
+                cursor = conn.execute(
+                    "DELETE FROM jobs WHERE id = ? AND state = 'running' AND worker_name = ?",
+                    (item.job_id, item.worker_name),
+                )
+            else:
+                names = list(item.changes)
+                cursor = conn.execute(
+                    f"UPDATE jobs SET {', '.join(f'{n} = ?' for n in names)} "
+                    "WHERE id = ? AND state = 'running' AND worker_name = ?",
+                    [to_column(n, item.changes[n]) for n in names]
+                    + [item.job_id, item.worker_name],
+                )
+            if cursor.rowcount:
+                done.append(item.job_id)
+        return done
 
     def requeue_jobs(self, server_name: str) -> int:
         count: int = self._write(lambda conn: conn.execute(REQUEUE, (server_name,)).rowcount)
@@ -475,3 +503,13 @@ def _claim_rows(
     ).fetchall()
     order = {job_id: i for i, job_id in enumerate(ids)}
     return sorted(rows, key=lambda row: order[row[0]])
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_select(class_count: int) -> str:
+    """The claim's SELECT for ``class_count`` job classes (cached: built once)."""
+    return (
+        "SELECT id FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
+        f"AND job_class IN ({placeholders(class_count)}) "
+        "AND (run_at IS NULL OR run_at <= ?) ORDER BY priority, id LIMIT ?"
+    )

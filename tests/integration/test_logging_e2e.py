@@ -249,11 +249,6 @@ def test_every_appender_type_delivers_job_lines_with_context_and_backtrace(
         pytest.skip("every receiver checked except MongoDB: its test server is absent")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rocketjob/executor.py (_fail) logs 'job failed' as a warning without the exception; "
-    "it should be logger.opt(exception=exc).error(...) so Bugsnag gets jobs that just raise",
-)
 def test_a_job_that_just_raises_is_logged_as_an_error_with_its_backtrace(
     tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
