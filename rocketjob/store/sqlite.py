@@ -30,6 +30,7 @@ from rocketjob import codec
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.sqlite_extras import MIGRATION_2, SQLiteExtras, duplicate_error
+from rocketjob.store.sqlite_lock import WriterLock
 from rocketjob.store.sqlite_rows import (
     INSERT_JOB,
     JOB_COLUMNS,
@@ -129,6 +130,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         self._idle = True  # the last claim found fewer jobs than asked for
         self._wakeup = threading.Event()
         self._conn = self._connect(busy_ms, synchronous)
+        self._writer_lock = WriterLock(self.path, busy_ms / 1000)
         self._data_version = self._read_data_version()
 
     def _connect(self, busy_ms: int, synchronous: str) -> sqlite3.Connection:
@@ -177,24 +179,32 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         """Run ``fn(conn)`` inside one BEGIN IMMEDIATE transaction."""
         with self._lock:
             conn = self._conn
+            self._writer_lock.acquire()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk gone
+                return self._transaction(conn, fn)
+            finally:
+                self._writer_lock.release()
+
+    def _transaction(self, conn: sqlite3.Connection, fn: Any) -> Any:
+        """BEGIN IMMEDIATE, ``fn(conn)``, COMMIT (ROLLBACK and a rocketjob error on failure)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk gone
+            raise StoreUnavailable(f"store {self.url}: {exc}") from exc
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
                 raise StoreUnavailable(f"store {self.url}: {exc}") from exc
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise StoreUnavailable(f"store {self.url}: {exc}") from exc
-                if isinstance(exc, sqlite3.IntegrityError):
-                    duplicate = duplicate_error(exc)
-                    if duplicate is not None:
-                        raise duplicate from None
-                    raise StoreError(f"store {self.url}: {exc}") from exc
-                raise
-            return result
+            if isinstance(exc, sqlite3.IntegrityError):
+                duplicate = duplicate_error(exc)
+                if duplicate is not None:
+                    raise duplicate from None
+                raise StoreError(f"store {self.url}: {exc}") from exc
+            raise
+        return result
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -481,6 +491,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._writer_lock.close()
 
 
 def _claim_rows(
