@@ -8,6 +8,7 @@ keys ending in ``_env`` name the environment variable that holds them.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import types
 import typing
@@ -98,8 +99,12 @@ _POSITIVE = {
 _NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout"}
 
 
-def load(path: str | Path) -> Config:
-    """Read and validate the TOML file at ``path``; raise ConfigError naming the key."""
+def load(path: str | Path, *, check_environment: bool = True) -> Config:
+    """Read and validate the TOML file at ``path``; raise ConfigError naming the key.
+
+    ``check_environment=False`` skips checking that the variables named by ``*_env`` keys
+    are set: commands that only read the store (``rocketjob jobs list``) need no secrets.
+    """
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -109,10 +114,12 @@ def load(path: str | Path) -> Config:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
-    return from_dict(data, str(path))
+    return from_dict(data, str(path), check_environment=check_environment)
 
 
-def from_dict(data: Mapping[str, Any], path: str | None = None) -> Config:
+def from_dict(
+    data: Mapping[str, Any], path: str | None = None, *, check_environment: bool = True
+) -> Config:
     """Validate an already parsed configuration."""
     known = {*_SECTIONS, "appenders", "web"}
     for key in data:
@@ -130,7 +137,7 @@ def from_dict(data: Mapping[str, Any], path: str | None = None) -> Config:
     load_web_config(web)
     config = Config(**sections, appenders=tuple(appenders), web=web, path=path)
     _check_values(config)
-    _check_appenders(config.appenders)
+    _check_appenders(config.appenders, check_environment)
     return config
 
 
@@ -190,13 +197,14 @@ def _check_values(config: Config) -> None:
         )
 
 
-def _check_appenders(entries: tuple[Mapping[str, Any], ...]) -> None:
-    """Validate ``[[appenders]]`` with the appenders package (when present)."""
-    try:
-        from rocketjob.log import validate_appenders
-    except ImportError:  # logging package not built yet: only the type is checked
-        for i, entry in enumerate(entries):
-            if "type" not in entry:
-                raise ConfigError(f"appenders[{i}].type: missing") from None
-        return
-    validate_appenders(entries)
+def _check_appenders(entries: tuple[Mapping[str, Any], ...], check_environment: bool) -> None:
+    """Validate ``[[appenders]]`` (keys, values, and, when asked, the ``*_env`` variables)."""
+    from rocketjob.log import validate_appenders
+
+    environ: dict[str, str] = dict(os.environ)
+    if not check_environment:  # every named variable counts as set
+        for entry in entries:
+            for key, value in entry.items():
+                if key.endswith("_env") and isinstance(value, str):
+                    environ.setdefault(value, "(not checked)")
+    validate_appenders(entries, environ)

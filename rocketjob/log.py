@@ -35,10 +35,13 @@ _active: LogHandle | None = None
 _DEFAULT_ENTRIES: tuple[Mapping[str, Any], ...] = ({"type": "stream", "stream": "stderr"},)
 
 
-def validate_appenders(entries: Sequence[Mapping[str, Any]]) -> None:
-    """Check ``[[appenders]]`` entries against the environment; ConfigError names the key."""
+def validate_appenders(
+    entries: Sequence[Mapping[str, Any]], environ: Mapping[str, str] | None = None
+) -> None:
+    """Check ``[[appenders]]`` entries against the environment (``environ``, default the
+    process's); ConfigError names the key."""
     try:
-        appenders.validate(entries)
+        appenders.validate(entries, environ)
     except AppenderConfigError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -161,3 +161,25 @@ def test_two_daemons_on_one_file_run_300_jobs_exactly_once(
     assert len(pids) >= 2, "both daemons took part"
     assert [d.stop() for d in daemons] == [0, 0]
     assert rocketjob.current_store().list_servers() == []
+
+
+def test_store_commands_need_no_secrets_but_the_daemon_does(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    config = write_config(tmp_path / "c.toml", sqlite_url)
+    config.write_text(
+        config.read_text()
+        + '\n[[appenders]]\ntype = "newrelic"\nlicense_key_env = "RJ_TEST_NR_KEY"\n'
+        'url = "http://127.0.0.1:9/log/v1"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RJ_TEST_NR_KEY"}
+    listing = subprocess.run(
+        [*ROCKETJOB, "-c", str(config), "jobs", "list"], cwd=REPO, capture_output=True,
+        text=True, timeout=30, env=env,
+    )  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    check = subprocess.run(
+        [*ROCKETJOB, "-c", str(config), "--check"], cwd=REPO, capture_output=True, text=True,
+        timeout=30, env=env,
+    )  # fmt: skip
+    assert check.returncode == 2 and "appenders[0].license_key_env" in check.stderr

@@ -71,3 +71,18 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("[worker\nthreads = 1\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         config_module.load(bad)
+
+
+def test_secrets_are_checked_for_the_daemon_only(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("RJ_TEST_SPLUNK_TOKEN", raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[appenders]]\ntype = "splunk"\nurl = "http://127.0.0.1:8088/services/collector"\n'
+        'token_env = "RJ_TEST_SPLUNK_TOKEN"\n'
+    )
+    with pytest.raises(ConfigError, match=r"appenders\[0\]\.token_env: .*RJ_TEST_SPLUNK_TOKEN"):
+        config_module.load(path)
+    assert config_module.load(path, check_environment=False).appenders[0]["type"] == "splunk"
+    path.write_text('[[appenders]]\ntype = "splunk"\nurl = "ftp://x"\ntoken_env = "T"\n')
+    with pytest.raises(ConfigError, match=r"appenders\[0\]\.url"):  # still validated
+        config_module.load(path, check_environment=False)

@@ -13,10 +13,13 @@ from rocketjob.config import Config
 from rocketjob.store import Store
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    """The configuration named by ``-c`` (or the defaults)."""
+def load_config(args: argparse.Namespace, *, check_environment: bool = False) -> Config:
+    """The configuration named by ``-c`` (or the defaults). Only the daemon and
+    ``--check`` ask for the secrets' environment variables to be set."""
     path = getattr(args, "config", None)
-    return config_module.load(path) if path else config_module.Config()
+    if not path:
+        return config_module.Config()
+    return config_module.load(path, check_environment=check_environment)
 
 
 def connect(config: Config) -> Store:

@@ -17,7 +17,7 @@ from rocketjob.supervisor import Supervisor
 
 def run(args: argparse.Namespace) -> int:
     """Validate the config, then supervise worker processes until stopped."""
-    config = load_config(args)
+    config = load_config(args, check_environment=True)
     if args.check:
         print(f"rocketjob: {config.path or 'default configuration'} is valid")
         return 0
