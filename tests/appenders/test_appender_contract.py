@@ -18,8 +18,10 @@ from appenders import AsyncAppender, Record
 from tests.appenders.conftest import REFUSABLE, STALLABLE, TRANSIENT_FAULTS, Case
 from tests.appenders.receivers import wait_for
 
-#: The longest an emit() may take; the real figure is microseconds.
-EMIT_BOUND = 0.05
+#: The longest an emit() may take; the real figure is microseconds. The bound leaves room
+#: for scheduling stalls on a loaded 2-core machine while staying far below a hanging
+#: receiver's delivery timeout (seconds), which is what a blocking emit would show.
+EMIT_BOUND = 0.25
 #: What close() may overrun its timeout by (thread join and scheduling).
 CLOSE_SLACK = 0.5
 
