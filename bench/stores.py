@@ -31,7 +31,10 @@ def analyze(url: str) -> bool:
     if scheme in ("postgresql", "postgres"):
         import psycopg
 
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as pg:
+        from rocketjob.store.postgres_schema import parse_url
+
+        conninfo = parse_url(url).conninfo  # without the store's own options (schema=...)
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as pg:
             pg.execute("ANALYZE")
         return True
     return False

@@ -37,11 +37,12 @@ WRITE_RETRY_SECONDS = 60.0
 
 
 class _Slot:
-    __slots__ = ("done", "error", "item", "written")
+    __slots__ = ("done", "error", "item", "taken", "written")
 
     def __init__(self, item: Finish) -> None:
         self.item = item
         self.done = False
+        self.taken = False  # in a batch being written
         self.written = False
         self.error: BaseException | None = None
 
@@ -75,7 +76,11 @@ class GroupCommitter:
         self._store = store
         self._cond = threading.Condition()
         self._pending: list[_Slot] = []
-        self._writing = False
+        self._writers = 0
+        # A store whose transactions run side by side (PostgreSQL: a connection pool, row
+        # locks) takes more than one batch in flight, so one batch's commit round trip
+        # does not idle the threads that finish meanwhile. SQLite has one writer: 1.
+        self._max_writers = max(1, int(getattr(store, "concurrent_writers", 1)))
         combined = getattr(store, "finish_and_claim", None)
         self._claim_ahead = claim_ahead if combined is not None and on_claimed else None
         self._on_claimed = on_claimed
@@ -86,7 +91,7 @@ class GroupCommitter:
         with self._cond:
             self._pending.append(slot)
             while not slot.done:
-                if self._writing:
+                if slot.taken or self._writers >= self._max_writers:
                     self._cond.wait(1.0)
                     continue
                 self._write_pending()
@@ -96,7 +101,10 @@ class GroupCommitter:
 
     def _write_pending(self) -> None:
         """Called with the condition held; releases it while writing."""
-        batch, self._pending, self._writing = self._pending, [], True
+        batch, self._pending = self._pending, []
+        self._writers += 1
+        for slot in batch:
+            slot.taken = True
         written: set[str] = set()
         error: BaseException | None = None
         self._cond.release()
@@ -106,7 +114,7 @@ class GroupCommitter:
             error = exc
         finally:
             self._cond.acquire()
-            self._writing = False
+            self._writers -= 1
             for slot in batch:
                 slot.done, slot.written, slot.error = True, slot.item.job_id in written, error
             self._cond.notify_all()

@@ -34,6 +34,7 @@ from psycopg.types.json import set_json_loads
 
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
 from rocketjob.store import postgres_schema as schema
+from rocketjob.store import postgres_sql
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.postgres_extras import PostgresExtras
 from rocketjob.store.postgres_listen import Listener
@@ -43,6 +44,12 @@ from rocketjob.store.postgres_web import PostgresMissionControl
 P = ParamSpec("P")
 R = TypeVar("R")
 Conn = psycopg.Connection[Any]
+
+
+def _claimed(rows: list[Any]) -> list[JobDoc]:
+    """Claimed rows (job columns then the claim position n) as documents, in claim order."""
+    rows.sort(key=lambda row: row[-1])
+    return [schema.job_from_row(row[:-1]) for row in rows]
 
 
 def _translated(fn: Callable[P, R]) -> Callable[P, R]:
@@ -69,6 +76,9 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
 class PostgresStore(PostgresExtras, PostgresMissionControl):
     """The PostgreSQL implementation of :class:`rocketjob.store.base.Store`."""
 
+    #: Outcome batches a worker process may have in flight at once (GroupCommitter).
+    concurrent_writers = 2
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._opts = schema.parse_url(url)
@@ -77,6 +87,7 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         self._servers = sql.SQL("{}.rocketjob_servers").format(ident)
         self._channel = f"rocketjob_queued_{self._opts.schema}"[:63]
         self._listener = Listener(self._opts.conninfo, self._channel)
+        self._sql = postgres_sql.build(self._jobs, self._channel)
         self._first_connect()
         self._pool = psycopg_pool.ConnectionPool(
             self._opts.conninfo,
@@ -138,23 +149,21 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
             raise ValidationError(
                 f"connection= must be an open psycopg (3) Connection, got {type(connection)!r}"
             )
-        statement = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            self._jobs,
-            sql.SQL(", ").join(map(sql.Identifier, JOB_COLUMNS)),
-            sql.SQL(", ").join(sql.Placeholder() * len(JOB_COLUMNS)),
-        )
-        rows = [[to_param(name, doc.get(name)) for name in JOB_COLUMNS] for doc in docs]
+        # One statement (rows + NOTIFY): atomic on an autocommit connection, part of the
+        # caller's transaction otherwise (NOTIFY delivered only if it commits).
+        if len(docs) == 1:
+            doc = docs[0]
+            query, params = self._sql.insert_one, [to_param(n, doc.get(n)) for n in JOB_COLUMNS]
+        else:
+            query, params = (
+                self._sql.insert_many,
+                [[to_param(name, doc.get(name)) for doc in docs] for name in JOB_COLUMNS],
+            )
         if connection is None:
-            with self._transaction() as conn:
-                conn.cursor().executemany(statement, rows)
-                self._notify(conn)
-        elif connection.autocommit:
-            with connection.transaction():
-                connection.cursor().executemany(statement, rows)
-                self._notify(connection)
-        else:  # the caller's open transaction: no commit, NOTIFY delivered if it commits
-            connection.cursor().executemany(statement, rows)
-            self._notify(connection)
+            with self._single() as conn:
+                conn.execute(query, params)
+        else:
+            connection.execute(query, params)
 
     @_translated
     def get_job(self, job_id: str) -> JobDoc | None:
@@ -272,53 +281,85 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
             return []
         if limits:
             return self._claim_limited(worker_names, job_classes, now, limits)
-        statement = sql.SQL(
-            "WITH picked AS ("
-            " SELECT id, priority FROM {jobs}"
-            " WHERE state = 'queued' AND job_class = ANY(%(classes)s)"
-            " AND (run_at IS NULL OR run_at <= %(now)s)"
-            " ORDER BY priority, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
-            " numbered AS (SELECT id, row_number() OVER (ORDER BY priority, id) AS n FROM picked)"
-            " UPDATE {jobs} AS j SET state = 'running', started_at = %(now)s,"
-            " server_name = %(server)s, worker_name = (%(workers)s::text[])[numbered.n]"
-            " FROM numbered WHERE j.id = numbered.id RETURNING {cols}, numbered.n"
-        ).format(jobs=self._jobs, cols=self._job_cols("j"))
-        params = {
+        with self._single() as conn:
+            rows = conn.execute(self._sql.claim, self._claim_params(worker_names, job_classes, now))
+            return _claimed(rows.fetchall())
+
+    @staticmethod
+    def _claim_params(
+        worker_names: Sequence[str], job_classes: Collection[str], now: dt.datetime
+    ) -> dict[str, Any]:
+        return {
             "classes": list(job_classes),
             "now": now,
             "limit": len(worker_names),
             "server": worker_names[0].rsplit(":", 1)[0],
             "workers": list(worker_names),
         }
-        with self._single() as conn:
-            rows = conn.execute(statement, params).fetchall()
-        rows.sort(key=lambda row: row[-1])
-        return [schema.job_from_row(row[:-1]) for row in rows]
+
+    @_translated
+    def finish_and_claim(
+        self,
+        finished: Sequence[Finish],
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
+    ) -> tuple[list[str], list[JobDoc]]:
+        """``finish_jobs`` then ``claim_jobs`` in ONE transaction: the threads whose
+        outcomes are written get their next jobs at once. When every outcome is a
+        destroy (the common case) and no limit applies, it is one statement."""
+        if not worker_names or not job_classes or limits:
+            done = self.finish_jobs(finished)
+            return done, self.claim_jobs(worker_names, job_classes, now, limits)
+        destroys = [item for item in finished if item.destroy]
+        updates = [item for item in finished if not item.destroy]
+        params = self._claim_params(worker_names, job_classes, now)
+        params["ids"] = [item.job_id for item in destroys]
+        params["owners"] = [item.worker_name for item in destroys]
+        if not updates:
+            with self._single() as conn:
+                rows = conn.execute(self._sql.destroy_and_claim, params).fetchall()
+        else:
+            with self._transaction() as conn:
+                done = self._update_outcomes(conn, updates)
+                rows = conn.execute(self._sql.destroy_and_claim, params).fetchall()
+                rows += [(job_id, *[None] * (len(JOB_COLUMNS) - 1), 0) for job_id in done]
+        done_ids = [row[0] for row in rows if row[-1] == 0]
+        return done_ids, _claimed([row for row in rows if row[-1] != 0])
+
+    def _update_outcomes(self, conn: Conn, updates: Sequence[Finish]) -> list[str]:
+        """Inside a transaction: write each non-destroy outcome if the job is still ours
+        (NOTIFY when one re-queues a job)."""
+        done: list[str] = []
+        for item in updates:
+            sets, params = self._sets(item.changes)
+            statement = sql.SQL(
+                "UPDATE {} SET {} WHERE id = %s AND state = 'running' AND worker_name = %s"
+            ).format(self._jobs, sets)
+            if conn.execute(statement, [*params, item.job_id, item.worker_name]).rowcount:
+                done.append(item.job_id)
+        if any(item.changes.get("state") == "queued" for item in updates):
+            self._notify(conn)
+        return done
 
     @_translated
     def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
         if not finished:
             return []
-        done: list[str] = []
-        requeued = False
+        destroys = [item for item in finished if item.destroy]
+        updates = [item for item in finished if not item.destroy]
+        params = {
+            "ids": [item.job_id for item in destroys],
+            "owners": [item.worker_name for item in destroys],
+        }
+        if not updates:
+            with self._single() as conn:
+                return [row[0] for row in conn.execute(self._sql.destroy, params).fetchall()]
         with self._transaction() as conn:
-            for item in finished:
-                if item.destroy:
-                    statement = sql.SQL(
-                        "DELETE FROM {} WHERE id = %s AND state = 'running' AND worker_name = %s"
-                    ).format(self._jobs)
-                    params: list[Any] = [item.job_id, item.worker_name]
-                else:
-                    sets, params = self._sets(item.changes)
-                    statement = sql.SQL(
-                        "UPDATE {} SET {} WHERE id = %s AND state = 'running' AND worker_name = %s"
-                    ).format(self._jobs, sets)
-                    params += [item.job_id, item.worker_name]
-                if conn.execute(statement, params).rowcount:
-                    done.append(item.job_id)
-                    requeued = requeued or item.changes.get("state") == "queued"
-            if requeued:
-                self._notify(conn)
+            done = self._update_outcomes(conn, updates)
+            if destroys:
+                done += [row[0] for row in conn.execute(self._sql.destroy, params).fetchall()]
         return done
 
     def _requeue_sql(self) -> sql.Composed:

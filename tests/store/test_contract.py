@@ -368,6 +368,49 @@ def test_finish_jobs_destroys_and_updates_only_when_still_owned(store: Store) ->
     assert store.finish_jobs([]) == []
 
 
+def test_finish_and_claim_writes_outcomes_and_claims_in_claim_order(store: Store) -> None:
+    finish_and_claim = getattr(store, "finish_and_claim", None)
+    if finish_and_claim is None:
+        pytest.skip("this store has no finish_and_claim (the GroupCommitter falls back)")
+    now = utcnow()
+    store.insert_jobs([job_doc(priority=50) for _ in range(4)])
+    a, b, c, d = store.claim_jobs([f"h:1:t{i}" for i in range(4)], [CLASS], now)
+    store.update_job(d["id"], {"state": "aborted"})  # aborted meanwhile: not ours any more
+    low, high, later = (
+        job_doc(priority=60),
+        job_doc(priority=5),
+        job_doc(run_at=now + dt.timedelta(hours=1)),
+    )
+    store.insert_jobs([low, high, later, job_doc(job_class="app.Other", priority=1)])
+    done, claimed = finish_and_claim(
+        [
+            Finish(a["id"], a["worker_name"], destroy=True),
+            Finish(b["id"], b["worker_name"], changes={"state": "failed", "failure_count": 1}),
+            Finish(c["id"], "h:1:someone-else", destroy=True),
+            Finish(d["id"], d["worker_name"], destroy=True),
+        ],
+        ["h:1:t0", "h:1:t1", "h:1:t9"],
+        [CLASS],
+        now,
+    )
+    assert sorted(done) == sorted([a["id"], b["id"]])
+    assert store.get_job(a["id"]) is None
+    assert store.get_job(b["id"])["state"] == "failed"  # type: ignore[index]
+    assert store.get_job(c["id"])["state"] == "running"  # type: ignore[index]
+    assert store.get_job(d["id"])["state"] == "aborted"  # type: ignore[index]
+    assert [(doc["id"], doc["worker_name"]) for doc in claimed] == [
+        (high["id"], "h:1:t0"),
+        (low["id"], "h:1:t1"),
+    ]
+    assert all(doc["state"] == "running" and doc["server_name"] == "h:1" for doc in claimed)
+    assert store.get_job(high["id"]) == claimed[0]
+    only_done, none = finish_and_claim(
+        [Finish(high["id"], "h:1:t0", destroy=True)], [], [CLASS], now
+    )
+    assert (only_done, none) == ([high["id"]], [])
+    assert finish_and_claim([], ["h:1:t5"], [CLASS], now) == ([], [])
+
+
 def test_finish_after_requeue_is_refused(store: Store) -> None:
     store.insert_jobs([job_doc()])
     (job,) = store.claim_jobs(["h:1:t0"], [CLASS], utcnow())
