@@ -10,8 +10,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from rocketjob import codec
-from rocketjob.store.base import JOB_FIELDS, JobDoc, ServerDoc
+from rocketjob.store.base import JOB_FIELDS, JobDoc, JobQuery, ServerDoc
 
 JOB_COLUMNS = tuple(JOB_FIELDS)
 TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at"})
@@ -54,13 +56,42 @@ def to_column(name: str, value: Any) -> Any:
     return value
 
 
+# Per-column conversions, precomputed: positions in JOB_COLUMNS order (hot: every claim
+# and every enqueue converts whole rows).
+_TIME_AT = tuple(i for i, name in enumerate(JOB_COLUMNS) if name in TIME_COLUMNS)
+_JSON_AT = tuple(i for i, name in enumerate(JOB_COLUMNS) if name in JSON_COLUMNS)
+_BOOL_AT = tuple(i for i, name in enumerate(JOB_COLUMNS) if name in BOOL_COLUMNS)
+_TIME_NAMES = tuple(JOB_COLUMNS[i] for i in _TIME_AT)
+_JSON_NAMES = tuple(JOB_COLUMNS[i] for i in _JSON_AT)
+_BOOL_NAMES = tuple(JOB_COLUMNS[i] for i in _BOOL_AT)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def job_to_row(doc: JobDoc) -> list[Any]:
+    """The column values of a job document, in :data:`JOB_COLUMNS` order."""
+    row = list(map(doc.get, JOB_COLUMNS))
+    for i in _TIME_AT:
+        if row[i] is not None:
+            row[i] = to_micros(row[i])
+    for i in _JSON_AT:
+        if row[i] is not None:
+            row[i] = orjson.dumps(row[i]).decode()
+    for i in _BOOL_AT:
+        row[i] = 1 if row[i] else 0
+    return row
+
+
 def job_from_row(row: Sequence[Any]) -> JobDoc:
     doc = dict(zip(JOB_COLUMNS, row, strict=True))
-    for name in TIME_COLUMNS:
-        doc[name] = from_micros(doc[name])
-    for name in JSON_COLUMNS:
-        doc[name] = codec.loads(doc[name])
-    for name in BOOL_COLUMNS:
+    for name in _TIME_NAMES:
+        value = doc[name]
+        if value is not None:
+            doc[name] = EPOCH + value * _MICROSECOND
+    for name in _JSON_NAMES:
+        value = doc[name]
+        if value is not None:
+            doc[name] = orjson.loads(value)
+    for name in _BOOL_NAMES:
         doc[name] = bool(doc[name])
     return doc
 
@@ -76,3 +107,24 @@ def server_from_row(row: Sequence[Any]) -> ServerDoc:
 
 def placeholders(count: int) -> str:
     return ", ".join("?" * count)
+
+
+def job_filters(query: JobQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (indexed filters and keyset) of a job listing."""
+    where, params = ["1 = 1"], list[Any]()
+    if query.states is not None:
+        where.append(f"state IN ({placeholders(len(query.states))})")
+        params.extend(query.states)
+    if query.job_class is not None:
+        where.append("job_class = ?")
+        params.append(query.job_class)
+    if query.ids is not None:
+        where.append(f"id IN ({placeholders(len(query.ids))})")
+        params.extend(query.ids)
+    if query.server_name is not None:
+        where.append("server_name = ?")
+        params.append(query.server_name)
+    if query.after is not None:
+        where.append("id < ?" if query.descending else "id > ?")
+        params.append(query.after)
+    return " AND ".join(where), params

@@ -15,8 +15,8 @@ from rocketjob.store.sqlite_rows import (
     EPOCH,
     JOB_COLUMNS,
     from_micros,
+    job_filters,
     job_from_row,
-    placeholders,
     to_micros,
 )
 
@@ -104,7 +104,7 @@ class SQLiteMissionControl:
         whose run_at is after ``now``, False those that are not. Returns the matching
         documents (at most ``query.limit``) and the id to pass as ``after`` to go on
         (None when the scan reached the end)."""
-        base, params = _job_filters(query)
+        base, params = job_filters(query)
         extra, extra_params = _scan_predicates(text, scheduled, now)
         order = "DESC" if query.descending else "ASC"
         limit = int(query.limit or 1000)
@@ -152,27 +152,6 @@ class SQLiteMissionControl:
             (to_micros(since),),
         )
         return [(run / 1e6, max(wait, 0) / 1e6) for run, wait in rows]
-
-
-def _job_filters(query: JobQuery) -> tuple[str, list[Any]]:
-    """The WHERE clause (indexed filters and keyset) of a job listing."""
-    where, params = ["1 = 1"], list[Any]()
-    if query.states is not None:
-        where.append(f"state IN ({placeholders(len(query.states))})")
-        params.extend(query.states)
-    if query.job_class is not None:
-        where.append("job_class = ?")
-        params.append(query.job_class)
-    if query.ids is not None:
-        where.append(f"id IN ({placeholders(len(query.ids))})")
-        params.extend(query.ids)
-    if query.server_name is not None:
-        where.append("server_name = ?")
-        params.append(query.server_name)
-    if query.after is not None:
-        where.append("id < ?" if query.descending else "id > ?")
-        params.append(query.after)
-    return " AND ".join(where), params
 
 
 _TEXT_COLUMNS = (
