@@ -24,6 +24,7 @@ from rocketjob.errors import ValidationError
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # decode as themselves
 _TAGS = frozenset({"~dt", "~date", "~dec", "~uuid", "~b", "~t", "~map"})
 
 
@@ -43,10 +44,25 @@ def encode(value: Any, path: str = "value") -> Any:
             raise ValidationError(f"{path}: {value} cannot be stored; use None or a Decimal")
         return value
     if kind is list:
-        return [encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return _encode_list(value, path)
     if kind is dict:
         return _encode_dict(value, path)
     return _encode_extra(value, path)
+
+
+def _plain(item: Any) -> bool:
+    """True for a value that encodes as itself (str, bool, None, int64, finite float)."""
+    kind = type(item)
+    if kind is str or kind is bool or item is None:
+        return True
+    if kind is int:
+        return _INT64_MIN <= item <= _INT64_MAX
+    return kind is float and item - item == 0.0  # False for inf and nan
+
+
+def _encode_list(value: list[Any], path: str) -> list[Any]:
+    # The element path is formatted only for a value that needs encoding (or an error).
+    return [item if _plain(item) else encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
 
 
 def _encode_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
@@ -56,7 +72,7 @@ def _encode_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
             raise ValidationError(
                 f"{path}: dict key {key!r} is a {type(key).__name__}; only str keys can be stored"
             )
-        out[key] = encode(item, f"{path}[{key!r}]")
+        out[key] = item if _plain(item) else encode(item, f"{path}[{key!r}]")
     if len(out) == 1 and next(iter(out)) in _TAGS:
         return {"~map": out}
     return out
@@ -94,14 +110,14 @@ def decode(value: Any) -> Any:
     """Return the Python value of an encoded (JSON-safe) value."""
     kind = type(value)
     if kind is list:
-        return [decode(item) for item in value]
+        return [item if type(item) in _SCALARS else decode(item) for item in value]
     if kind is not dict:
         return value
     if len(value) == 1:
         tag, inner = next(iter(value.items()))
         if tag in _TAGS:
             return _decode_tag(tag, inner)
-    return {key: decode(item) for key, item in value.items()}
+    return {key: item if type(item) in _SCALARS else decode(item) for key, item in value.items()}
 
 
 def _decode_tag(tag: str, inner: Any) -> Any:

@@ -218,7 +218,10 @@ class Job(Lifecycle, Behaviours, BulkActions):
         here) holding the document's values."""
         cls = resolve_class(doc["job_class"]) or Job
         job = cls.__new__(cls)
-        Job.__init__(job)
+        # load_doc sets every built-in field; only custom fields need their defaults
+        # (Job.__init__ would set all of them first: per-job churn on the claim path).
+        for spec in cls._custom_fields.values():
+            setattr(job, spec.name, spec.initial())
         job.load_doc(doc)
         return job
 
@@ -227,7 +230,8 @@ class Job(Lifecycle, Behaviours, BulkActions):
         for name in BUILTIN_FIELDS:
             if name not in ("state", "exception", "result", "arguments"):
                 setattr(self, name, doc.get(name))
-        self.state = JobState(doc["state"])
+        state = doc["state"]
+        self.state = state if type(state) is JobState else JobState(state)
         self.arguments = codec.decode(doc["arguments"])
         self.result = codec.decode(doc["result"])
         self._exception = doc["exception"]
