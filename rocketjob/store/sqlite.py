@@ -36,6 +36,7 @@ from rocketjob.store.sqlite_rows import (
     JOB_COLUMNS,
     REQUEUE,
     SERVER_COLUMNS,
+    job_filters,
     job_from_row,
     job_to_row,
     placeholders,
@@ -263,25 +264,9 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         return bool(self._write(lambda conn: conn.execute(sql, params).rowcount))
 
     def find_jobs(self, query: JobQuery) -> list[JobDoc]:
-        where: list[str] = ["1 = 1"]
-        params: list[Any] = []
-        if query.states is not None:
-            where.append(f"state IN ({placeholders(len(query.states))})")
-            params.extend(query.states)
-        if query.job_class is not None:
-            where.append("job_class = ?")
-            params.append(query.job_class)
-        if query.ids is not None:
-            where.append(f"id IN ({placeholders(len(query.ids))})")
-            params.extend(query.ids)
-        if query.server_name is not None:
-            where.append("server_name = ?")
-            params.append(query.server_name)
-        if query.after is not None:
-            where.append("id < ?" if query.descending else "id > ?")
-            params.append(query.after)
+        where, params = job_filters(query)
         sql = (
-            f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE {' AND '.join(where)} "
+            f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE {where} "
             f"ORDER BY id {'DESC' if query.descending else 'ASC'}"
         )
         if query.limit is not None:

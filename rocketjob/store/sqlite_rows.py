@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from rocketjob import codec
-from rocketjob.store.base import JOB_FIELDS, JobDoc, ServerDoc
+from rocketjob.store.base import JOB_FIELDS, JobDoc, JobQuery, ServerDoc
 
 JOB_COLUMNS = tuple(JOB_FIELDS)
 TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at"})
@@ -107,3 +107,24 @@ def server_from_row(row: Sequence[Any]) -> ServerDoc:
 
 def placeholders(count: int) -> str:
     return ", ".join("?" * count)
+
+
+def job_filters(query: JobQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (indexed filters and keyset) of a job listing."""
+    where, params = ["1 = 1"], list[Any]()
+    if query.states is not None:
+        where.append(f"state IN ({placeholders(len(query.states))})")
+        params.extend(query.states)
+    if query.job_class is not None:
+        where.append("job_class = ?")
+        params.append(query.job_class)
+    if query.ids is not None:
+        where.append(f"id IN ({placeholders(len(query.ids))})")
+        params.extend(query.ids)
+    if query.server_name is not None:
+        where.append("server_name = ?")
+        params.append(query.server_name)
+    if query.after is not None:
+        where.append("id < ?" if query.descending else "id > ?")
+        params.append(query.after)
+    return " AND ".join(where), params
