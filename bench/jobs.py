@@ -11,3 +11,10 @@ class StampJob(Job):
 
     def perform(self, i: int, enq_ts: float) -> None:
         stamp(i, enq_ts)
+
+
+class NoopJob(Job):
+    """A job that does nothing (bench/worker_cost.py: idle cost and memory)."""
+
+    def perform(self, i: int) -> None:
+        return None

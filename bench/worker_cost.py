@@ -1,0 +1,129 @@
+"""What a worker process costs: idle store queries and CPU, and memory over many jobs.
+
+    .venv/bin/python -m bench.worker_cost idle [--store URL] [--seconds 60]
+    .venv/bin/python -m bench.worker_cost memory [--store URL] [--jobs 100000]
+
+A real :class:`rocketjob.worker.Worker` (10 threads, ``bench.jobs.NoopJob``) runs in this
+process on a fresh store (a temp SQLite file by default). ``idle`` counts every store call
+the worker makes through a counting proxy, and for SQLite every SQL statement its
+connection runs (``sqlite3`` trace callback: also the ``PRAGMA data_version`` polls inside
+``wait_for_jobs``), plus the process's CPU time, over ``--seconds`` of idling after a 5 s
+settle. ``memory`` enqueues the jobs in chunks of 10,000, lets the worker drain each, and
+prints the process RSS after boot and after every chunk (the enqueuer shares the process,
+so each chunk's job objects are released before the RSS is read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import psutil
+
+import rocketjob
+from rocketjob import config as config_module
+from rocketjob import connection
+from rocketjob.worker import Worker
+
+
+class CountingStore:
+    """Delegates to a store, counting calls per method name."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._store, name)
+        if not callable(value):
+            return value
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return value(*args, **kwargs)
+
+        return counted
+
+
+def _start(url: str) -> tuple[Worker, CountingStore, Counter[str], threading.Thread]:
+    rocketjob.connect(url)
+    proxy = CountingStore(connection.current_store())
+    statements: Counter[str] = Counter()
+    conn = getattr(proxy._store, "_conn", None)
+    if isinstance(conn, sqlite3.Connection):
+        conn.set_trace_callback(lambda sql: statements.update([sql.split(None, 2)[0].upper()]))
+    connection.current_store = lambda: proxy  # type: ignore[assignment]
+    config = config_module.from_dict({"worker": {"threads": 10, "imports": ["bench.jobs"]}})
+    worker = Worker(config)
+    worker.boot()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    return worker, proxy, statements, thread
+
+
+def _stop(worker: Worker, thread: threading.Thread) -> None:
+    worker.request("drain")
+    thread.join(30)
+
+
+def idle(url: str, seconds: float) -> None:
+    """Print store calls/s, SQL statements/s and CPU % of an idle worker."""
+    worker, proxy, statements, thread = _start(url)
+    time.sleep(5.0)
+    proxy.calls.clear()
+    statements.clear()
+    cpu0, t0 = sum(os.times()[:2]), time.monotonic()
+    time.sleep(seconds)
+    cpu, wall = sum(os.times()[:2]) - cpu0, time.monotonic() - t0
+    calls, sql = dict(proxy.calls), dict(statements)
+    _stop(worker, thread)
+    print(f"idle {wall:.0f} s: store calls {sum(calls.values()) / wall:.2f}/s {calls}")
+    if sql:
+        print(f"  SQL statements {sum(sql.values()) / wall:.2f}/s {sql}")
+    print(f"  CPU {100 * cpu / wall:.2f} % of one core ({cpu:.2f} s)")
+
+
+def memory(url: str, jobs: int) -> None:
+    """Print the RSS after boot and after each drained chunk of 10,000 jobs."""
+    from bench.jobs import NoopJob
+
+    worker, _, _, thread = _start(url)
+    process = psutil.Process()
+    print(f"after boot: RSS {process.memory_info().rss / 2**20:.1f} MiB")
+    done = 0
+    while done < jobs:
+        chunk = min(10_000, jobs - done)
+        for start in range(0, chunk, 1000):
+            NoopJob.perform_all_later([(i,) for i in range(start, min(chunk, start + 1000))])
+        while rocketjob.Job.counts_by_state():
+            time.sleep(0.05)
+        done += chunk
+        gc.collect()
+        print(f"after {done:>7,} jobs: RSS {process.memory_info().rss / 2**20:.1f} MiB")
+    _stop(worker, thread)
+
+
+def main() -> None:
+    """Command line: idle or memory."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("what", choices=["idle", "memory"])
+    parser.add_argument("--store", help="store URL (default: a fresh temp SQLite file)")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--jobs", type=int, default=100_000)
+    opts = parser.parse_args()
+    url = opts.store or f"sqlite:///{tempfile.mkdtemp(prefix='rj-cost-')}/rocketjob.db"
+    if opts.what == "idle":
+        idle(url, opts.seconds)
+    else:
+        memory(url, opts.jobs)
+
+
+if __name__ == "__main__":
+    main()
