@@ -205,8 +205,9 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            self.store.wait_for_jobs(min(remaining, TICK_SECONDS))
-            if time.monotonic() < deadline - 0.0005:  # woken early: there may be work
+            slice_end = time.monotonic() + min(remaining, TICK_SECONDS)
+            self.store.wait_for_jobs(slice_end - time.monotonic())
+            if time.monotonic() < slice_end - 0.0005:  # woken before the slice ended: work
                 return 0.0
         jitter = 1 + random.uniform(-0.1, 0.1)
         return min(delay * 2, self.config.worker.max_poll_seconds) * jitter
