@@ -86,8 +86,13 @@ class Worker:
         number: int = 1,
         log_handle: LogControl | None = None,
         parent_pid: int | None = None,
+        pause_flag: Any = None,
     ) -> None:
         self.config = config
+        # The supervisor's shared pause byte (None when run alone): TSTP and CONT pending
+        # together are delivered lowest number first (CONT before TSTP), so a signal only
+        # says "look at the flag", never which state to take.
+        self.pause_flag = pause_flag
         self.clock = clock
         self.number = number
         self.log_handle = log_handle
@@ -316,6 +321,10 @@ class Worker:
                 self.stopping = self.stopping or DRAIN
             elif what in ("stop_now", "kill"):
                 self.stopping = STOP_NOW
+            elif what in ("pause_signal", "resume_signal"):
+                flag = self.pause_flag
+                paused = bool(flag[0]) if flag is not None else what == "pause_signal"
+                self.requests.appendleft("pause" if paused else "resume")
             elif what == "pause":
                 self.paused = True
                 logger.info("worker paused", server=self.server_name)
@@ -398,8 +407,8 @@ class _SignalRequests:
 _SIGNAL_REQUESTS: dict[int, str] = {
     signal.SIGTERM: DRAIN,
     signal.SIGQUIT: STOP_NOW,
-    signal.SIGTSTP: "pause",
-    signal.SIGCONT: "resume",
+    signal.SIGTSTP: "pause_signal",
+    signal.SIGCONT: "resume_signal",
     signal.SIGUSR1: REOPEN_LOGS,
     signal.SIGUSR2: "thread_dump",
 }

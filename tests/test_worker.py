@@ -214,3 +214,25 @@ def test_heartbeat_publishes_job_statistics() -> None:
     assert (stats["started"], stats["completed"], stats["failed"]) == (4, 3, 1)
     assert sum(stats["run_seconds"]["counts"]) == 4 and sum(stats["pickup_seconds"]["counts"]) == 4
     assert len(stats["run_seconds"]["counts"]) == len(stats["run_seconds"]["buckets"]) + 1
+
+
+def test_pause_signals_follow_the_supervisors_flag_not_their_delivery_order() -> None:
+    import mmap
+
+    from rocketjob import config as config_module
+    from rocketjob.worker import Worker
+
+    flag = mmap.mmap(-1, 1)
+    worker = Worker(config_module.from_dict({}), pause_flag=flag)
+    # TSTP then CONT sent, both pending: the kernel delivers CONT (18) before TSTP (20).
+    worker.requests.extend(["resume_signal", "pause_signal"])
+    worker._handle_requests()
+    assert worker.paused is False  # the flag says resumed
+    flag[0] = 1
+    worker.requests.append("resume_signal")
+    worker._handle_requests()
+    assert worker.paused is True
+    alone = Worker(config_module.from_dict({}))  # run without a supervisor: signals decide
+    alone.requests.append("pause_signal")
+    alone._handle_requests()
+    assert alone.paused is True

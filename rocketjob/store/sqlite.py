@@ -53,6 +53,8 @@ SCHEMA_VERSION = 3
 POLL_SECONDS = 0.004
 IDLE_POLL_SECONDS = 0.015
 RECENT_SECONDS = 1.0
+#: Longest time between two data_version checks while the WAL file looks unchanged.
+VERSION_CHECK_SECONDS = 0.1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -141,6 +143,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         self._wal_path = f"{self.path}-wal"
         self._wal_seen: tuple[int, int, int] | None = self._wal_marker()
         self._last_change = 0.0
+        self._version_checked = 0.0
         self._data_version = self._read_data_version()
 
     def _connect(self, busy_ms: int, synchronous: str) -> sqlite3.Connection:
@@ -421,9 +424,13 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         ``PRAGMA data_version`` say whether the commit was another connection's (ours,
         such as heartbeats, must not wake us)."""
         marker = self._wal_marker()
-        if marker == self._wal_seen:
+        now = time.monotonic()
+        if marker == self._wal_seen and now - self._version_checked < VERSION_CHECK_SECONDS:
             return False
-        self._wal_seen = marker
+        # Changed, or time to look anyway: modification times are coarse (a kernel tick)
+        # and a WAL restarted after a checkpoint keeps its size, so a commit can leave the
+        # marker as it was; data_version never misses one.
+        self._wal_seen, self._version_checked = marker, now
         version = self._read_data_version()
         if version == self._data_version:
             return False

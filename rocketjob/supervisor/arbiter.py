@@ -9,6 +9,7 @@ feeds systemd. It holds no threads, database clients or network sockets when it 
 
 from __future__ import annotations
 
+import mmap
 import signal
 import time
 
@@ -46,6 +47,9 @@ class Supervisor(SignalHandlers):
         self.target = config.supervisor.processes
         self.generation = 1
         self.paused = False
+        # One byte shared with every forked worker (an anonymous shared mapping, no
+        # thread or descriptor to clean): the pause state TSTP/CONT signals refer to.
+        self.pause_flag = mmap.mmap(-1, 1)
         self.stopping: str | None = None
         self.stop_deadline = 0.0
         self.halt_error: JobImportError | None = None
@@ -219,7 +223,7 @@ class Supervisor(SignalHandlers):
         logger.debug("worker spawned", number=number, pid=worker.pid, generation=self.generation)
 
     def _child_main(self, number: int, ready_fd: int, close_fds: list[int]) -> None:
-        child.main(self.config, number, ready_fd, close_fds, self.queue, paused=self.paused)
+        child.main(self.config, number, ready_fd, close_fds, self.queue, self.pause_flag)
 
     def kill_stale(self, now: float) -> None:
         """SIGKILL workers past their deadline: boot timeout, drain timeout, stop deadline."""

@@ -9,6 +9,7 @@ supervisor it is ready through the ready pipe, and run until stopped.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import signal
 
@@ -27,7 +28,7 @@ def main(
     ready_fd: int,
     close_fds: list[int],
     queue: signals.SignalQueue | None,
-    paused: bool = False,
+    pause_flag: mmap.mmap | None = None,
 ) -> None:
     """Run one worker process and exit with its code; never returns."""
     code = EXIT_CRASH
@@ -36,8 +37,11 @@ def main(
         _close(close_fds)
         notify.clean_child_environment()
         handle = logs.setup(config, role="worker")
-        worker = Worker(config, number=number, log_handle=handle, parent_pid=os.getppid())
-        worker.paused = paused
+        worker = Worker(
+            config, number=number, log_handle=handle, parent_pid=os.getppid(),
+            pause_flag=pause_flag,
+        )  # fmt: skip
+        worker.paused = bool(pause_flag and pause_flag[0])
         install_signal_handlers(worker)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.HANDLED)
         code = _boot_and_run(worker, ready_fd)

@@ -19,6 +19,7 @@ CHLD    wakes the loop, which reaps exited workers
 
 from __future__ import annotations
 
+import mmap
 import signal
 
 from rocketjob import config as config_module
@@ -44,6 +45,7 @@ class SignalHandlers:
     target: int
     generation: int
     paused: bool
+    pause_flag: mmap.mmap
     stopping: str | None
     reloading: bool
     next_spawn_at: float
@@ -67,12 +69,14 @@ class SignalHandlers:
     def handle_tstp(self) -> None:
         """Pause claiming in every worker."""
         self.paused = True
+        self.pause_flag[0] = 1  # before the signal: a worker reads the state, not the order
         self.registry.broadcast(signal.SIGTSTP)
         logger.info("workers paused", workers=len(self.registry))
 
     def handle_cont(self) -> None:
         """Resume claiming in every worker."""
         self.paused = False
+        self.pause_flag[0] = 0
         self.registry.broadcast(signal.SIGCONT)
         logger.info("workers resumed", workers=len(self.registry))
 
