@@ -54,7 +54,9 @@ POLL_SECONDS = 0.004
 IDLE_POLL_SECONDS = 0.015
 RECENT_SECONDS = 1.0
 #: Longest time between two data_version checks while the WAL file looks unchanged.
-VERSION_CHECK_SECONDS = 0.1
+VERSION_CHECK_SECONDS = 0.25
+#: How long after a WAL change data_version is checked at every poll.
+SETTLE_SECONDS = 0.05
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -144,6 +146,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         self._wal_seen: tuple[int, int, int] | None = self._wal_marker()
         self._last_change = 0.0
         self._version_checked = 0.0
+        self._wal_changed_at = 0.0
         self._data_version = self._read_data_version()
 
     def _connect(self, busy_ms: int, synchronous: str) -> sqlite3.Connection:
@@ -425,12 +428,17 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         such as heartbeats, must not wake us)."""
         marker = self._wal_marker()
         now = time.monotonic()
-        if marker == self._wal_seen and now - self._version_checked < VERSION_CHECK_SECONDS:
+        if marker != self._wal_seen:
+            self._wal_seen, self._wal_changed_at = marker, now
+        # Look at data_version for a while after the WAL changed: a writer appends its
+        # frames before its fsync and publishes the commit only after it, so the first
+        # look can come too early. Otherwise every VERSION_CHECK_SECONDS anyway:
+        # modification times are coarse on some filesystems and a WAL restarted after a
+        # checkpoint keeps its size, so a commit can leave the marker as it was.
+        settling = now - self._wal_changed_at < SETTLE_SECONDS
+        if not settling and now - self._version_checked < VERSION_CHECK_SECONDS:
             return False
-        # Changed, or time to look anyway: modification times are coarse (a kernel tick)
-        # and a WAL restarted after a checkpoint keeps its size, so a commit can leave the
-        # marker as it was; data_version never misses one.
-        self._wal_seen, self._version_checked = marker, now
+        self._version_checked = now
         version = self._read_data_version()
         if version == self._data_version:
             return False
