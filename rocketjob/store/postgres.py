@@ -41,7 +41,7 @@ from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.postgres_extras import PostgresExtras
 from rocketjob.store.postgres_listen import Listener
 from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
-from rocketjob.store.postgres_web import PostgresMissionControl
+from rocketjob.store.postgres_web import PostgresMissionControl, job_filters
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -241,23 +241,11 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
 
     @_translated
     def find_jobs(self, query: JobQuery) -> list[JobDoc]:
-        where: list[sql.Composable] = [sql.SQL("TRUE")]
-        params: list[Any] = []
-        for column, values in (("state", query.states), ("id", query.ids)):
-            if values is not None:
-                where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
-                params.append(list(values))
-        for column, value in (("job_class", query.job_class), ("server_name", query.server_name)):
-            if value is not None:
-                where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-                params.append(value)
-        if query.after is not None:
-            where.append(sql.SQL("id < %s" if query.descending else "id > %s"))
-            params.append(query.after)
+        where, params = job_filters(query)
         statement = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY id {}").format(
             self._job_cols(),
             self._jobs,
-            sql.SQL(" AND ").join(where),
+            where,
             sql.SQL("DESC" if query.descending else "ASC"),
         )
         if query.limit is not None:

@@ -129,7 +129,7 @@ class PostgresMissionControl:
         worker name or custom fields; ``scheduled``: queued with run_at after ``now``, or
         not) checked on at most ``scan_limit`` jobs in id order. Returns the matches (at
         most ``query.limit``) and the id to continue after (None at the end)."""
-        base, params = _job_filters(query)
+        base, params = job_filters(query)
         extra, extra_params = _scan_predicates(text, scheduled, now)
         order = sql.SQL("DESC" if query.descending else "ASC")
         limit = int(query.limit or 1000)
@@ -183,7 +183,7 @@ class PostgresMissionControl:
         return [(float(run), max(float(wait), 0.0)) for run, wait in rows]
 
 
-def _job_filters(query: JobQuery) -> tuple[sql.Composable, list[Any]]:
+def job_filters(query: JobQuery) -> tuple[sql.Composable, list[Any]]:
     """The WHERE clause (indexed filters and keyset) of a job listing."""
     where: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
