@@ -53,7 +53,7 @@ from rocketjob.store.mongodb_docs import (
 )
 from rocketjob.store.mongodb_extras import MongoExtras, is_duplicate_singleton
 from rocketjob.store.mongodb_wakeup import Wakeups
-from rocketjob.store.mongodb_web import MongoMissionControl
+from rocketjob.store.mongodb_web import MongoMissionControl, job_filter
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -219,21 +219,9 @@ class MongoStore(MongoExtras, MongoMissionControl):
 
     @_translated
     def find_jobs(self, query: JobQuery) -> list[JobDoc]:
-        where: dict[str, Any] = {}
-        if query.states is not None:
-            where["state"] = {"$in": list(query.states)}
-        if query.job_class is not None:
-            where["job_class"] = query.job_class
-        ids: dict[str, Any] = {}
-        if query.ids is not None:
-            ids["$in"] = list(query.ids)
-        if query.after is not None:
-            ids["$lt" if query.descending else "$gt"] = query.after
-        if ids:
-            where["_id"] = ids
-        if query.server_name is not None:
-            where["server_name"] = query.server_name
-        cursor = self._jobs.find(where).sort("_id", DESCENDING if query.descending else ASCENDING)
+        cursor = self._jobs.find(job_filter(query)).sort(
+            "_id", DESCENDING if query.descending else ASCENDING
+        )
         if query.limit is not None:
             if query.limit <= 0:
                 return []

@@ -148,7 +148,7 @@ class MongoMissionControl:
         limit = int(query.limit or 1000)
         window = max(int(scan_limit), 1)
         cursor = (
-            self._jobs.find(_job_filter(query))
+            self._jobs.find(job_filter(query))
             .sort("_id", DESCENDING if query.descending else ASCENDING)
             .limit(window)
             .batch_size(min(window, 1000))
@@ -201,8 +201,8 @@ class MongoMissionControl:
         return timings
 
 
-def _job_filter(query: JobQuery) -> dict[str, Any]:
-    """The indexed filters and keyset of a job listing (as ``find_jobs`` builds them)."""
+def job_filter(query: JobQuery) -> dict[str, Any]:
+    """The indexed filters and keyset of a job listing (``find_jobs`` and scans)."""
     where: dict[str, Any] = {}
     if query.states is not None:
         where["state"] = {"$in": list(query.states)}
