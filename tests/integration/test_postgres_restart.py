@@ -22,8 +22,7 @@ from rocketjob import Job
 from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, lines, write_config
 from tests.integration.jobs import SleepJob
-from tests.store.conftest import IN_CI
-from tests.store.faultservers import PrivatePostgres
+from tests.store.faultservers import PrivatePostgres, running
 
 pytestmark = pytest.mark.slow
 
@@ -34,17 +33,8 @@ JOBS = 1000
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A private cluster the test may stop and start (skipped, or failed in CI, when
     initdb is not available)."""
-    server = PrivatePostgres()
-    reason = server.missing()
-    if reason:
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server.start()
-    try:
+    with running(PrivatePostgres()) as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def _count(path: Path, word: str) -> Counter[str]:

@@ -19,7 +19,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SECANTUS = REPO / ".services" / "secantus-venv" / "bin" / "secantusd-py"
@@ -139,3 +143,21 @@ class PrivateMongo:
     def destroy(self) -> None:
         """Stop the server; its data folder goes with tmp_path."""
         self.stop()
+
+
+@contextlib.contextmanager
+def running(server: Any) -> Iterator[Any]:
+    """Start a private server for one test and destroy it after; skip the test when the
+    server cannot be had here (fail it when CI=true)."""
+    from tests.store.conftest import IN_CI
+
+    reason = server.missing()
+    if reason:
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()

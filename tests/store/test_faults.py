@@ -20,7 +20,7 @@ from rocketjob.errors import StoreError, StoreUnavailable
 from rocketjob.store import Store, open_store
 
 from .conftest import POSTGRES_URL, require_service
-from .faultservers import PrivateMongo, PrivatePostgres
+from .faultservers import PrivateMongo, PrivatePostgres, running
 from .helpers import CLASS, job_doc, utcnow
 
 
@@ -68,18 +68,8 @@ def test_postgres_unknown_role_or_database_is_one_clear_line() -> None:
 def private_server(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
     """A private server that the test may stop and start."""
     server = PrivatePostgres() if request.param == "postgres" else PrivateMongo(tmp_path)
-    reason = server.missing()
-    if reason:
-        from .conftest import IN_CI
-
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.destroy()
 
 
 def _until_ok(fn: Callable[[], Any], timeout: float = 60.0) -> Any:
