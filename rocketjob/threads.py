@@ -84,10 +84,12 @@ class JobThreads:
                 with self._lock:
                     self.current.pop(name, None)
                     self._queued[name] -= 1
-                    if not self._queued[name]:
+                    idle = not self._queued[name]
+                    if idle:
                         self._idle.append(name)
                         self._idle.sort(key=_thread_number)
-                self.freed.set()
+                if idle:  # a thread with its next job already given stays busy: no wake-up
+                    self.freed.set()
 
     def stop(self) -> None:
         """Ask every thread to exit after its current job (jobs given to it but not
