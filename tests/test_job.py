@@ -88,6 +88,27 @@ def test_bulk_enqueue_all_or_none() -> None:
     assert Job.counts_by_state() == {"queued": 3}
 
 
+def test_bulk_enqueue_gives_every_job_its_own_id_arguments_and_defaults() -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    jobs = ProgressJob.set(priority=7, run_at=later, rows=3).perform_all_later([(), (), ()])
+    assert len({job.id for job in jobs}) == 3
+    jobs[0].tags.append("mine")  # a mutable default is fresh per job, never shared
+    assert [job.tags for job in jobs] == [["mine"], [], []]
+    for job in jobs:
+        stored = Job.find(job.id)
+        assert (stored.priority, stored.run_at, stored.rows, stored.tags) == (7, later, 3, [])
+        assert (job.priority, job.run_at, job.rows, job.state) == (7, later, 3, JobState.QUEUED)
+        assert stored.created_at == job.created_at
+    echoes = EchoJob.perform_all_later([(1,), {"b": 2}, (Decimal("1.5"),)])
+    assert [Job.find(e.id).arguments for e in echoes] == [
+        {"args": [1], "kwargs": {}},
+        {"args": [], "kwargs": {"b": 2}},
+        {"args": [Decimal("1.5")], "kwargs": {}},
+    ]
+    assert [e.arguments for e in echoes] == [Job.find(e.id).arguments for e in echoes]
+    assert NoopJob.perform_all_later([]) == []
+
+
 def test_create_with_custom_fields() -> None:
     job = ProgressJob.create(rows=7, tags=["a"], priority=10)
     stored = Job.find(job.id)
