@@ -286,7 +286,10 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         if limits:
             return self._claim_limited(worker_names, job_classes, now, limits)
         with self._single() as conn:
-            rows = conn.execute(self._sql.claim, self._claim_params(worker_names, job_classes, now))
+            rows = conn.execute(
+                self._sql.claim_for(len(worker_names)),
+                self._claim_params(worker_names, job_classes, now),
+            )
             return _claimed(rows.fetchall())
 
     @staticmethod
@@ -296,7 +299,6 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         return {
             "classes": list(job_classes),
             "now": now,
-            "limit": len(worker_names),
             "server": worker_names[0].rsplit(":", 1)[0],
             "workers": list(worker_names),
         }
@@ -321,13 +323,14 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         params = self._claim_params(worker_names, job_classes, now)
         params["ids"] = [item.job_id for item in destroys]
         params["owners"] = [item.worker_name for item in destroys]
+        claim = self._sql.destroy_and_claim_for(len(worker_names))
         if not updates:
             with self._single() as conn:
-                rows = conn.execute(self._sql.destroy_and_claim, params).fetchall()
+                rows = conn.execute(claim, params).fetchall()
         else:
             with self._transaction() as conn:
                 done = self._update_outcomes(conn, updates)
-                rows = conn.execute(self._sql.destroy_and_claim, params).fetchall()
+                rows = conn.execute(claim, params).fetchall()
                 rows += [(job_id, *[None] * (len(JOB_COLUMNS) - 1), 0) for job_id in done]
         done_ids = [row[0] for row in rows if row[-1] == 0]
         return done_ids, _claimed([row for row in rows if row[-1] != 0])

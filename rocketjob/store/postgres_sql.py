@@ -16,7 +16,7 @@ connection runs each in one round trip:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
@@ -28,11 +28,17 @@ from rocketjob.store.postgres_schema import JOB_COLUMNS
 #: its first 50 changes) the planner picks ``(job_class, state, id)`` and sorts the
 #: queue (9 ms at 20k); hiding job_class from that index made it a bitmap scan and a
 #: sort (21 ms), so the plain condition stays (``bench/pg_explain.py``).
+#:
+#: The LIMIT is a literal, one statement text per claim size (at most ``threads`` of
+#: them, each prepared): with ``LIMIT $n`` the generic plan expects 10% of the queue, so
+#: PostgreSQL kept re-planning the statement on every call (a custom plan: ~0.5 ms of
+#: server CPU per batch); with the literal the generic plan is the custom one and is
+#: reused.
 _PICK = (
     "picked AS (SELECT id, priority FROM {jobs}"
     " WHERE state = 'queued' AND job_class = ANY(%(classes)s::text[])"
     " AND (run_at IS NULL OR run_at <= %(now)s)"
-    " ORDER BY priority, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
+    " ORDER BY priority, id LIMIT {limit} FOR UPDATE SKIP LOCKED),"
     " numbered AS (SELECT id, row_number() OVER (ORDER BY priority, id) AS n FROM picked),"
     " claimed AS (UPDATE {jobs} AS j SET state = 'running', started_at = %(now)s,"
     " server_name = %(server)s, worker_name = (%(workers)s::text[])[numbered.n]"
@@ -46,13 +52,31 @@ _DESTROY = (
 
 @dataclass(frozen=True)
 class Statements:
-    """The hot-path statements of one schema, as query strings."""
+    """The hot-path statements of one schema, as query strings. ``claim`` and
+    ``destroy_and_claim`` hold a ``{limit}`` slot: use :meth:`claim_for` and
+    :meth:`destroy_and_claim_for`."""
 
     insert_one: str
     insert_many: str
     claim: str
     destroy: str
     destroy_and_claim: str
+    _sized: dict[tuple[str, int], str] = field(default_factory=dict, compare=False, repr=False)
+
+    def claim_for(self, limit: int) -> str:
+        """The claim of ``limit`` jobs."""
+        return self._with_limit(self.claim, limit)
+
+    def destroy_and_claim_for(self, limit: int) -> str:
+        """The batch's deletes and the claim of ``limit`` jobs."""
+        return self._with_limit(self.destroy_and_claim, limit)
+
+    def _with_limit(self, template: str, limit: int) -> str:
+        key = (template, int(limit))
+        text = self._sized.get(key)
+        if text is None:
+            text = self._sized[key] = template.replace("{limit}", str(int(limit)))
+        return text
 
 
 def build(jobs: sql.Composable, channel: str) -> Statements:
@@ -67,7 +91,10 @@ def build(jobs: sql.Composable, channel: str) -> Statements:
         "WITH ins AS (INSERT INTO {jobs} ({names}) SELECT {names}"
         " FROM json_populate_recordset(NULL::{jobs}, %s::json)) {notify}"
     ).format(jobs=jobs, names=names, notify=notify)
-    claim = sql.SQL("WITH " + _PICK + " SELECT * FROM claimed").format(jobs=jobs, cols=cols)
+    limit = sql.SQL("{limit}")  # kept as a slot in the rendered text
+    claim = sql.SQL("WITH " + _PICK + " SELECT * FROM claimed").format(
+        jobs=jobs, cols=cols, limit=limit
+    )
     destroy = sql.SQL(_DESTROY).format(jobs=jobs)
     # Done ids come back as rows with n = 0 and only the id set (UNION ALL: json has no
     # equality operator, and nothing needs de-duplicating).
@@ -77,7 +104,7 @@ def build(jobs: sql.Composable, channel: str) -> Statements:
     both = sql.SQL(
         "WITH done AS (" + _DESTROY + "), " + _PICK + " SELECT * FROM claimed"
         " UNION ALL SELECT {nulls}, 0 FROM done AS d"
-    ).format(jobs=jobs, cols=cols, nulls=nulls)
+    ).format(jobs=jobs, cols=cols, nulls=nulls, limit=limit)
     return Statements(
         insert_one=one.as_string(),
         insert_many=many.as_string(),
