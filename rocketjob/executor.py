@@ -181,11 +181,12 @@ class Executor:
         """Run the claimed job ``doc`` to its outcome. Never raises."""
         job = Job.from_doc(doc)
         worker = doc["worker_name"]
-        if job.expired:
+        cls = type(job)
+        if job.expires_at is not None and job.expired:
             self._write(Finish(job.id or "", worker, destroy=True), job)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)
             return
-        if self._outside_window(job, worker):
+        if hooks.has_window(cls) and self._outside_window(job, worker):
             return
         started = time.monotonic()
         self.stats.job_started(_pickup_seconds(job))
@@ -203,7 +204,8 @@ class Executor:
             self.stats.job_finished(True, time.monotonic() - started)
             if self._write(finish, job):
                 self._after(job, "after_complete")
-                self._plugin(hooks.after_complete, job)
+                if hooks.has_after_complete(cls):
+                    self._plugin(hooks.after_complete, job)
                 logger.debug(
                     "job completed",
                     job_id=job.id,
@@ -297,5 +299,9 @@ class Executor:
 
 def _pickup_seconds(job: Job) -> float:
     """Seconds from when the job became runnable (created, or its run_at) to its start."""
-    runnable = max(t for t in (job.created_at, job.run_at) if t is not None)
-    return (job.started_at - runnable).total_seconds() if job.started_at else 0.0
+    started, runnable, run_at = job.started_at, job.created_at, job.run_at
+    if started is None or runnable is None:
+        return 0.0
+    if run_at is not None and run_at > runnable:
+        runnable = run_at
+    return (started - runnable).total_seconds()

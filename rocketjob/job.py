@@ -39,6 +39,10 @@ BUILTIN_FIELDS = (
     "exception", "log_level", "singleton_key",
 )  # fmt: skip
 _RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger"}
+#: Built-ins stored as they are (the others are converted by ``load_doc``).
+_PLAIN_FIELDS = tuple(
+    name for name in BUILTIN_FIELDS if name not in ("state", "exception", "result", "arguments")
+)
 
 #: dotted class path -> job class, filled as job classes are defined.
 REGISTRY: dict[str, type[Job]] = {}
@@ -227,9 +231,10 @@ class Job(Lifecycle, Behaviours, BulkActions):
 
     def load_doc(self, doc: JobDoc) -> None:
         """Replace this instance's values with those of a stored document."""
-        for name in BUILTIN_FIELDS:
-            if name not in ("state", "exception", "result", "arguments"):
-                setattr(self, name, doc.get(name))
+        values = self.__dict__  # built-ins are plain attributes: no setattr per field
+        get = doc.get
+        for name in _PLAIN_FIELDS:
+            values[name] = get(name)
         state = doc["state"]
         self.state = state if type(state) is JobState else JobState(state)
         self.arguments = codec.decode(doc["arguments"])

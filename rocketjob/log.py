@@ -16,8 +16,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from loguru import logger
@@ -200,26 +200,45 @@ def _level(name: str, key: str) -> int:
         raise ConfigError(f"{key}: {exc}") from None
 
 
-@contextmanager
-def job_context(job: Any) -> Iterator[None]:
+def job_context(job: Any) -> AbstractContextManager[None]:
     """While a job runs: its thread's records carry ``job_id``, ``job_class`` and
     ``worker_name`` in ``extra``, and the job's ``log_level`` (if set) is that thread's level."""
-    level = getattr(job, "log_level", None)
-    previous = getattr(_thread_level, "levelno", None)
-    if level:
-        levelno = _level(level, "log_level")
-        if _active is not None:
-            _active.allow_level(levelno)
-        _thread_level.levelno = levelno
-    fields = {"job_id": job.id, "job_class": job.job_class, "worker_name": job.worker_name}
-    try:
-        with logger.contextualize(**fields):
-            yield
-    finally:
-        if previous is None:
-            _thread_level.__dict__.pop("levelno", None)
-        else:
-            _thread_level.levelno = previous
+    return _JobContext(job)
+
+
+class _JobContext:
+    """:func:`job_context` as a plain class (entered once per job: no generator frame)."""
+
+    __slots__ = ("_context", "_job", "_previous")
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+        self._previous: int | None = None
+        self._context: AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> None:
+        job = self._job
+        self._previous = getattr(_thread_level, "levelno", None)
+        level = getattr(job, "log_level", None)
+        if level:
+            levelno = _level(level, "log_level")
+            if _active is not None:
+                _active.allow_level(levelno)
+            _thread_level.levelno = levelno
+        self._context = logger.contextualize(
+            job_id=job.id, job_class=job.job_class, worker_name=job.worker_name
+        )
+        self._context.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._context is not None:
+                self._context.__exit__(*exc)
+        finally:
+            if self._previous is None:
+                _thread_level.__dict__.pop("levelno", None)
+            else:
+                _thread_level.levelno = self._previous
 
 
 class StdlibInterceptHandler(logging.Handler):
