@@ -55,14 +55,12 @@ def main() -> None:
         for start in range(0, opts.n, 1000):
             store.insert_jobs([_doc(now) for _ in range(min(1000, opts.n - start))])
         workers = [f"h:1:{i}" for i in range(1, 11)]
-        params = {"classes": [CLASS], "now": now, "limit": 10, "server": "h:1",
-                  "workers": workers}  # fmt: skip
+        params = {"classes": [CLASS], "now": now, "server": "h:1", "workers": workers}
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            print(
-                f"-- {opts.n} queued jobs, no statistics\n" + _plan(conn, store._sql.claim, params)
-            )
+            claim = store._sql.claim_for(len(workers))
+            print(f"-- {opts.n} queued jobs, no statistics\n" + _plan(conn, claim, params))
             conn.execute(f"ANALYZE {SCHEMA}.rocketjob_jobs")
-            print("\n-- after ANALYZE\n" + _plan(conn, store._sql.claim, params))
+            print("\n-- after ANALYZE\n" + _plan(conn, claim, params))
     finally:
         store.close()
         with psycopg.connect(conninfo, autocommit=True) as conn:
