@@ -21,7 +21,6 @@ import functools
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,20 +43,10 @@ from rocketjob.store.sqlite_rows import (
     to_column,
     to_micros,
 )
+from rocketjob.store.sqlite_wake import Wakeups
 from rocketjob.store.sqlite_web import SQLiteMissionControl
 
 SCHEMA_VERSION = 3
-#: How often an idle worker looks for commits by others: every 4 ms for a second after
-#: the last one (a trickle of jobs keeps it there), then every 15 ms (an idle worker wakes
-#: ~65 times a second, under 1% of a core, and still starts a new job in ~8 ms).
-POLL_SECONDS = 0.004
-IDLE_POLL_SECONDS = 0.015
-RECENT_SECONDS = 1.0
-#: Longest time between two data_version checks while the WAL file looks unchanged.
-VERSION_CHECK_SECONDS = 0.25
-#: How long after a WAL change data_version is checked at every poll.
-SETTLE_SECONDS = 0.05
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -139,15 +128,10 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         busy_ms = int(options.get("busy_timeout", "10000"))
         self._lock = threading.RLock()
         self._idle = True  # the last claim found fewer jobs than asked for
-        self._wakeup = threading.Event()
         self._conn = self._connect(busy_ms, synchronous)
         self._writer_lock = WriterLock(self.path, busy_ms / 1000)
-        self._wal_path = f"{self.path}-wal"
-        self._wal_seen: tuple[int, int, int] | None = self._wal_marker()
-        self._last_change = 0.0
-        self._version_checked = 0.0
-        self._wal_changed_at = 0.0
-        self._data_version = self._read_data_version()
+        wal = None if self.path == ":memory:" else f"{self.path}-wal"
+        self._wakeups = Wakeups(wal, self._read_data_version)
 
     def _connect(self, busy_ms: int, synchronous: str) -> sqlite3.Connection:
         folder = os.path.dirname(os.path.abspath(self.path))
@@ -240,7 +224,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         if not rows:
             return
         self._write(lambda conn: conn.executemany(INSERT_JOB, rows))
-        self._wakeup.set()
+        self._wakeups.nudge()
 
     def get_job(self, job_id: str) -> JobDoc | None:
         rows = self._query(f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,))
@@ -267,7 +251,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         sql = f"UPDATE jobs SET {sets} WHERE {where} RETURNING {', '.join(JOB_COLUMNS)}"
         rows = self._write(lambda conn: conn.execute(sql, params).fetchall())
         if rows and changes.get("state") == "queued":
-            self._wakeup.set()
+            self._wakeups.nudge()
         return job_from_row(rows[0]) if rows else None
 
     def delete_job(self, job_id: str, *, from_states: Collection[str] | None = None) -> bool:
@@ -339,7 +323,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
 
         done, rows = self._write(run)
         if any(item.changes.get("state") == "queued" for item in finished):
-            self._wakeup.set()
+            self._wakeups.nudge()
         return done, [job_from_row(row) for row in rows]
 
     def _claim(
@@ -374,7 +358,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             return []
         result: list[str] = self._write(lambda conn: self._finish(conn, finished))
         if any(item.changes.get("state") == "queued" for item in finished):
-            self._wakeup.set()
+            self._wakeups.nudge()
         return result
 
     @staticmethod
@@ -399,58 +383,11 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
     def requeue_jobs(self, server_name: str) -> int:
         count: int = self._write(lambda conn: conn.execute(REQUEUE, (server_name,)).rowcount)
         if count:
-            self._wakeup.set()
+            self._wakeups.nudge()
         return count
 
     def wait_for_jobs(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._committed_elsewhere():
-                self._last_change = time.monotonic()
-                return
-            now = time.monotonic()
-            remaining = deadline - now
-            if remaining <= 0:
-                return
-            recent = now - self._last_change < RECENT_SECONDS
-            interval = POLL_SECONDS if recent else IDLE_POLL_SECONDS
-            if self._wakeup.wait(min(interval, remaining)):
-                self._wakeup.clear()
-                return
-
-    def _committed_elsewhere(self) -> bool:
-        """True once another connection has committed since the last look. A ``stat`` of
-        the WAL file (every commit writes it) filters cheaply; only when it changed does
-        ``PRAGMA data_version`` say whether the commit was another connection's (ours,
-        such as heartbeats, must not wake us)."""
-        marker = self._wal_marker()
-        now = time.monotonic()
-        if marker != self._wal_seen:
-            self._wal_seen, self._wal_changed_at = marker, now
-        # Look at data_version for a while after the WAL changed: a writer appends its
-        # frames before its fsync and publishes the commit only after it, so the first
-        # look can come too early. Otherwise every VERSION_CHECK_SECONDS anyway:
-        # modification times are coarse on some filesystems and a WAL restarted after a
-        # checkpoint keeps its size, so a commit can leave the marker as it was.
-        settling = now - self._wal_changed_at < SETTLE_SECONDS
-        if not settling and now - self._version_checked < VERSION_CHECK_SECONDS:
-            return False
-        self._version_checked = now
-        version = self._read_data_version()
-        if version == self._data_version:
-            return False
-        self._data_version = version
-        return True
-
-    def _wal_marker(self) -> tuple[int, int, int] | None:
-        """The WAL file's inode, size and modification time (None without a WAL)."""
-        if self.path == ":memory:":
-            return None
-        try:
-            info = os.stat(self._wal_path)
-        except FileNotFoundError:  # no WAL yet (or the last connection removed it)
-            return None
-        return (info.st_ino, info.st_size, info.st_mtime_ns)
+        self._wakeups.wait(timeout)
 
     def _read_data_version(self) -> int:
         with self._lock:
@@ -518,13 +455,14 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
 
         names: list[str] = self._write(run)
         if names:
-            self._wakeup.set()
+            self._wakeups.nudge()
         return names
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
             self._writer_lock.close()
+            self._wakeups.close()
 
 
 def _claim_rows(

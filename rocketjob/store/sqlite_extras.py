@@ -59,7 +59,6 @@ class SQLiteExtras:
 
     _write: Any
     _query: Any
-    _wakeup: Any
 
     def _claim_limited(
         self,
