@@ -64,6 +64,8 @@ def worker(url: str, n: int, threads: int) -> None:
 
     logger.remove()  # the worker logs every completion at DEBUG
     _enqueue(url, n)
+    if not url.startswith("sqlite"):
+        analyze(url)  # untimed, as bin/bench
     config = config_module.from_dict({"worker": {"threads": threads, "imports": ["bench.jobs"]}})
     work = Worker(config)
     work.boot()
