@@ -87,9 +87,10 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._pending: list[_Slot] = []
         self._writers = 0
-        # A store whose transactions run side by side (PostgreSQL: a connection pool, row
-        # locks) takes more than one batch in flight, so one batch's commit round trip
-        # does not idle the threads that finish meanwhile. SQLite has one writer: 1.
+        # A store whose transactions can run side by side may allow more than one batch
+        # in flight (``concurrent_writers``), so one batch's commit round trip does not
+        # idle the threads that finish meanwhile. Every store here says 1: bigger batches
+        # cost less per job than a second round trip saves (docs/performance.md).
         self._max_writers = max(1, int(getattr(store, "concurrent_writers", 1)))
         combined = getattr(store, "finish_and_claim", None)
         self._claim_ahead = claim_ahead if combined is not None and on_claimed else None
