@@ -1,11 +1,10 @@
 """Store-specific what the benchmark does outside the measured phases.
 
 ``analyze(url)`` refreshes the planner statistics after the enqueue, untimed, the way the
-peer harness runs ``ANALYZE`` for every PostgreSQL-backed peer (on PostgreSQL a ``VACUUM
-ANALYZE``: the harness starts each run on a new database, ``bin/bench`` reuses the one in
-its URL) (a long-lived production
+peer harness runs ``ANALYZE`` for every PostgreSQL-backed peer: a long-lived production
 table has statistics; a table created a second ago has none, and the plan chosen
-without them can decide the drain rate).
+without them can decide the drain rate. On PostgreSQL it is a ``VACUUM ANALYZE``: the
+harness starts each run on a new database, ``bin/bench`` reuses the one in its URL.
 """
 
 from __future__ import annotations

@@ -183,12 +183,11 @@ class Executor:
         """Run the claimed job ``doc`` to its outcome. Never raises."""
         job = Job.from_doc(doc)
         worker = doc["worker_name"]
-        cls = type(job)
-        if job.expires_at is not None and job.expired:
+        if job.expired:
             self._write(Finish(job.id or "", worker, destroy=True), job)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)
             return
-        if hooks.has_window(cls) and self._outside_window(job, worker):
+        if self._outside_window(job, worker):
             return
         started = time.monotonic()
         self.stats.job_started(_pickup_seconds(job))
@@ -206,8 +205,7 @@ class Executor:
             self.stats.job_finished(True, time.monotonic() - started)
             if self._write(finish, job):
                 self._after(job, "after_complete")
-                if hooks.has_after_complete(cls):
-                    self._plugin(hooks.after_complete, job)
+                self._plugin(hooks.after_complete, job)
                 logger.debug(
                     "job completed",
                     job_id=job.id,

@@ -23,19 +23,9 @@ def on_build(job: Job, now: dt.datetime) -> None:
         job.run_at = cron.next_run_at(cls, now)
 
 
-def has_window(cls: type[Job]) -> bool:
-    """True when ``cls`` has a processing window (a claimed job must be checked)."""
-    return cls.processing_window is not None
-
-
 def window_reschedule(job: Job, now: dt.datetime) -> dt.datetime | None:
     """The next opening when ``job`` was claimed outside its processing window."""
     return window.next_opening(type(job), now)
-
-
-def has_after_complete(cls: type[Job]) -> bool:
-    """True when a completed job of ``cls`` needs :func:`after_complete` (a cron class)."""
-    return cron.schedule_of(cls) is not None
 
 
 def after_failure(job: Job, now: dt.datetime) -> None:
