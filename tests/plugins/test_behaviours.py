@@ -68,11 +68,19 @@ def test_cron_job_is_scheduled_and_reschedules_itself(sqlite_url: str) -> None:
     with pytest.raises(DuplicateJob, match="TickJob is a cron job class"):
         jobs.TickJob.create()
     assert cron.ensure_scheduled([jobs.TickJob._job_class_path], rocketjob.job.utcnow()) == []
+    before = rocketjob.job.utcnow()
     first.run_now()
     with running_worker(imports=IMPORTS):
         wait_for(lambda: first.reload().completed)
         nxt = wait_for(lambda: jobs.TickJob.where("queued"))
-    assert len(nxt) == 1 and nxt[0].scheduled
+        after = rocketjob.job.utcnow()
+    # The next instance runs at the first minute boundary after the completion. (Checked
+    # against the clock read around the run, not with `scheduled` at assert time: a
+    # completion at hh:mm:59.98 schedules hh:mm+1:00, already past a moment later.)
+    assert len(nxt) == 1
+    run_at = nxt[0].run_at
+    assert run_at is not None and (run_at.second, run_at.microsecond) == (0, 0)
+    assert before < run_at <= after + dt.timedelta(minutes=1)
 
 
 def test_cron_aborted_instance_schedules_the_next(sqlite_url: str) -> None:
