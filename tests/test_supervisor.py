@@ -12,7 +12,7 @@ import pytest
 
 from rocketjob import config as config_module
 from rocketjob.errors import ConfigError
-from rocketjob.supervisor import Supervisor
+from rocketjob.supervisor import Supervisor, signals
 from rocketjob.supervisor.notify import Notifier
 from rocketjob.supervisor.pidfile import Pidfile
 from rocketjob.supervisor.registry import Exited, Registry, WorkerProcess
@@ -195,6 +195,27 @@ def test_signal_queue_wakes_on_a_signal() -> None:
         assert queue.wait(0.0) == [] and queue.take() == []
     finally:
         queue.restore()
+
+
+@pytest.mark.skipif(signals.open_signalfd([]) < 0, reason="no signalfd on this OS")
+def test_signal_queue_sees_only_the_later_of_tstp_and_cont() -> None:
+    """A TSTP, CONT burst must leave the supervisor running, a CONT, TSTP burst paused:
+    blocked signals stay pending, where each discards the other."""
+    queue = SignalQueue()
+    queue.install()
+    try:
+        for signum in (signal.SIGTSTP, signal.SIGCONT, signal.SIGUSR1, signal.SIGTSTP):
+            os.kill(os.getpid(), signum)
+        os.kill(os.getpid(), signal.SIGCONT)
+        queue.wait(5.0)
+        assert sorted(queue.take()) == [signal.SIGUSR1, signal.SIGCONT]
+        for signum in (signal.SIGCONT, signal.SIGTSTP):
+            os.kill(os.getpid(), signum)
+        queue.wait(5.0)
+        assert queue.take() == [signal.SIGTSTP]
+    finally:
+        queue.restore()
+    assert signal.SIGTSTP not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
 @pytest.mark.parametrize("abstract", [False, True])

@@ -1,17 +1,29 @@
-"""The supervisor's signals: handlers only enqueue, the main loop does the work.
+"""The supervisor's signals: the main loop reads them and does the work.
 
-A handler appends the signal number to a deque (an atomic operation, safe in a handler)
-and the C-level wake-up fd writes a byte to a non-blocking self-pipe, so a main loop
-blocked in ``select`` wakes at once. Nothing else happens inside a handler: no logging,
-locks, I/O or ``os.kill`` (STYLE.md, convention 2).
+On Linux the handled signals stay blocked and the main loop reads them from a
+``signalfd``, so a loop blocked in ``select`` wakes at once. Blocked signals stay pending
+in the kernel, where a CONT discards a pending TSTP (and a TSTP a pending CONT): of a
+TSTP and a CONT sent in the same instant, the loop sees only the later one. Delivered
+through handlers instead, a burst of signals can run in another order than it was sent
+(the kernel stacks the handler frames, and Python runs pending handlers in signal-number
+order), and a TSTP, CONT burst could leave the workers paused.
+
+Elsewhere (or if ``signalfd`` is unavailable) the handlers are the way in: the C-level
+handler writes each signal's number to a non-blocking self-pipe (the wake-up fd), and the
+loop reads the numbers from it. The handlers stay installed on Linux too, for a thread
+that started before the signals were blocked. Nothing happens inside a handler: no
+logging, locks, I/O or ``os.kill`` (STYLE.md, convention 2).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import select
 import signal
+import struct
+import sys
 from collections import deque
 from collections.abc import Iterable
 from types import FrameType
@@ -31,63 +43,86 @@ HANDLED: tuple[signal.Signals, ...] = (
     signal.SIGCHLD,
 )
 
+_SIGINFO_SIZE = 128  # struct signalfd_siginfo; its first field is the uint32 ssi_signo
+_SIGNO = struct.Struct("I")
+
+
+def open_signalfd(signums: Iterable[int]) -> int:
+    """A non-blocking ``signalfd`` for ``signums`` (Linux), or -1 where there is none."""
+    if not sys.platform.startswith("linux"):
+        return -1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        mask = ctypes.create_string_buffer(128)  # sigset_t: 1024 bits in glibc and musl
+        libc.sigemptyset(mask)
+        for signum in signums:
+            libc.sigaddset(mask, int(signum))
+        fd = int(libc.signalfd(-1, mask, os.O_NONBLOCK | os.O_CLOEXEC))
+    except (OSError, AttributeError):
+        return -1
+    return fd if fd >= 0 else -1
+
 
 class SignalQueue:
-    """Queue of received signals and the self-pipe that wakes the main loop."""
+    """Queue of received signals and the descriptors that wake the main loop."""
 
     def __init__(self) -> None:
         self.pending: deque[int] = deque()
         self._read_fd, self._write_fd = os.pipe()
         for fd in (self._read_fd, self._write_fd):
             os.set_blocking(fd, False)
+        self._signal_fd = -1
         self._previous: dict[int, object] = {}
-
-    @property
-    def fds(self) -> tuple[int, int]:
-        """The self-pipe's descriptors (a forked worker closes them)."""
-        return self._read_fd, self._write_fd
+        self._previous_mask: set[int | signal.Signals] | None = None
 
     def install(self) -> None:
-        """Install the handlers and the wake-up fd (main thread only)."""
+        """Install the handlers and the wake-up fd, then block the signals and read them
+        from a signalfd where there is one (main thread only)."""
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
         for signum in HANDLED:
-            self._previous[signum] = signal.signal(signum, self._enqueue)
+            self._previous[signum] = signal.signal(signum, self._handler)
+        self._signal_fd = open_signalfd(HANDLED)
+        if self._signal_fd >= 0:
+            self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
 
-    def _enqueue(self, signum: int, frame: FrameType | None) -> None:
-        """The handler: only append."""
-        self.pending.append(signum)
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        """The Python-level handler does nothing: the C-level one wrote to the pipe."""
 
     def wait(self, timeout: float, extra_fds: Iterable[int] = ()) -> list[int]:
         """Block up to ``timeout`` seconds for a signal or a readable ``extra_fds``;
         return the descriptors of ``extra_fds`` that are readable."""
-        watched = [self._read_fd, *extra_fds]
+        own = [fd for fd in (self._read_fd, self._signal_fd) if fd >= 0]
         if self.pending:
             timeout = 0.0
         try:
-            readable, _, _ = select.select(watched, [], [], max(0.0, timeout))
+            readable, _, _ = select.select([*own, *extra_fds], [], [], max(0.0, timeout))
         except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
             return []
-        if self._read_fd in readable:
-            self._drain_pipe()
-        return [fd for fd in readable if fd != self._read_fd]
+        if any(fd in readable for fd in own):
+            self._read()
+        return [fd for fd in readable if fd not in own]
 
-    def _drain_pipe(self) -> None:
-        while True:
-            try:
-                if not os.read(self._read_fd, 4096):
-                    return
-            except BlockingIOError:
-                return
+    def _read(self) -> None:
+        """Move the signals waiting in the pipe and the signalfd to ``pending``."""
+        self.pending.extend(_read_all(self._read_fd))
+        if self._signal_fd >= 0:
+            data = _read_all(self._signal_fd)
+            for offset in range(0, len(data) - _SIGINFO_SIZE + 1, _SIGINFO_SIZE):
+                self.pending.append(_SIGNO.unpack_from(data, offset)[0])
 
     def take(self) -> list[int]:
-        """Every signal received since the last call, oldest first."""
+        """Every signal received since the last call, in the order they were read."""
+        self._read()
         taken: list[int] = []
         while self.pending:
             taken.append(self.pending.popleft())
         return taken
 
     def restore(self) -> None:
-        """Put back the previous handlers and close the pipe."""
+        """Unblock the signals, put back the previous handlers and close the descriptors."""
+        if self._previous_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
+            self._previous_mask = None
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous.clear()
@@ -95,10 +130,26 @@ class SignalQueue:
         self.close()
 
     def close(self) -> None:
-        """Close the self-pipe (in a forked worker, or after restore)."""
-        for fd in (self._read_fd, self._write_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close the pipe and the signalfd (in a forked worker, or after restore)."""
+        for fd in (self._read_fd, self._write_fd, self._signal_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._signal_fd = -1
+
+
+def _read_all(fd: int) -> bytes:
+    """Everything a non-blocking descriptor has to read now."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def block_all() -> set[int]:
