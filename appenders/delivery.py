@@ -160,12 +160,12 @@ class AsyncAppender:
             self.start()
         self.begin_close(timeout)
         self._thread.join(max(0.0, min(timeout, self._deadline - self._clock())))
-        if self._thread.is_alive():
-            with self._lock, self._queue.mutex:
-                self._abandoned = True  # from now on the thread's own drops are not counted
-                self._dropped += self._queue.unfinished_tasks
-            return False
-        return True
+        alive = self._thread.is_alive()
+        with self._lock, self._queue.mutex:
+            left = self._queue.unfinished_tasks  # past the deadline (or left by a dead thread)
+            self._dropped += left
+            self._abandoned = self._abandoned or alive  # its later drops are not counted
+        return not alive and not left
 
     def begin_close(self, timeout: float) -> None:
         """Start the final flush, due within ``timeout`` seconds, without waiting for it."""
@@ -196,8 +196,8 @@ class AsyncAppender:
                 if len(batch) < self.options.batch_size:
                     self._stop.wait(self.options.linger)  # fewer wake-ups, fuller batches
             self._reporter.drops(self._dropped)
-            if not batch and self._stop.is_set():
-                break
+            if not batch and self._stop.is_set() and self._queue.empty():
+                break  # a record queued just before the stop is still delivered
         self._safely("close")
 
     def _next_batch(self) -> list[Record]:

@@ -38,6 +38,9 @@ def restore_logging() -> Iterator[None]:
     if log.active() is not None:
         log.active().close(1)  # type: ignore[union-attr]
     root.handlers[:], root.level = handlers, level
+    # An appender thread a test abandoned (a hanging receiver) would log its failure into
+    # the next test's appenders.
+    wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("appender:")])
 
 
 def lines(path: Path) -> list[dict[str, Any]]:

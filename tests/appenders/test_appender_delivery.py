@@ -57,6 +57,29 @@ def test_reopen_runs_on_the_delivery_thread(tmp_path: Path) -> None:
     assert out.close(2) and target.closed.is_set()
 
 
+
+def test_a_record_queued_as_the_close_begins_is_still_delivered() -> None:
+    """The delivery thread found the queue empty, and before it checked for the stop a
+    record was queued and the close began (seen in CI: the record was lost and close()
+    said all was delivered). reopen() runs in exactly that window, so it opens it here."""
+    in_window, leave = threading.Event(), threading.Event()
+
+    class Target(Recorder):
+        def reopen(self) -> None:
+            in_window.set()
+            leave.wait(5)
+
+    target = Target()
+    out = AsyncAppender(target, name="race")
+    out.reopen()
+    assert in_window.wait(5)
+    out.emit(Record("last words"))
+    out.begin_close(2)
+    leave.set()
+    assert out.close(2)
+    assert target.batches == [["last words"]] and out.dropped == 0
+
+
 def test_level_filters_records() -> None:
     target = Recorder()
     out = AsyncAppender(target, name="lvl", levelno=30)
