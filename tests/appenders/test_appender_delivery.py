@@ -57,7 +57,6 @@ def test_reopen_runs_on_the_delivery_thread(tmp_path: Path) -> None:
     assert out.close(2) and target.closed.is_set()
 
 
-
 def test_a_record_queued_as_the_close_begins_is_still_delivered() -> None:
     """The delivery thread found the queue empty, and before it checked for the stop a
     record was queued and the close began (seen in CI: the record was lost and close()
