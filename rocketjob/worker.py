@@ -127,6 +127,7 @@ class Worker:
             is_stopping=lambda: self.stopping == STOP_NOW,
             claim_ahead=self._claim_ahead,
             on_claimed=self._assign,
+            busy=lambda: self.threads.busy if self.threads is not None else 0,
         )
         self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
         now = self.clock.now()
