@@ -65,7 +65,7 @@ def test_the_leader_waits_for_the_other_busy_threads(store: Store) -> None:
     began = time.monotonic()
     assert commit_all(committer, items, gap=0.05) == [True, True, True]
     assert counting.batches == [3]
-    assert time.monotonic() - began < 2.0  # written once all were in, not at the linger
+    assert time.monotonic() - began < 2.5  # written once all were in, not at the linger
     assert [store.get_job(item.job_id) for item in items] == [None, None, None]
 
 
@@ -75,7 +75,7 @@ def test_a_lone_job_is_written_at_once(store: Store) -> None:
     (item,) = claimed(store, 1)
     began = time.monotonic()
     assert committer.commit(item)
-    assert time.monotonic() - began < 1.0 and counting.batches == [1]
+    assert time.monotonic() - began < 2.5 and counting.batches == [1]
 
 
 def test_the_leader_stops_waiting_at_the_linger(store: Store) -> None:
@@ -89,10 +89,10 @@ def test_the_leader_stops_waiting_at_the_linger(store: Store) -> None:
 
 def test_jobs_that_run_longer_than_the_linger_are_written_at_once(store: Store) -> None:
     counting = CountingStore(store)
-    committer = GroupCommitter(counting, busy=lambda: 2, linger=0.3)  # type: ignore[arg-type]
-    for _ in range(20):
-        committer.observe(2.0)  # a typical job runs 2 s
+    committer = GroupCommitter(counting, busy=lambda: 2, linger=5.0)  # type: ignore[arg-type]
+    for _ in range(100):
+        committer.observe(20.0)  # a typical job runs 20 s
     (item,) = claimed(store, 1)
     began = time.monotonic()
     assert committer.commit(item)
-    assert time.monotonic() - began < 0.3 and counting.batches == [1]
+    assert time.monotonic() - began < 2.5 and counting.batches == [1]
