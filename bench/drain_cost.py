@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import rocketjob
-from bench.jobs import NoopJob
+from bench.jobs import NoopJob, enqueue_noops
 from bench.measure import TreeCpu, server_pids
 from bench.stores import analyze
 from rocketjob import config as config_module
@@ -35,10 +35,13 @@ CLASSES = ["bench.jobs.NoopJob"]
 
 
 def _enqueue(url: str, n: int) -> Any:
+    """Connect, enqueue ``n`` jobs and (not on SQLite) refresh the planner statistics,
+    untimed, as bin/bench does: a claim planned without statistics is slow."""
     rocketjob.connect(url)
     store = connection.current_store()
-    for start in range(0, n, 1000):
-        NoopJob.perform_all_later([(i,) for i in range(start, min(n, start + 1000))])
+    enqueue_noops(n)
+    if not url.startswith("sqlite"):
+        analyze(url)
     return store
 
 
@@ -64,8 +67,6 @@ def worker(url: str, n: int, threads: int) -> None:
 
     logger.remove()  # the worker logs every completion at DEBUG
     _enqueue(url, n)
-    if not url.startswith("sqlite"):
-        analyze(url)  # untimed, as bin/bench
     config = config_module.from_dict({"worker": {"threads": threads, "imports": ["bench.jobs"]}})
     work = Worker(config)
     work.boot()
@@ -88,8 +89,6 @@ def worker(url: str, n: int, threads: int) -> None:
 def store(url: str, n: int, batch: int) -> None:
     """One thread: claim ``batch`` jobs, then finish_and_claim until the queue is empty."""
     db = _enqueue(url, n)
-    if not url.startswith("sqlite"):
-        analyze(url)  # untimed, as bin/bench: a claim planned without statistics is slow
     if not hasattr(db, "finish_and_claim"):
         raise SystemExit(f"{url}: this store has no finish_and_claim")
     server = TreeCpu(server_pids(url))

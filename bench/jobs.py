@@ -18,3 +18,11 @@ class NoopJob(Job):
 
     def perform(self, i: int) -> None:
         return None
+
+
+def enqueue_noops(n: int, chunk: int = 1000) -> list[NoopJob]:
+    """Bulk-enqueue ``n`` NoopJob jobs (arguments 0..n-1), ``chunk`` per transaction."""
+    jobs: list[NoopJob] = []
+    for start in range(0, n, chunk):
+        jobs += NoopJob.perform_all_later([(i,) for i in range(start, min(n, start + chunk))])
+    return jobs

@@ -92,7 +92,7 @@ def idle(url: str, seconds: float) -> None:
 
 def memory(url: str, jobs: int) -> None:
     """Print the RSS after boot and after each drained chunk of 10,000 jobs."""
-    from bench.jobs import NoopJob
+    from bench.jobs import enqueue_noops
 
     worker, _, _, thread = _start(url)
     process = psutil.Process()
@@ -100,8 +100,7 @@ def memory(url: str, jobs: int) -> None:
     done = 0
     while done < jobs:
         chunk = min(10_000, jobs - done)
-        for start in range(0, chunk, 1000):
-            NoopJob.perform_all_later([(i,) for i in range(start, min(chunk, start + 1000))])
+        enqueue_noops(chunk)
         while rocketjob.Job.counts_by_state():
             time.sleep(0.05)
         done += chunk
