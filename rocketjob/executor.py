@@ -246,14 +246,10 @@ class Executor:
                 job.run_callback("before_complete")
                 finish = self._complete(job, worker, result)
             except BaseException as exc:  # the job's own error: kept on the job, not raised
-                ran = time.monotonic() - started
-                self.stats.job_finished(False, ran)
-                self.committer.observe(ran)
+                self._ran(started, ok=False)
                 self._fail(job, worker, exc)
                 return
-            ran = time.monotonic() - started
-            self.stats.job_finished(True, ran)
-            self.committer.observe(ran)
+            self._ran(started, ok=True)
             if self._write(finish, job):
                 self._after(job, "after_complete")
                 self._plugin(hooks.after_complete, job)
@@ -262,6 +258,12 @@ class Executor:
                     job_id=job.id,
                     duration_ms=round((time.monotonic() - started) * 1000, 3),
                 )
+
+    def _ran(self, started: float, ok: bool) -> None:
+        """Count a job that ran since ``started`` (stats, and the committer's linger)."""
+        ran = time.monotonic() - started
+        self.stats.job_finished(ok, ran)
+        self.committer.observe(ran)
 
     def _complete(self, job: Job, worker: str, result: Any) -> Finish:
         if job.destroy_on_complete and not job.collect_output:
