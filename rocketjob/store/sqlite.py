@@ -46,7 +46,7 @@ from rocketjob.store.sqlite_rows import (
 from rocketjob.store.sqlite_wake import Wakeups
 from rocketjob.store.sqlite_web import SQLiteMissionControl
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -97,6 +97,23 @@ DROP INDEX IF EXISTS jobs_claim;
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (priority, id, job_class, run_at)
     WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS jobs_running ON jobs (job_class) WHERE state = 'running'
+"""
+
+#: Schema version 4: the listing indexes leave queued jobs out (``jobs_queue`` holds
+#: them), so an enqueue writes two b-trees (table and ``jobs_queue``) instead of four: one
+#: fsync'd commit writes about half the pages. Queries on queued jobs name the state
+#: literally so the planner can use ``jobs_queue`` (see ``state_index_terms``); the
+#: index carries ``state`` so that counting queued jobs reads the index alone (SQLite
+#: does not treat a partial index as covering the column of its own condition).
+MIGRATION_4 = """
+DROP INDEX IF EXISTS jobs_queue;
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (priority, id, job_class, run_at, state)
+    WHERE state = 'queued';
+DROP INDEX IF EXISTS jobs_state;
+DROP INDEX IF EXISTS jobs_class_state;
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id) WHERE state <> 'queued';
+CREATE INDEX IF NOT EXISTS jobs_class_state ON jobs (job_class, state, id)
+    WHERE state <> 'queued'
 """
 
 
@@ -163,7 +180,8 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
-            for version, script in ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3)):
+            migrations = ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3), (4, MIGRATION_4))
+            for version, script in migrations:
                 if current < version:
                     for statement in script.split(";"):
                         if statement.strip():
@@ -272,17 +290,25 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         return [job_from_row(row) for row in self._query(sql, params)]
 
     def count_jobs(self, job_class: str | None = None) -> dict[str, int]:
+        # Queued jobs are counted from jobs_queue, the others from the listing indexes.
         if job_class is None:
-            rows = self._query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+            rows = self._query(
+                "SELECT 'queued', COUNT(*) FROM jobs WHERE state = 'queued' UNION ALL "
+                "SELECT state, COUNT(*) FROM jobs WHERE state <> 'queued' GROUP BY state"
+            )
         else:
             rows = self._query(
-                "SELECT state, COUNT(*) FROM jobs WHERE job_class = ? GROUP BY state",
-                (job_class,),
+                "SELECT 'queued', COUNT(*) FROM jobs WHERE state = 'queued' AND job_class = ? "
+                "UNION ALL SELECT state, COUNT(*) FROM jobs "
+                "WHERE state <> 'queued' AND job_class = ? GROUP BY state",
+                (job_class, job_class),
             )
-        return {state: count for state, count in rows}
+        return {state: count for state, count in rows if count}
 
     def queued_job_classes(self) -> list[str]:
-        rows = self._query("SELECT DISTINCT job_class FROM jobs WHERE state = 'queued'")
+        rows = self._query(
+            "SELECT DISTINCT job_class FROM jobs INDEXED BY jobs_queue WHERE state = 'queued'"
+        )
         return sorted(row[0] for row in rows)
 
     def claim_jobs(

@@ -7,7 +7,7 @@ written by :mod:`rocketjob.codec`; booleans are 0/1.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
@@ -109,12 +109,24 @@ def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def state_index_terms(states: Collection[str]) -> list[str]:
+    """A literal term that lets SQLite use the listing indexes for ``state IN (?, ...)``.
+
+    The listing indexes (``jobs_state``, ``jobs_class_state``) hold every state but queued;
+    the planner picks a partial index only when the query repeats its condition word for
+    word, which a bound parameter cannot. A listing of queued jobs walks the table in id
+    order instead (queued jobs are the newest, and pages are bounded): sorting all of
+    ``jobs_queue`` by id for one page was 4x slower with 150,000 queued jobs."""
+    return ["state <> 'queued'"] if states and "queued" not in states else []
+
+
 def job_filters(query: JobQuery) -> tuple[str, list[Any]]:
     """The WHERE clause (indexed filters and keyset) of a job listing."""
     where, params = ["1 = 1"], list[Any]()
     if query.states is not None:
         where.append(f"state IN ({placeholders(len(query.states))})")
         params.extend(query.states)
+        where.extend(state_index_terms(query.states))
     if query.job_class is not None:
         where.append("job_class = ?")
         params.append(query.job_class)

@@ -81,7 +81,11 @@ class SQLiteMissionControl:
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
         """Number of jobs per class and state: ``{job_class: {state: n}}`` (a full
         index scan: callers cache it)."""
-        rows = self._query("SELECT job_class, state, COUNT(*) FROM jobs GROUP BY job_class, state")
+        rows = self._query(
+            "SELECT job_class, 'queued', COUNT(*) FROM jobs WHERE state = 'queued' "
+            "GROUP BY job_class UNION ALL SELECT job_class, state, COUNT(*) FROM jobs "
+            "WHERE state <> 'queued' GROUP BY job_class, state"
+        )
         counts: dict[str, dict[str, int]] = {}
         for job_class, state, count in rows:
             counts.setdefault(job_class, {})[state] = count

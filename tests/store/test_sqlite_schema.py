@@ -1,0 +1,96 @@
+"""The SQLite store's schema: migrating an older file, and what an enqueue writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from rocketjob.store import JobQuery
+from rocketjob.store.sqlite import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
+from rocketjob.store.sqlite_extras import MIGRATION_2
+from rocketjob.store.sqlite_rows import INSERT_JOB, job_filters, job_to_row
+from store.helpers import job_doc
+
+WAL_HEADER, FRAME_HEADER, PAGE = 32, 24, 4096
+
+
+def _version_3_file(path: Path) -> list[dict[str, object]]:
+    """A store file as schema version 3 left it, with jobs in four states."""
+    docs = [
+        job_doc(state="queued"),
+        job_doc(state="queued", job_class="app.jobs.MailJob"),
+        job_doc(state="failed"),
+        job_doc(state="completed", destroy_on_complete=False),
+    ]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for script in (_SCHEMA, MIGRATION_2, MIGRATION_3):
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.executemany(INSERT_JOB, [job_to_row(doc) for doc in docs])
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    return docs
+
+
+def _plan(store: SQLiteStore, sql: str, params: list[object]) -> str:
+    rows = store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    return " | ".join(row[3] for row in rows)
+
+
+def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    docs = _version_3_file(path)
+    store = SQLiteStore(f"sqlite:///{path}")
+    try:
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        rows = store._conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name IN "
+            "('jobs_state', 'jobs_class_state', 'jobs_queue')"
+        ).fetchall()
+        sql = dict(rows)
+        assert "WHERE state <> 'queued'" in sql["jobs_state"]
+        assert "WHERE state <> 'queued'" in sql["jobs_class_state"]
+        assert "state)" in sql["jobs_queue"] and "WHERE state = 'queued'" in sql["jobs_queue"]
+        assert store.count_jobs() == {"queued": 2, "failed": 1, "completed": 1}
+        assert store.count_jobs("app.jobs.MailJob") == {"queued": 1}
+        queued = store.find_jobs(JobQuery(states=["queued"]))
+        assert [doc["id"] for doc in queued] == [docs[0]["id"], docs[1]["id"]]
+        assert [d["id"] for d in store.find_jobs(JobQuery(states=["failed"]))] == [docs[2]["id"]]
+        assert store.queued_job_classes() == ["app.jobs.ImportJob", "app.jobs.MailJob"]
+    finally:
+        store.close()
+
+
+def test_an_enqueue_writes_the_table_and_the_claim_index_only(tmp_path: Path) -> None:
+    """One fsync'd commit per enqueue: its cost grows with the pages it writes. The
+    listing indexes leave queued jobs out, so an insert writes two pages, not four."""
+    path = tmp_path / "rj.db"
+    store = SQLiteStore(f"sqlite:///{path}")
+    try:
+        store.insert_jobs([job_doc()])
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert Path(f"{path}-wal").stat().st_size == 0
+        store.insert_jobs([job_doc()])
+        frames = (Path(f"{path}-wal").stat().st_size - WAL_HEADER) // (FRAME_HEADER + PAGE)
+        assert frames == 2
+    finally:
+        store.close()
+
+
+def test_listings_and_counts_read_indexes(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'rj.db'}")
+    try:
+        store.insert_jobs([job_doc(state="failed"), job_doc()])
+        where, params = job_filters(JobQuery(states=["failed", "aborted"]))
+        plan = _plan(store, f"SELECT id FROM jobs WHERE {where} ORDER BY id", params)
+        assert "USING COVERING INDEX jobs_state" in plan
+        where, params = job_filters(JobQuery(states=["failed"], job_class="app.jobs.X"))
+        plan = _plan(store, f"SELECT id FROM jobs WHERE {where} ORDER BY id", params)
+        assert "INDEX jobs_class_state" in plan
+        plan = _plan(store, "SELECT 'queued', COUNT(*) FROM jobs WHERE state = 'queued'", [])
+        assert "USING COVERING INDEX jobs_queue" in plan
+        assert store.count_jobs() == {"failed": 1, "queued": 1}
+    finally:
+        store.close()
