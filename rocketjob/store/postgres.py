@@ -260,14 +260,17 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
 
     @_translated
     def count_jobs(self, job_class: str | None = None) -> dict[str, int]:
-        statement = sql.SQL("SELECT state, count(*) FROM {}").format(self._jobs)
-        params: list[Any] = []
-        if job_class is not None:
-            statement += sql.SQL(" WHERE job_class = %s")
-            params.append(job_class)
+        # Queued jobs are counted from the claim index, the others from the listing index.
+        same_class = sql.SQL("" if job_class is None else " AND job_class = %s")
+        statement = sql.SQL(
+            "SELECT 'queued', count(*) FROM {jobs} WHERE state = 'queued'{same_class}"
+            " UNION ALL SELECT state, count(*) FROM {jobs} WHERE state <> 'queued'{same_class}"
+            " GROUP BY state"
+        ).format(jobs=self._jobs, same_class=same_class)
+        params = [] if job_class is None else [job_class, job_class]
         with self._single() as conn:
-            rows = conn.execute(statement + sql.SQL(" GROUP BY state"), params).fetchall()
-        return {state: int(count) for state, count in rows}
+            rows = conn.execute(statement, params).fetchall()
+        return {state: int(count) for state, count in rows if count}
 
     @_translated
     def queued_job_classes(self) -> list[str]:

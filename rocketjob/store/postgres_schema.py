@@ -98,6 +98,16 @@ CREATE TABLE IF NOT EXISTS {schema}.rocketjob_dirmon_entries (
     updated_at timestamptz NOT NULL
 );
 """,
+    # 3: the listing indexes leave queued jobs out (the claim index holds them), so an
+    # enqueue updates two indexes instead of four
+    3: """
+DROP INDEX IF EXISTS {schema}.rocketjob_jobs_state;
+CREATE INDEX IF NOT EXISTS rocketjob_jobs_state ON {schema}.rocketjob_jobs (state, id)
+    WHERE state <> 'queued';
+DROP INDEX IF EXISTS {schema}.rocketjob_jobs_class_state;
+CREATE INDEX IF NOT EXISTS rocketjob_jobs_class_state
+    ON {schema}.rocketjob_jobs (job_class, state, id) WHERE state <> 'queued';
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

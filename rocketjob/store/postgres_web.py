@@ -103,10 +103,13 @@ class PostgresMissionControl:
 
     @_translated
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
-        """``{job_class: {state: n}}`` over every job (an index-only scan: callers cache it)."""
-        statement = sql.SQL("SELECT job_class, state, count(*) FROM {} GROUP BY 1, 2").format(
-            self._jobs
-        )
+        """``{job_class: {state: n}}`` over every job (index-only scans of the claim and
+        listing indexes: callers cache it)."""
+        statement = sql.SQL(
+            "SELECT job_class, 'queued', count(*) FROM {jobs} WHERE state = 'queued' GROUP BY 1"
+            " UNION ALL SELECT job_class, state, count(*) FROM {jobs} WHERE state <> 'queued'"
+            " GROUP BY 1, 2"
+        ).format(jobs=self._jobs)
         with self._single() as conn:
             rows = conn.execute(statement).fetchall()
         counts: dict[str, dict[str, int]] = {}
@@ -191,6 +194,10 @@ def job_filters(query: JobQuery) -> tuple[sql.Composable, list[Any]]:
         if values is not None:
             where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
             params.append(list(values))
+    if query.states and "queued" not in query.states:
+        # The listing indexes hold every state but queued; a generic (prepared) plan can
+        # use them only when the query states their condition itself.
+        where.append(sql.SQL("state <> 'queued'"))
     for column, value in (("job_class", query.job_class), ("server_name", query.server_name)):
         if value is not None:
             where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))

@@ -15,7 +15,7 @@ from psycopg import sql
 
 import rocketjob
 from rocketjob import JobNotFound, connection
-from rocketjob.store import open_store, postgres_schema
+from rocketjob.store import JobQuery, open_store, postgres_schema, postgres_web
 from rocketjob.store.postgres import PostgresStore
 
 from .conftest import POSTGRES_URL, StoreEnv, make_env, require_service, spawn_pool, with_query
@@ -164,3 +164,63 @@ def test_url_options_and_password_hidden(pg_env: StoreEnv) -> None:
         assert tuned.count_jobs() == {"queued": 1}
     finally:
         tuned.close()
+
+
+def test_version_2_schema_migrates_to_partial_listing_indexes(
+    pg_env: StoreEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 3: the listing indexes leave queued jobs out (an enqueue updates two
+    indexes, not four); counts and listings stay the same, and a generic (prepared) plan
+    of a listing by state can still use the state index."""
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            postgres_schema, "MIGRATIONS", {v: postgres_schema.MIGRATIONS[v] for v in (1, 2)}
+        )
+        patch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
+        old = pg_env.open()
+        docs = [job_doc(), job_doc(job_class="app.jobs.MailJob"), job_doc(state="failed")]
+        old.insert_jobs(docs)
+        old.close()
+    store = pg_env.open()
+    schema_name = pg_env.url.rsplit("schema=", 1)[1]
+    with psycopg.connect(POSTGRES_URL) as conn:
+        versions = conn.execute(
+            sql.SQL("SELECT version FROM {}.rocketjob_schema_versions ORDER BY 1").format(
+                sql.Identifier(schema_name)
+            )
+        ).fetchall()
+        defs = dict(
+            conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s",
+                (schema_name,),
+            ).fetchall()
+        )
+        assert versions == [(1,), (2,), (3,)]
+        for name in ("rocketjob_jobs_state", "rocketjob_jobs_class_state"):
+            assert "WHERE (state <> 'queued'::text)" in defs[name]
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        where, params = postgres_web.job_filters(JobQuery(states=["failed"]))
+        jobs = sql.SQL("{}.rocketjob_jobs").format(sql.Identifier(schema_name))
+        text = sql.SQL("SELECT id FROM {} WHERE {} ORDER BY id").format(jobs, where)
+        assert params == [["failed"]]
+        conn.execute(
+            sql.SQL("PREPARE listing(text[]) AS {}").format(
+                sql.SQL(text.as_string(conn).replace("%s", "$1"))
+            )
+        )
+        plan = conn.execute("EXPLAIN EXECUTE listing('{failed}')").fetchall()
+        used = " ".join(row[0] for row in plan)
+        assert "rocketjob_jobs_state" in used or "rocketjob_jobs_class_state" in used, used
+    assert store.count_jobs() == {"queued": 2, "failed": 1}
+    assert store.count_jobs("app.jobs.MailJob") == {"queued": 1}
+    assert store.count_jobs_by_class() == {  # type: ignore[attr-defined]
+        "app.jobs.ImportJob": {"queued": 1, "failed": 1},
+        "app.jobs.MailJob": {"queued": 1},
+    }
+    listed = store.find_jobs(JobQuery(states=["failed"]))
+    assert [doc["id"] for doc in listed] == [docs[2]["id"]]
+    assert [doc["id"] for doc in store.find_jobs(JobQuery(states=["queued"]))] == [
+        docs[0]["id"],
+        docs[1]["id"],
+    ]
