@@ -7,7 +7,7 @@ ValidationError and stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rocketjob import codec
@@ -16,7 +16,7 @@ from rocketjob.connection import current_store
 from rocketjob.errors import DuplicateJob, ValidationError
 from rocketjob.ids import new_id
 from rocketjob.plugins import hooks
-from rocketjob.store.base import JobDoc
+from rocketjob.store.base import JobBatch, JobDoc
 
 if TYPE_CHECKING:
     from rocketjob.job import Job
@@ -84,21 +84,24 @@ class Enqueuer:
         if not items:
             return []
         first, first_doc = self.build(items[0], {}, where="item 0: ")
-        jobs, docs = [first], [first_doc]
+        jobs, ids, encoded = [first], [str(first_doc["id"])], [first_doc["arguments"]]
         fresh = [spec for name, spec in self.cls._custom_fields.items() if name not in self.options]
+        new = self.cls.__new__
+        shared = first.__dict__
         for i in range(1, len(items)):
             try:
-                encoded = codec.encode(items[i], "arguments")
+                encoded.append(codec.encode(items[i], "arguments"))
             except ValidationError as exc:
                 raise ValidationError(f"{self.cls.__qualname__}: item {i}: {exc}") from None
-            job = self.cls.__new__(self.cls)
-            job.__dict__.update(first.__dict__)
+            job = new(self.cls)
+            job.__dict__.update(shared)
             for spec in fresh:  # mutable defaults are never shared between jobs
                 setattr(job, spec.name, spec.initial())
-            job.id, job.arguments = new_id(), items[i]
+            job.id = job_id = new_id()
+            job.arguments = items[i]
             jobs.append(job)
-            docs.append({**first_doc, "id": job.id, "arguments": encoded})
-        self._insert(docs)
+            ids.append(job_id)
+        self._insert(JobBatch(first_doc, ids, encoded))
         return jobs
 
     def create(self, **values: Any) -> Job:
@@ -109,7 +112,7 @@ class Enqueuer:
         self._insert([doc])
         return job
 
-    def _insert(self, docs: list[JobDoc]) -> None:
+    def _insert(self, docs: Sequence[JobDoc]) -> None:
         """Store ``docs``; a singleton (or cron) class with an active instance raises
         DuplicateJob naming the class."""
         try:

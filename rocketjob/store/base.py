@@ -25,7 +25,7 @@ Guarantees every store gives
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -87,6 +87,32 @@ SERVER_FIELDS: dict[str, str] = {
     "info": "dict: cpu_percent, memory_rss, job_classes, appender_drops, ...",
     "commands": "list of str sent by remote control, oldest first",
 }
+
+
+class JobBatch(Sequence[JobDoc]):
+    """The documents of a bulk enqueue: one ``template`` document, and per job its own
+    ``id`` and ``arguments``; every other field is the template's.
+
+    It is a sequence of full documents, so a store can treat it like any list given to
+    ``insert_jobs``; a store that recognises it may send the shared values once."""
+
+    def __init__(self, template: JobDoc, ids: Sequence[str], arguments: Sequence[Any]) -> None:
+        if len(ids) != len(arguments):
+            raise ValueError(f"{len(ids)} ids for {len(arguments)} arguments")
+        self.template, self.ids, self.arguments = template, ids, arguments
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[JobDoc]:
+        template = self.template
+        for job_id, arguments in zip(self.ids, self.arguments, strict=True):
+            yield {**template, "id": job_id, "arguments": arguments}
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return {**self.template, "id": self.ids[index], "arguments": self.arguments[index]}
 
 
 @dataclass(frozen=True)

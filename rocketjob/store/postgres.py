@@ -37,7 +37,7 @@ from psycopg.types.json import set_json_loads
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
 from rocketjob.store import postgres_schema as schema
 from rocketjob.store import postgres_sql
-from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.postgres_extras import PostgresExtras
 from rocketjob.store.postgres_listen import Listener
 from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
@@ -47,6 +47,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 Conn = psycopg.Connection[Any]
 
+
+#: The columns a bulk enqueue sends per job; the others are the batch's template.
+_PER_JOB = frozenset({"id", "arguments"})
 
 #: When each pooled connection last finished a statement without error.
 _FRESH: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
@@ -177,8 +180,16 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         if len(docs) == 1:
             doc = docs[0]
             query, params = self._sql.insert_one, [to_param(n, doc.get(n)) for n in JOB_COLUMNS]
+        elif isinstance(docs, JobBatch):
+            template, query = docs.template, self._sql.insert_batch
+            params = [to_param(n, template.get(n)) for n in JOB_COLUMNS if n not in _PER_JOB]
+            per_job = [
+                {"id": job_id, "arguments": arguments}
+                for job_id, arguments in zip(docs.ids, docs.arguments, strict=True)
+            ]
+            params.append(orjson.dumps(per_job).decode())
         else:
-            query, params = self._sql.insert_many, [orjson.dumps(docs).decode()]
+            query, params = self._sql.insert_many, [orjson.dumps(list(docs)).decode()]
         if connection is None:
             with self._single() as conn:
                 conn.execute(query, params)

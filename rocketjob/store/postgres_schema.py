@@ -112,6 +112,16 @@ CREATE INDEX IF NOT EXISTS rocketjob_jobs_class_state
 SCHEMA_VERSION = max(MIGRATIONS)
 
 JOB_COLUMNS = tuple(JOB_FIELDS)
+#: Each job column's type, as the migrations above create it.
+JOB_COLUMN_TYPES = {
+    "id": "text", "job_class": "text", "state": "text", "priority": "smallint",
+    "description": "text", "arguments": "json", "run_at": "timestamptz",
+    "expires_at": "timestamptz", "destroy_on_complete": "boolean", "collect_output": "boolean",
+    "result": "json", "created_at": "timestamptz", "started_at": "timestamptz",
+    "completed_at": "timestamptz", "failure_count": "integer", "worker_name": "text",
+    "server_name": "text", "percent_complete": "smallint", "exception": "jsonb",
+    "log_level": "text", "fields": "json", "singleton_key": "text",
+}  # fmt: skip
 SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
                   "busy", "info", "commands")  # fmt: skip
 #: Payload columns are ``json`` (kept as written: key order and number spelling) because

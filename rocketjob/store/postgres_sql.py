@@ -6,9 +6,12 @@ query text every time). The write paths are single statements so an autocommit
 connection runs each in one round trip:
 
 * enqueue: ``WITH ins AS (INSERT ... ) SELECT pg_notify(...)``: the rows and the wake-up
-  in one statement (one implicit transaction, so a failed insert notifies nobody); a
-  batch is one ``INSERT ... SELECT FROM unnest(<one array per column>)``, one prepared
-  statement whatever the batch size.
+  in one statement (one implicit transaction, so a failed insert notifies nobody). A
+  bulk enqueue (a :class:`~rocketjob.store.base.JobBatch`: jobs that differ only in id
+  and arguments) sends the shared values once and a JSON array of ``{id, arguments}``,
+  ``INSERT ... SELECT FROM json_to_recordset(...)``; other lists of documents go as one
+  JSON array through ``json_populate_recordset``. Either is one prepared statement
+  whatever the size.
 * outcomes: every destroyed job of a batch in one ``DELETE ... USING unnest(ids,
   workers)``; other outcomes one ``UPDATE`` each, in the same transaction.
 * finish and claim: the batch's deletes and the claim of the next jobs in one statement.
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from rocketjob.store.postgres_schema import JOB_COLUMNS
+from rocketjob.store.postgres_schema import JOB_COLUMN_TYPES, JOB_COLUMNS
 
 #: The claim walks the partial claim index ``(priority, id) WHERE state = 'queued'`` in
 #: order and stops after ``limit`` rows once the table has statistics (0.2 ms on a 20k
@@ -58,6 +61,7 @@ class Statements:
 
     insert_one: str
     insert_many: str
+    insert_batch: str
     claim: str
     destroy: str
     destroy_and_claim: str
@@ -91,6 +95,20 @@ def build(jobs: sql.Composable, channel: str) -> Statements:
         "WITH ins AS (INSERT INTO {jobs} ({names}) SELECT {names}"
         " FROM json_populate_recordset(NULL::{jobs}, %s::json)) {notify}"
     ).format(jobs=jobs, names=names, notify=notify)
+    # The template's values, cast to their columns' types, then one JSON array of
+    # {"id", "arguments"} objects (psycopg's text arrays escape every element in Python).
+    shared = sql.SQL(", ").join(
+        sql.SQL("u.id")
+        if name == "id"
+        else sql.SQL("u.arguments")
+        if name == "arguments"
+        else sql.SQL("%s::{}").format(sql.SQL(JOB_COLUMN_TYPES[name]))
+        for name in JOB_COLUMNS
+    )
+    batch = sql.SQL(
+        "WITH ins AS (INSERT INTO {jobs} ({names}) SELECT {shared}"
+        " FROM json_to_recordset(%s::json) AS u(id text, arguments json)) {notify}"
+    ).format(jobs=jobs, names=names, shared=shared, notify=notify)
     limit = sql.SQL("{limit}")  # kept as a slot in the rendered text
     claim = sql.SQL("WITH " + _PICK + " SELECT * FROM claimed").format(
         jobs=jobs, cols=cols, limit=limit
@@ -108,6 +126,7 @@ def build(jobs: sql.Composable, channel: str) -> Statements:
     return Statements(
         insert_one=one.as_string(),
         insert_many=many.as_string(),
+        insert_batch=batch.as_string(),
         claim=claim.as_string(),
         destroy=destroy.as_string(),
         destroy_and_claim=both.as_string(),

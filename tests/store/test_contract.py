@@ -20,6 +20,7 @@ from rocketjob import codec
 from rocketjob.errors import StoreError, ValidationError
 from rocketjob.ids import new_id
 from rocketjob.store import Finish, JobQuery, Store
+from rocketjob.store.base import JobBatch
 
 from .conftest import StoreEnv, spawn_pool
 from .helpers import CLASS, claim_until_empty, insert_one, job_doc, reap, server_doc, utcnow
@@ -66,6 +67,28 @@ def test_insert_and_get_round_trip_every_field(store: Store) -> None:
     )
     store.insert_jobs([doc])
     assert store.get_job(doc["id"]) == doc
+
+
+def test_a_batch_inserts_the_template_with_each_id_and_arguments(store: Store) -> None:
+    """A JobBatch (a bulk enqueue) reads back as full documents: the template's values
+    (every field type set) with each job's own id and arguments."""
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)
+    template = job_doc(
+        description="import", priority=7, run_at=when, expires_at=when, collect_output=True,
+        destroy_on_complete=False, log_level="debug", fields={"user_id": 42, "tags": ["a"]},
+    )  # fmt: skip
+    ids = [new_id() for _ in range(3)]
+    arguments = [{"args": [i, "x", 1.5, 1e20], "kwargs": {"z": i, "a": None}} for i in range(3)]
+    store.insert_jobs(JobBatch(template, ids, arguments))
+    for job_id, args in zip(ids, arguments, strict=True):
+        got = store.get_job(job_id)
+        assert got == {**template, "id": job_id, "arguments": args}
+        assert codec.dumps(got["arguments"]) == codec.dumps(args)  # key order, number spelling
+    assert store.count_jobs() == {"queued": 3}
+    existing = ids[1]
+    with pytest.raises((StoreError, Exception)):  # all or none
+        store.insert_jobs(JobBatch(template, [new_id(), existing], arguments[:2]))
+    assert store.count_jobs() == {"queued": 3}
 
 
 def test_get_missing_job_is_none(store: Store) -> None:

@@ -9,7 +9,9 @@ import time
 import pytest
 
 from rocketjob.errors import DuplicateJob, ValidationError
+from rocketjob.ids import new_id
 from rocketjob.store import ClaimLimit, Finish, Store
+from rocketjob.store.base import JobBatch
 
 from .conftest import StoreEnv, spawn_pool
 from .helpers import CLASS, claim_limited, job_doc, utcnow
@@ -25,6 +27,8 @@ def test_second_active_job_with_a_key_is_refused(store: Store) -> None:
         store.insert_jobs([job_doc(singleton_key="k")])
     with pytest.raises(DuplicateJob):  # all or none
         store.insert_jobs([job_doc(singleton_key="x"), job_doc(singleton_key="x")])
+    with pytest.raises(DuplicateJob):  # a bulk enqueue of a singleton class
+        store.insert_jobs(JobBatch(job_doc(singleton_key="k"), [new_id()], [{}]))
     store.insert_jobs([job_doc(), job_doc(), job_doc(singleton_key="other")])
     assert store.count_jobs() == {"queued": 4}
     assert store.get_job(first["id"])["singleton_key"] == "k"  # type: ignore[index]
