@@ -96,6 +96,7 @@ class Wakeups:
         self._watch = _WalWatch(wal_path) if wal_path else None
         self._nudge_r, self._nudge_w = os.pipe()
         self._pipe_lock = threading.Lock()
+        self._nudge_pending = False  # a byte is in the pipe (guarded by _pipe_lock)
         os.set_blocking(self._nudge_r, False)
         os.set_blocking(self._nudge_w, False)
         self._wal_seen = self._wal_marker()
@@ -107,9 +108,12 @@ class Wakeups:
     def nudge(self) -> None:
         """Wake a waiter in this process now (safe from any thread, and after close)."""
         with self._pipe_lock:  # never write to a closed (maybe reused) descriptor
-            if self._nudge_w >= 0:
-                with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending
+            if self._nudge_w >= 0 and not self._nudge_pending:
+                # One byte at most: a process that enqueues a lot and never waits (a web
+                # app) writes the pipe once, not once per job.
+                with contextlib.suppress(BlockingIOError):
                     os.write(self._nudge_w, b"\0")
+                self._nudge_pending = True
 
     def wait(self, timeout: float) -> None:
         """Return when another connection committed, on a nudge, or after ``timeout``."""
@@ -135,7 +139,8 @@ class Wakeups:
                 interval = IDLE_POLL_SECONDS
             ready, _, _ = select.select(fds, [], [], min(interval, remaining))
             if self._nudge_r in ready:
-                with contextlib.suppress(BlockingIOError):
+                with self._pipe_lock, contextlib.suppress(BlockingIOError):
+                    self._nudge_pending = False
                     os.read(self._nudge_r, 4096)
                 return
             if len(fds) > 1 and fds[1] in ready and self._watch is not None:

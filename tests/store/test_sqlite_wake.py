@@ -112,6 +112,44 @@ def test_a_nudge_wakes_the_waiter_at_once(db: tuple[sqlite3.Connection, str]) ->
     wakeups.nudge()  # after close: ignored, never written to a reused descriptor
 
 
+def test_nudges_without_a_waiter_write_once_and_still_wake_the_next_waiters(
+    db: tuple[sqlite3.Connection, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enqueue nudges every time; with nobody waiting the pipe is written once (not
+    one syscall per job), and the waiters after that are still woken by later nudges."""
+    conn, path = db
+    wakeups = _wakeups(conn, path)
+    writes: list[int] = []
+    real_write = sqlite_wake.os.write
+
+    def counting_write(fd: int, data: bytes) -> int:
+        writes.append(fd)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(sqlite_wake.os, "write", counting_write)
+    for _ in range(100):
+        wakeups.nudge()
+    assert len(writes) == 1
+    started = time.monotonic()
+    wakeups.wait(5)  # the pending nudge: at once
+    assert time.monotonic() - started < 0.5
+    for _ in range(3):  # and every later nudge wakes the next waiter
+        nudged: list[float] = []
+
+        def nudge(nudged: list[float] = nudged) -> None:
+            time.sleep(0.05)
+            nudged.append(time.monotonic())
+            wakeups.nudge()
+
+        thread = threading.Thread(target=nudge)
+        thread.start()
+        woke = _wait_until_woken(wakeups)
+        thread.join()
+        assert woke - nudged[0] < 0.05
+    assert len(writes) == 4
+    wakeups.close()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
 def test_an_idle_waiter_blocks_while_the_wal_is_watched(
     db: tuple[sqlite3.Connection, str],
