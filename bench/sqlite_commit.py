@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.sqlite_commit            # all three parts, N = 5,000
     .venv/bin/python -m bench.sqlite_commit -n 10000 --runs 5
+    .venv/bin/python -m bench.sqlite_commit --page-size 2048      # new files with 2 KiB pages
 
 At ``synchronous=full`` every ``perform_later`` is one commit with an ``fdatasync`` of the
 WAL file. Three parts, each printed as medians:
@@ -83,12 +84,19 @@ def fsync_floor(folder: Path) -> None:
         os.close(fd)
 
 
+PAGE_SIZE = 4096
+
+
 def _open(
     kind: str, path: Path, checkpoints: bool
 ) -> tuple[sqlite3.Connection, Callable[[int], None]]:
     """A connection to a fresh file holding the ``kind`` table, and its insert."""
     for suffix in ("", "-wal", "-shm", "-rocketjob.lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with sqlite3.connect(path) as first:  # the page size is set before the first table
+        first.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        first.execute("PRAGMA journal_mode = WAL")
+    first.close()
     if kind == "rocketjob":
         SQLiteStore(f"sqlite:///{path}").close()  # the real schema
     conn = sqlite3.connect(path, isolation_level=None)
@@ -130,7 +138,7 @@ def pages_per_commit(folder: Path, n: int) -> None:
         conn, insert = _open(kind, path, checkpoints=False)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         _commits(insert, conn, n)
-        frames = (Path(f"{path}-wal").stat().st_size - 32) / FRAME
+        frames = (Path(f"{path}-wal").stat().st_size - 32) / (PAGE_SIZE + 24)
         conn.close()
         print(f"   {kind:<10} {frames / n:5.2f}")
 
@@ -155,7 +163,10 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=5000, help="commits per measurement")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dir", help="folder for the files (default: a new temp folder)")
+    ap.add_argument("--page-size", type=int, default=4096, help="SQLite page size of the files")
     opts = ap.parse_args()
+    global PAGE_SIZE
+    PAGE_SIZE = opts.page_size
     with tempfile.TemporaryDirectory(dir=opts.dir) as tmp:
         folder = Path(tmp)
         fsync_floor(folder)
