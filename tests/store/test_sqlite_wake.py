@@ -58,6 +58,22 @@ def _wait_until_woken(wakeups: Wakeups, limit: float = 5.0) -> float:
     return time.monotonic()
 
 
+def _nudge_latency(wakeups: Wakeups, delay: float) -> float:
+    """Seconds from a nudge sent ``delay`` after a wait began to the waiter waking."""
+    nudged: list[float] = []
+
+    def nudge() -> None:
+        time.sleep(delay)
+        nudged.append(time.monotonic())
+        wakeups.nudge()
+
+    thread = threading.Thread(target=nudge)
+    thread.start()
+    woke = _wait_until_woken(wakeups)
+    thread.join()
+    return woke - nudged[0]
+
+
 def test_another_connections_commit_wakes_the_waiter(db: tuple[sqlite3.Connection, str]) -> None:
     conn, path = db
     wakeups = _wakeups(conn, path)
@@ -96,18 +112,7 @@ def test_a_nudge_wakes_the_waiter_at_once(db: tuple[sqlite3.Connection, str]) ->
     conn, path = db
     wakeups = _wakeups(conn, path)
     wakeups.wait(0.05)
-    nudged: list[float] = []
-
-    def nudge() -> None:
-        time.sleep(0.2)
-        nudged.append(time.monotonic())
-        wakeups.nudge()
-
-    thread = threading.Thread(target=nudge)
-    thread.start()
-    woke = _wait_until_woken(wakeups)
-    thread.join()
-    assert woke - nudged[0] < 0.05
+    assert _nudge_latency(wakeups, 0.2) < 0.05
     wakeups.close()
     wakeups.nudge()  # after close: ignored, never written to a reused descriptor
 
@@ -134,18 +139,7 @@ def test_nudges_without_a_waiter_write_once_and_still_wake_the_next_waiters(
     wakeups.wait(5)  # the pending nudge: at once
     assert time.monotonic() - started < 0.5
     for _ in range(3):  # and every later nudge wakes the next waiter
-        nudged: list[float] = []
-
-        def nudge(nudged: list[float] = nudged) -> None:
-            time.sleep(0.05)
-            nudged.append(time.monotonic())
-            wakeups.nudge()
-
-        thread = threading.Thread(target=nudge)
-        thread.start()
-        woke = _wait_until_woken(wakeups)
-        thread.join()
-        assert woke - nudged[0] < 0.05
+        assert _nudge_latency(wakeups, 0.05) < 0.05
     assert len(writes) == 4
     wakeups.close()
 
