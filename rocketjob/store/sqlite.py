@@ -101,10 +101,10 @@ CREATE INDEX IF NOT EXISTS jobs_running ON jobs (job_class) WHERE state = 'runni
 
 #: Schema version 4: the listing indexes leave queued jobs out (``jobs_queue`` holds
 #: them), so an enqueue writes two b-trees (table and ``jobs_queue``) instead of four: one
-#: fsync'd commit writes about half the pages. Queries on queued jobs name the state
-#: literally so the planner can use ``jobs_queue`` (see ``state_index_terms``); the
-#: index carries ``state`` so that counting queued jobs reads the index alone (SQLite
-#: does not treat a partial index as covering the column of its own condition).
+#: fsync'd commit writes about half the pages. Listings of other states repeat the
+#: indexes' condition literally (``state_index_terms``); queued jobs are counted from
+#: ``jobs_queue``, which carries ``state`` so that the count reads the index alone
+#: (SQLite does not treat a partial index as covering the column of its own condition).
 MIGRATION_4 = """
 DROP INDEX IF EXISTS jobs_queue;
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (priority, id, job_class, run_at, state)
