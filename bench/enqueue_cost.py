@@ -1,10 +1,11 @@
 """Enqueue CPU per job, split between this client and the database server.
 
     .venv/bin/python -m bench.enqueue_cost --store mongodb://127.0.0.1:27018/rj_bench -n 500
+    .venv/bin/python -m bench.enqueue_cost --store sqlite:////tmp/e.db -n 20000 --threads 8
 
 ``bin/bench`` reports the enqueue's CPU as one figure (client + server). This script
-enqueues ``-n`` ``bench.jobs.NoopJob`` jobs with one ``perform_later`` each, then ``-n``
-more with ``perform_all_later`` (chunks of 1,000), and prints per phase: jobs/s, wall ms
+enqueues ``-n`` ``bench.jobs.NoopJob`` jobs with one ``perform_later`` each (from
+``--threads`` threads at once: concurrent enqueues of a threaded app), then ``-n`` more with ``perform_all_later`` (chunks of 1,000), and prints per phase: jobs/s, wall ms
 per job, the client's CPU ms per job and the server's (the local process tree listening
 on the URL's port, as ``bin/bench`` counts it; none for SQLite). The jobs it made are
 destroyed at the end (only the ones it made: the store may be shared). A benchmark, not
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -39,6 +41,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--store", required=True)
     ap.add_argument("-n", type=int, default=500)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="enqueue the single phase from this many threads"
+    )
     opts = ap.parse_args()
     rocketjob.connect(opts.store)
     server = measure.TreeCpu(measure.server_pids(opts.store))
@@ -46,15 +51,25 @@ def main() -> None:
     made: list[str] = []
 
     def single() -> None:
-        for i in range(n):
-            made.append(NoopJob.perform_later(i).id)
+        def some(first: int) -> None:
+            for i in range(first, n, opts.threads):
+                made.append(NoopJob.perform_later(i).id)
+
+        threads = [threading.Thread(target=some, args=(t,)) for t in range(opts.threads)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def bulk() -> None:
         for start in range(0, n, 1000):
             jobs = NoopJob.perform_all_later([(i,) for i in range(start, min(n, start + 1000))])
             made.extend(j.id for j in jobs)
 
-    print(f"store {opts.store}, N = {n} per phase (client = this process, server = port owner)")
+    print(
+        f"store {opts.store}, N = {n} per phase, single phase from {opts.threads} thread(s) "
+        "(client = this process, server = port owner)"
+    )
     try:
         _phase("single", single, n, server)
         _phase("bulk", bulk, n, server)

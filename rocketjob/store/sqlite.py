@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 from rocketjob import codec
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.sqlite_enqueue import EnqueueCommitter
 from rocketjob.store.sqlite_extras import MIGRATION_2, SQLiteExtras, duplicate_error
 from rocketjob.store.sqlite_lock import WriterLock
 from rocketjob.store.sqlite_rows import (
-    INSERT_JOB,
     JOB_COLUMNS,
     REQUEUE,
     SERVER_COLUMNS,
@@ -149,6 +149,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         self._writer_lock = WriterLock(self.path, busy_ms / 1000)
         wal = None if self.path == ":memory:" else f"{self.path}-wal"
         self._wakeups = Wakeups(wal, self._read_data_version)
+        self._enqueues = EnqueueCommitter(self._write, self._integrity_error)
 
     def _connect(self, busy_ms: int, synchronous: str) -> sqlite3.Connection:
         folder = os.path.dirname(os.path.abspath(self.path))
@@ -217,12 +218,13 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             if isinstance(exc, sqlite3.OperationalError):
                 raise StoreUnavailable(f"store {self.url}: {exc}") from exc
             if isinstance(exc, sqlite3.IntegrityError):
-                duplicate = duplicate_error(exc)
-                if duplicate is not None:
-                    raise duplicate from None
-                raise StoreError(f"store {self.url}: {exc}") from exc
+                raise self._integrity_error(exc) from None
             raise
         return result
+
+    def _integrity_error(self, exc: sqlite3.IntegrityError) -> Exception:
+        """DuplicateJob for the singleton index, else a StoreError naming the store."""
+        return duplicate_error(exc) or StoreError(f"store {self.url}: {exc}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -241,7 +243,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         rows = [job_to_row(doc) for doc in docs]
         if not rows:
             return
-        self._write(lambda conn: conn.executemany(INSERT_JOB, rows))
+        self._enqueues.insert(rows)  # concurrent enqueues of this process share a commit
         self._wakeups.nudge()
 
     def get_job(self, job_id: str) -> JobDoc | None:

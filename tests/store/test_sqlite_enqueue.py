@@ -1,0 +1,147 @@
+"""Group commit of concurrent enqueues on the SQLite store (rocketjob/store/sqlite_enqueue.py),
+on a real SQLite file: every job stored once, callers' rows all or none on their own, and
+no caller told its jobs were stored when their transaction failed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable
+from rocketjob.store.sqlite import SQLiteStore
+from rocketjob.store.sqlite_enqueue import EnqueueCommitter, _Entry
+from rocketjob.store.sqlite_rows import job_to_row
+from store.helpers import job_doc
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(f"sqlite:///{tmp_path / 'rj.db'}")
+    yield opened
+    opened.close()
+
+
+def _rows(*docs: dict[str, Any]) -> list[Any]:
+    return [job_to_row(doc) for doc in docs]
+
+
+def test_concurrent_enqueues_are_all_stored_in_shared_commits(store: SQLiteStore) -> None:
+    threads, per_thread = 8, 150
+    ids: list[list[str]] = [[] for _ in range(threads)]
+    start = threading.Barrier(threads)
+
+    def enqueue(n: int) -> None:
+        start.wait()
+        for _ in range(per_thread):
+            doc = job_doc()
+            store.insert_jobs([doc])
+            ids[n].append(doc["id"])
+
+    workers = [threading.Thread(target=enqueue, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    every = [job_id for chunk in ids for job_id in chunk]
+    assert store.count_jobs() == {"queued": threads * per_thread}
+    assert all(store.get_job(job_id) is not None for job_id in every[:: threads * 5])
+    committer = store._enqueues
+    assert committer.largest > 1  # callers shared a commit
+    assert committer.transactions < threads * per_thread
+
+
+def test_one_callers_duplicate_fails_only_that_caller(store: SQLiteStore) -> None:
+    store.insert_jobs([job_doc(singleton_key="k")])
+    first, duplicate, third = (
+        _Entry(_rows(job_doc(), job_doc())),
+        _Entry(_rows(job_doc(), job_doc(singleton_key="k"))),  # all or none: neither row
+        _Entry(_rows(job_doc())),
+    )
+    store._enqueues.write_batch([first, duplicate, third])
+    assert first.error is None and third.error is None
+    assert isinstance(duplicate.error, DuplicateJob)
+    assert store.count_jobs() == {"queued": 4}  # the singleton, two of first, one of third
+    assert store.get_job(duplicate.rows[0][0]) is None
+
+
+def test_a_failed_transaction_stores_nothing_and_tells_every_caller(store: SQLiteStore) -> None:
+    def failing_write(fn: Any) -> Any:
+        def then_fail(conn: Any) -> None:
+            fn(conn)  # the rows are written, then the commit fails (a full disk, say)
+            raise StoreUnavailable("disk I/O error")
+
+        return store._write(then_fail)
+
+    committer = EnqueueCommitter(failing_write, store._integrity_error)
+    batch = [_Entry(_rows(job_doc())), _Entry(_rows(job_doc()))]
+    committer.write_batch(batch)
+    assert all(isinstance(entry.error, StoreUnavailable) for entry in batch)
+    assert store.count_jobs() == {}
+
+
+def test_an_interrupted_writer_leaves_no_caller_believing_its_jobs_were_stored(
+    store: SQLiteStore,
+) -> None:
+    def interrupted(fn: Any) -> Any:
+        raise KeyboardInterrupt
+
+    committer = EnqueueCommitter(interrupted, store._integrity_error)
+    batch = [_Entry(_rows(job_doc())), _Entry(_rows(job_doc()))]
+    with pytest.raises(KeyboardInterrupt):
+        committer.write_batch(batch)
+    assert all(isinstance(entry.error, StoreError) for entry in batch)
+
+
+def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteStore) -> None:
+    """While one caller's commit runs, others queue; the next of them writes them all in
+    one transaction and each returns (or raises) with its own outcome."""
+    release = threading.Event()
+    writing = threading.Event()
+    real_write = store._write
+
+    def slow_first_write(fn: Any) -> Any:
+        if not writing.is_set():
+            writing.set()
+            release.wait(10)
+        return real_write(fn)
+
+    committer = EnqueueCommitter(slow_first_write, store._integrity_error)
+    store.insert_jobs([job_doc(singleton_key="taken")])
+    outcomes: dict[str, BaseException | None] = {}
+
+    def call(name: str, doc: dict[str, Any]) -> None:
+        try:
+            committer.insert(_rows(doc))
+            outcomes[name] = None
+        except BaseException as exc:  # recorded for the assertions
+            outcomes[name] = exc
+
+    first = threading.Thread(target=call, args=("first", job_doc()))
+    first.start()
+    assert writing.wait(10)
+    queued = [
+        threading.Thread(target=call, args=(name, doc))
+        for name, doc in (
+            ("a", job_doc()),
+            ("dup", job_doc(singleton_key="taken")),
+            ("b", job_doc()),
+        )
+    ]
+    for thread in queued:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(committer._queue) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(committer._queue) == 3
+    release.set()
+    for thread in [first, *queued]:
+        thread.join(10)
+    assert outcomes["first"] is None and outcomes["a"] is None and outcomes["b"] is None
+    assert isinstance(outcomes["dup"], DuplicateJob)
+    assert committer.transactions == 2 and committer.largest == 3
+    assert store.count_jobs() == {"queued": 4}
