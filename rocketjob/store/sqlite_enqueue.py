@@ -9,8 +9,10 @@ them writes everything queued in one transaction, one fsync for all.
 Each caller's rows stay all or none on their own: when a transaction holds several
 callers, each gets a ``SAVEPOINT``, so a duplicate singleton fails only its own caller.
 When the transaction itself fails, or the writing thread is interrupted, every caller in
-it gets an error: none is told its jobs were stored unless the commit succeeded. A lone
-enqueue is one plain transaction, as before.
+it gets an error: none is told its jobs were stored unless the commit succeeded. A caller
+interrupted while it waits (KeyboardInterrupt) withdraws its rows if they are still
+queued, and passes the lead on if it had just been handed it. A lone enqueue is one plain
+transaction, as before.
 """
 
 from __future__ import annotations
@@ -62,16 +64,32 @@ class EnqueueCommitter:
             entry.lead = not self._writing
             self._writing = True
         if not entry.lead:
-            entry.wake.acquire()  # until written, or handed the lead
-        if not entry.done:
-            with self._lock:
-                batch, self._queue = self._queue, []
             try:
-                self.write_batch(batch)
+                entry.wake.acquire()  # until written, or handed the lead
+            except BaseException:  # a signal's exception (KeyboardInterrupt) while waiting
+                self._abandon(entry)
+                raise
+        if entry.lead:  # write everything queued (ours, unless it was written already)
+            batch: list[_Entry] = []
+            try:
+                with self._lock:
+                    batch, self._queue = self._queue, []
+                if batch:
+                    self.write_batch(batch)
             finally:
                 self._finish(batch)
         if entry.error is not None:
             raise entry.error
+
+    def _abandon(self, entry: _Entry) -> None:
+        """The caller of ``entry`` stopped waiting: withdraw its rows if they are still
+        queued (it is told nothing was stored), and pass the lead on if it had it."""
+        with self._lock:
+            if entry in self._queue:
+                self._queue.remove(entry)
+            if not entry.lead:
+                return
+        self._finish([])
 
     def _finish(self, batch: list[_Entry]) -> None:
         """Release the batch's callers; hand the lead to the first caller queued since."""
@@ -83,7 +101,7 @@ class EnqueueCommitter:
                 following.lead = True
         for entry in batch:
             entry.done = True
-            if not entry.lead:
+            if entry is not following and not entry.lead:
                 entry.wake.release()
         if following is not None:
             following.wake.release()

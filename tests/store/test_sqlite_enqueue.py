@@ -4,6 +4,8 @@ no caller told its jobs were stored when their transaction failed."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -145,3 +147,62 @@ def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteSto
     assert isinstance(outcomes["dup"], DuplicateJob)
     assert committer.transactions == 2 and committer.largest == 3
     assert store.count_jobs() == {"queued": 4}
+
+
+class _Interrupted(BaseException):
+    """Raised by the test's signal handler, as KeyboardInterrupt would be."""
+
+
+def test_a_caller_interrupted_while_queued_withdraws_its_rows(store: SQLiteStore) -> None:
+    """The main thread waits behind a slow commit and gets a signal's exception: its rows
+    are not written, the writer finishes, and later enqueues do not hang."""
+    release, writing = threading.Event(), threading.Event()
+    real_write = store._write
+
+    def slow_first_write(fn: Any) -> Any:
+        if not writing.is_set():
+            writing.set()
+            release.wait(10)
+        return real_write(fn)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise _Interrupted
+
+    committer = EnqueueCommitter(slow_first_write, store._integrity_error)
+    first = threading.Thread(target=committer.insert, args=(_rows(job_doc()),))
+    first.start()
+    assert writing.wait(10)
+    withdrawn = job_doc()
+    rows = _rows(withdrawn)
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        sender = threading.Timer(0.2, os.kill, args=(os.getpid(), signal.SIGUSR1))
+        with pytest.raises(_Interrupted):
+            sender.start()
+            committer.insert(rows)  # queued behind the slow commit
+        sender.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    release.set()
+    first.join(10)
+    later = job_doc()
+    committer.insert(_rows(later))  # the lead was not lost
+    assert store.get_job(withdrawn["id"]) is None
+    assert store.get_job(later["id"]) is not None
+    assert store.count_jobs() == {"queued": 2}
+
+
+def test_a_caller_interrupted_after_being_handed_the_lead_passes_it_on(
+    store: SQLiteStore,
+) -> None:
+    committer = store._enqueues
+    handed = _Entry(_rows(job_doc()))
+    handed.lead = True  # the writer before it chose it, then its caller was interrupted
+    committer._writing, committer._queue = True, [handed]
+    committer._abandon(handed)
+    assert committer._writing is False and committer._queue == []
+    done = threading.Thread(target=store.insert_jobs, args=([job_doc()],))
+    done.start()
+    done.join(10)
+    assert not done.is_alive()  # nobody waits for a writer that will never come
+    assert store.count_jobs() == {"queued": 1}
