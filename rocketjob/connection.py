@@ -19,6 +19,16 @@ _lock = threading.Lock()
 _url: str | None = None
 _store: Store | None = None
 _store_pid: int | None = None
+_pid = os.getpid()  # this process's, renewed in a forked child (no getpid per enqueue)
+
+
+def _forked() -> None:
+    global _lock, _pid
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def default_url() -> str:
@@ -35,8 +45,8 @@ def connect(url: str | None = None) -> Store:
     with _lock:
         new_store = open_store(url or default_url())
         old, old_pid = _store, _store_pid
-        _store, _store_pid, _url = new_store, os.getpid(), url or default_url()
-    if old is not None and old_pid == os.getpid():
+        _store, _store_pid, _url = new_store, _pid, url or default_url()
+    if old is not None and old_pid == _pid:
         old.close()
     return new_store
 
@@ -45,11 +55,11 @@ def current_store() -> Store:
     """The store of this process, opened on first use (and again after a fork)."""
     global _store, _store_pid
     store = _store
-    if store is not None and _store_pid == os.getpid():
+    if store is not None and _store_pid == _pid:
         return store
     with _lock:
-        if _store is None or _store_pid != os.getpid():
-            _store, _store_pid = open_store(_url or default_url()), os.getpid()
+        if _store is None or _store_pid != _pid:
+            _store, _store_pid = open_store(_url or default_url()), _pid
         return _store
 
 
@@ -58,5 +68,5 @@ def disconnect() -> None:
     global _store, _store_pid
     with _lock:
         store, pid, _store, _store_pid = _store, _store_pid, None, None
-    if store is not None and pid == os.getpid():
+    if store is not None and pid == _pid:
         store.close()
