@@ -99,20 +99,26 @@ def test_an_interrupted_writer_leaves_no_caller_believing_its_jobs_were_stored(
     assert all(isinstance(entry.error, StoreError) for entry in batch)
 
 
-def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteStore) -> None:
-    """While one caller's commit runs, others queue; the next of them writes them all in
-    one transaction and each returns (or raises) with its own outcome."""
-    release = threading.Event()
-    writing = threading.Event()
-    real_write = store._write
+def _held_first_commit(
+    store: SQLiteStore,
+) -> tuple[EnqueueCommitter, threading.Event, threading.Event]:
+    """A committer on ``store`` whose first transaction waits, once ``writing`` is set,
+    until ``release`` is: callers arriving meanwhile queue behind it."""
+    writing, release = threading.Event(), threading.Event()
 
     def slow_first_write(fn: Any) -> Any:
         if not writing.is_set():
             writing.set()
             release.wait(10)
-        return real_write(fn)
+        return store._write(fn)
 
-    committer = EnqueueCommitter(slow_first_write, store._integrity_error)
+    return EnqueueCommitter(slow_first_write, store._integrity_error), writing, release
+
+
+def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteStore) -> None:
+    """While one caller's commit runs, others queue; the next of them writes them all in
+    one transaction and each returns (or raises) with its own outcome."""
+    committer, writing, release = _held_first_commit(store)
     store.insert_jobs([job_doc(singleton_key="taken")])
     outcomes: dict[str, BaseException | None] = {}
 
@@ -156,19 +162,11 @@ class _Interrupted(BaseException):
 def test_a_caller_interrupted_while_queued_withdraws_its_rows(store: SQLiteStore) -> None:
     """The main thread waits behind a slow commit and gets a signal's exception: its rows
     are not written, the writer finishes, and later enqueues do not hang."""
-    release, writing = threading.Event(), threading.Event()
-    real_write = store._write
-
-    def slow_first_write(fn: Any) -> Any:
-        if not writing.is_set():
-            writing.set()
-            release.wait(10)
-        return real_write(fn)
+    committer, writing, release = _held_first_commit(store)
 
     def interrupt(signum: int, frame: Any) -> None:
         raise _Interrupted
 
-    committer = EnqueueCommitter(slow_first_write, store._integrity_error)
     first = threading.Thread(target=committer.insert, args=(_rows(job_doc()),))
     first.start()
     assert writing.wait(10)
