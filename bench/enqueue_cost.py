@@ -5,9 +5,10 @@
 
 ``bin/bench`` reports the enqueue's CPU as one figure (client + server). This script
 enqueues ``-n`` ``bench.jobs.NoopJob`` jobs with one ``perform_later`` each (from
-``--threads`` threads at once: concurrent enqueues of a threaded app), then ``-n`` more with ``perform_all_later`` (chunks of 1,000), and prints per phase: jobs/s, wall ms
-per job, the client's CPU ms per job and the server's (the local process tree listening
-on the URL's port, as ``bin/bench`` counts it; none for SQLite). The jobs it made are
+``--threads`` threads at once: concurrent enqueues of a threaded app), then ``-n`` more
+with ``perform_all_later`` (chunks of 1,000), and prints per phase: jobs/s, wall ms per
+job, the client's CPU ms per job and the server's (the local process tree listening on
+the URL's port, as ``bin/bench`` counts it; none for SQLite). The jobs it made are
 destroyed at the end (only the ones it made: the store may be shared). A benchmark, not
 a test.
 """

@@ -84,17 +84,14 @@ def fsync_floor(folder: Path) -> None:
         os.close(fd)
 
 
-PAGE_SIZE = 4096
-
-
 def _open(
-    kind: str, path: Path, checkpoints: bool
+    kind: str, path: Path, page_size: int, checkpoints: bool
 ) -> tuple[sqlite3.Connection, Callable[[int], None]]:
     """A connection to a fresh file holding the ``kind`` table, and its insert."""
     for suffix in ("", "-wal", "-shm", "-rocketjob.lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     with sqlite3.connect(path) as first:  # the page size is set before the first table
-        first.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        first.execute(f"PRAGMA page_size = {page_size}")
         first.execute("PRAGMA journal_mode = WAL")
     first.close()
     if kind == "rocketjob":
@@ -130,26 +127,26 @@ def _commits(insert: Callable[[int], None], conn: sqlite3.Connection, n: int) ->
     return time.perf_counter() - start
 
 
-def pages_per_commit(folder: Path, n: int) -> None:
+def pages_per_commit(folder: Path, n: int, page_size: int) -> None:
     """Part 2: WAL frames per one-row commit, checkpoints off."""
     print(f"2. WAL pages per one-job commit ({n:,} commits, checkpoints off)")
     for kind in ("rocketjob", "huey-like"):
         path = folder / f"{kind}.db"
-        conn, insert = _open(kind, path, checkpoints=False)
+        conn, insert = _open(kind, path, page_size, checkpoints=False)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         _commits(insert, conn, n)
-        frames = (Path(f"{path}-wal").stat().st_size - 32) / (PAGE_SIZE + 24)
+        frames = (Path(f"{path}-wal").stat().st_size - 32) / (page_size + 24)
         conn.close()
         print(f"   {kind:<10} {frames / n:5.2f}")
 
 
-def commit_time(folder: Path, n: int, runs: int) -> None:
+def commit_time(folder: Path, n: int, runs: int, page_size: int) -> None:
     """Part 3: µs per one-row commit, the two tables alternating."""
     print(f"3. µs per one-job commit, synchronous=full ({n:,} commits, {runs} runs each)")
     results: dict[str, list[float]] = {"rocketjob": [], "huey-like": []}
     for _ in range(runs):
         for kind in results:
-            conn, insert = _open(kind, folder / f"{kind}.db", checkpoints=True)
+            conn, insert = _open(kind, folder / f"{kind}.db", page_size, checkpoints=True)
             results[kind].append(1e6 * _commits(insert, conn, n) / n)
             conn.close()
     for kind, values in results.items():
@@ -165,13 +162,11 @@ def main() -> None:
     ap.add_argument("--dir", help="folder for the files (default: a new temp folder)")
     ap.add_argument("--page-size", type=int, default=4096, help="SQLite page size of the files")
     opts = ap.parse_args()
-    global PAGE_SIZE
-    PAGE_SIZE = opts.page_size
     with tempfile.TemporaryDirectory(dir=opts.dir) as tmp:
         folder = Path(tmp)
         fsync_floor(folder)
-        pages_per_commit(folder, opts.n)
-        commit_time(folder, opts.n, opts.runs)
+        pages_per_commit(folder, opts.n, opts.page_size)
+        commit_time(folder, opts.n, opts.runs, opts.page_size)
 
 
 if __name__ == "__main__":
