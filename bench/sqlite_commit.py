@@ -1,11 +1,11 @@
 """What one fsync'd SQLite enqueue costs, and why (docs/performance.md, fifth pass).
 
-    .venv/bin/python -m bench.sqlite_commit            # all three parts, N = 5,000
+    .venv/bin/python -m bench.sqlite_commit            # all four parts, N = 5,000
     .venv/bin/python -m bench.sqlite_commit -n 10000 --runs 5
     .venv/bin/python -m bench.sqlite_commit --page-size 2048      # new files with 2 KiB pages
 
 At ``synchronous=full`` every ``perform_later`` is one commit with an ``fdatasync`` of the
-WAL file. Three parts, each printed as medians:
+WAL file. Four parts, printed as medians (part 4: the best run, a CPU floor):
 
 1. **fdatasync floor**: write 1 to 4 WAL-frame-sized blocks (4,120 bytes) at the end of a
    preallocated file and ``fdatasync`` it, 2,000 times each: the disk's cost of a commit
@@ -18,6 +18,11 @@ WAL file. Three parts, each printed as medians:
    commits write 5-7 pages instead of 2.
 3. **commit time**: the same two inserts as ``BEGIN IMMEDIATE``/``INSERT``/``COMMIT``
    loops at ``synchronous=full``, alternating, ``--runs`` each: microseconds per commit.
+4. **insert CPU**: ``-n`` job rows inserted in one transaction at ``synchronous=off``
+   (no disk wait), three ways: every column bound (``None`` included), the store's
+   :func:`insert_job_rows` (NULL columns written into the statement), and the Huey-like
+   insert. Python 3.11's sqlite3 binds ``None`` slowly (an adapter lookup that fails
+   twice), and a queued job has 12 NULL columns.
 
 A benchmark, not a test; files go to a temporary folder (``--dir``) on the disk to measure.
 """
@@ -33,10 +38,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rocketjob.ids import new_id
 from rocketjob.store.sqlite import SQLiteStore
-from rocketjob.store.sqlite_rows import INSERT_JOB, job_to_row
+from rocketjob.store.sqlite_rows import JOB_COLUMNS, insert_job_rows, job_to_row, placeholders
 
 FRAME = 4096 + 24
 HUEY_LIKE = (
@@ -104,7 +110,7 @@ def _open(
     if kind == "rocketjob":
 
         def insert(i: int) -> None:
-            conn.execute(INSERT_JOB, job_to_row(_doc(i)))
+            insert_job_rows(conn, [job_to_row(_doc(i))])
 
     else:
         conn.executescript(HUEY_LIKE)
@@ -154,6 +160,34 @@ def commit_time(folder: Path, n: int, runs: int, page_size: int) -> None:
         print(f"   {kind:<10} median {statistics.median(values):6.1f}   ({each})")
 
 
+def insert_cpu(folder: Path, n: int, runs: int, page_size: int) -> None:
+    """Part 4: µs of CPU per insert, NULLs bound or literal, no fsync."""
+    print(f"4. µs per insert, {n:,} in one transaction, synchronous=off (best of {runs})")
+    rows = [job_to_row(_doc(i)) for i in range(n)]
+    bound = f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({placeholders(len(JOB_COLUMNS))})"
+    blob = os.urandom(160)
+    ways: dict[str, tuple[str, Callable[[sqlite3.Connection, list[Any]], object]]] = {
+        "bound NULLs": ("rocketjob", lambda conn, row: conn.execute(bound, row)),
+        "insert_job_rows": ("rocketjob", lambda conn, row: insert_job_rows(conn, [row])),
+        "huey-like": ("huey-like", lambda conn, row: conn.execute(
+            "INSERT INTO task (queue, data, priority) VALUES (?, ?, 0.0)", ("bench", blob))),
+    }  # fmt: skip
+    best = dict.fromkeys(ways, float("inf"))
+    for _ in range(runs):
+        for way, (kind, insert) in ways.items():
+            conn, _ = _open(kind, folder / f"{kind}.db", page_size, checkpoints=True)
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("BEGIN IMMEDIATE")
+            start = time.perf_counter()
+            for row in rows:
+                insert(conn, row)
+            best[way] = min(best[way], 1e6 * (time.perf_counter() - start) / n)
+            conn.execute("COMMIT")
+            conn.close()
+    for way, value in best.items():
+        print(f"   {way:<16} {value:6.1f}")
+
+
 def main() -> None:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -167,6 +201,7 @@ def main() -> None:
         fsync_floor(folder)
         pages_per_commit(folder, opts.n, opts.page_size)
         commit_time(folder, opts.n, opts.runs, opts.page_size)
+        insert_cpu(folder, opts.n, opts.runs, opts.page_size)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rocketjob.errors import StoreError
-from rocketjob.store.sqlite_rows import INSERT_JOB
+from rocketjob.store.sqlite_rows import insert_job_rows
 
 #: ``store._write``: runs ``fn(conn)`` in one BEGIN IMMEDIATE ... COMMIT.
 Write = Callable[[Callable[[sqlite3.Connection], Any]], Any]
@@ -113,7 +113,7 @@ class EnqueueCommitter:
         try:
             if len(batch) == 1:
                 rows = batch[0].rows
-                self._write(lambda conn: conn.executemany(INSERT_JOB, rows))
+                self._write(lambda conn: insert_job_rows(conn, rows))
             else:
                 self._write(lambda conn: self._insert_each(conn, batch))
         except Exception as exc:
@@ -131,7 +131,7 @@ class EnqueueCommitter:
         for entry in batch:
             conn.execute("SAVEPOINT enqueue")
             try:
-                conn.executemany(INSERT_JOB, entry.rows)
+                insert_job_rows(conn, entry.rows)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO enqueue")
                 entry.error = self._translate(exc)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
 from rocketjob.store import JobQuery
 from rocketjob.store.sqlite import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
 from rocketjob.store.sqlite_extras import MIGRATION_2
-from rocketjob.store.sqlite_rows import INSERT_JOB, job_filters, job_to_row
+from rocketjob.store.sqlite_rows import insert_job_rows, job_filters, job_to_row
 from store.helpers import job_doc
 
 WAL_HEADER, FRAME_HEADER, PAGE = 32, 24, 4096
@@ -28,7 +29,7 @@ def _version_3_file(path: Path) -> list[dict[str, object]]:
         for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
-    conn.executemany(INSERT_JOB, [job_to_row(doc) for doc in docs])
+    insert_job_rows(conn, [job_to_row(doc) for doc in docs])
     conn.execute("PRAGMA user_version = 3")
     conn.close()
     return docs
@@ -92,5 +93,29 @@ def test_listings_and_counts_read_indexes(tmp_path: Path) -> None:
         plan = _plan(store, "SELECT 'queued', COUNT(*) FROM jobs WHERE state = 'queued'", [])
         assert "USING COVERING INDEX jobs_queue" in plan
         assert store.count_jobs() == {"failed": 1, "queued": 1}
+    finally:
+        store.close()
+
+
+def test_rows_with_different_null_columns_are_inserted_whole(tmp_path: Path) -> None:
+    # insert_job_rows writes NULL columns into the statement and groups rows by which
+    # columns are NULL: every value must still land in its own column, in every row.
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'rj.db'}")
+    now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    docs = [
+        job_doc(),
+        job_doc(description="nightly", run_at=now),
+        job_doc(description="nightly", run_at=now),
+        job_doc(expires_at=now, log_level="debug", priority=7),
+        job_doc(singleton_key="app.jobs.ImportJob", description=""),
+        job_doc(),
+    ]
+    try:
+        insert_job_rows(store._conn, [job_to_row(doc) for doc in docs])
+        stored = store.find_jobs(JobQuery(ids=[doc["id"] for doc in docs]))
+        assert [job["id"] for job in stored] == sorted(doc["id"] for doc in docs)
+        by_id = {job["id"]: job for job in stored}
+        for doc in docs:
+            assert by_id[doc["id"]] == doc
     finally:
         store.close()
