@@ -194,15 +194,29 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             raise
 
     # -- helpers ----------------------------------------------------------------
-    def _write(self, fn: Any) -> Any:
-        """Run ``fn(conn)`` inside one BEGIN IMMEDIATE transaction."""
+    def _write(self, fn: Any, *, one_statement: bool = False) -> Any:
+        """Run ``fn(conn)`` inside one BEGIN IMMEDIATE transaction. With ``one_statement``
+        (``fn`` executes exactly one statement) the statement is its own transaction:
+        SQLite's implicit one, without the BEGIN and COMMIT round trips."""
         with self._lock:
             conn = self._conn
             self._writer_lock.acquire()
             try:
+                if one_statement:
+                    return self._statement(conn, fn)
                 return self._transaction(conn, fn)
             finally:
                 self._writer_lock.release()
+
+    def _statement(self, conn: sqlite3.Connection, fn: Any) -> Any:
+        """``fn(conn)``, one statement in autocommit mode; a failed statement leaves
+        nothing behind, so there is nothing to roll back."""
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"store {self.url}: {exc}") from exc
+        except sqlite3.IntegrityError as exc:
+            raise self._integrity_error(exc) from None
 
     def _transaction(self, conn: sqlite3.Connection, fn: Any) -> Any:
         """BEGIN IMMEDIATE, ``fn(conn)``, COMMIT (ROLLBACK and a rocketjob error on failure)."""

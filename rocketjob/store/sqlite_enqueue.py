@@ -26,8 +26,9 @@ from typing import Any
 from rocketjob.errors import StoreError
 from rocketjob.store.sqlite_rows import insert_job_rows
 
-#: ``store._write``: runs ``fn(conn)`` in one BEGIN IMMEDIATE ... COMMIT.
-Write = Callable[[Callable[[sqlite3.Connection], Any]], Any]
+#: ``store._write``: runs ``fn(conn)`` in one transaction (``one_statement``: SQLite's
+#: implicit one, for a single statement).
+Write = Callable[..., Any]
 
 
 class _Entry:
@@ -58,11 +59,19 @@ class EnqueueCommitter:
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
         """Store ``rows`` (one caller's, all or none); return once committed."""
-        entry = _Entry(rows)
         with self._lock:
-            self._queue.append(entry)
-            entry.lead = not self._writing
+            alone = not self._writing  # then nobody is waiting either
             self._writing = True
+            if not alone:
+                entry = _Entry(rows)
+                self._queue.append(entry)
+        if alone:  # write ours at once, then hand the lead to whoever queued meanwhile
+            try:
+                self._count(1)
+                self._write_rows(rows)
+            finally:
+                self._finish([])
+            return
         if not entry.lead:
             try:
                 entry.wake.acquire()  # until written, or handed the lead
@@ -108,12 +117,10 @@ class EnqueueCommitter:
 
     def write_batch(self, batch: list[_Entry]) -> None:
         """One transaction for ``batch``; sets each entry's error (None: stored)."""
-        self.transactions += 1
-        self.largest = max(self.largest, len(batch))
+        self._count(len(batch))
         try:
             if len(batch) == 1:
-                rows = batch[0].rows
-                self._write(lambda conn: insert_job_rows(conn, rows))
+                self._write_rows(batch[0].rows)
             else:
                 self._write(lambda conn: self._insert_each(conn, batch))
         except Exception as exc:
@@ -126,6 +133,14 @@ class EnqueueCommitter:
             for entry in batch:
                 entry.error = StoreError(f"enqueue not stored: its writer stopped ({exc!r})")
             raise
+
+    def _count(self, callers: int) -> None:
+        self.transactions += 1
+        self.largest = max(self.largest, callers)
+
+    def _write_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """One caller's rows in one transaction; a lone row is one autocommit INSERT."""
+        self._write(lambda conn: insert_job_rows(conn, rows), one_statement=len(rows) == 1)
 
     def _insert_each(self, conn: sqlite3.Connection, batch: list[_Entry]) -> None:
         for entry in batch:

@@ -106,11 +106,11 @@ def _held_first_commit(
     until ``release`` is: callers arriving meanwhile queue behind it."""
     writing, release = threading.Event(), threading.Event()
 
-    def slow_first_write(fn: Any) -> Any:
+    def slow_first_write(fn: Any, **options: Any) -> Any:
         if not writing.is_set():
             writing.set()
             release.wait(10)
-        return store._write(fn)
+        return store._write(fn, **options)
 
     return EnqueueCommitter(slow_first_write, store._integrity_error), writing, release
 
@@ -204,3 +204,24 @@ def test_a_caller_interrupted_after_being_handed_the_lead_passes_it_on(
     done.join(10)
     assert not done.is_alive()  # nobody waits for a writer that will never come
     assert store.count_jobs() == {"queued": 1}
+
+
+def test_a_lone_single_job_enqueue_is_one_statement_and_a_batch_one_transaction(
+    store: SQLiteStore,
+) -> None:
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    store.insert_jobs([job_doc()])
+    assert [sql.split()[0] for sql in statements] == ["INSERT"]  # SQLite's implicit txn
+    statements.clear()
+    store.insert_jobs([job_doc(), job_doc()])
+    assert [sql.split()[0] for sql in statements] == ["BEGIN", "INSERT", "INSERT", "COMMIT"]
+    statements.clear()
+    with pytest.raises(DuplicateJob):  # the lone statement fails whole, leaving no txn open
+        store.insert_jobs([job_doc(singleton_key="k"), job_doc(singleton_key="k")])
+    store.insert_jobs([job_doc(singleton_key="k")])
+    with pytest.raises(DuplicateJob):
+        store.insert_jobs([job_doc(singleton_key="k")])
+    assert not store._conn.in_transaction
+    store.insert_jobs([job_doc()])
+    assert store.count_jobs() == {"queued": 5}
