@@ -26,10 +26,12 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _SCALARS = frozenset({str, int, float, bool, type(None)})  # decode as themselves
 _TAGS = frozenset({"~dt", "~date", "~dec", "~uuid", "~b", "~t", "~map"})
+_CONTAINERS = frozenset({list, dict})
 
 
 def encode(value: Any, path: str = "value") -> Any:
-    """Return the JSON-safe form of ``value``; raise ValidationError naming ``path``."""
+    """Return the JSON-safe form of ``value``; raise ValidationError naming ``path``. A
+    value that is plain JSON already is returned itself, not a copy."""
     kind = type(value)
     if value is None or kind is str or kind is bool:
         return value
@@ -43,11 +45,27 @@ def encode(value: Any, path: str = "value") -> Any:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValidationError(f"{path}: {value} cannot be stored; use None or a Decimal")
         return value
-    if kind is list:
-        return _encode_list(value, path)
-    if kind is dict:
-        return _encode_dict(value, path)
+    if kind is list or kind is dict:
+        if _plain_tree(value):  # the common case: plain JSON, stored as it is
+            return value
+        return _encode_list(value, path) if kind is list else _encode_dict(value, path)
     return _encode_extra(value, path)
+
+
+def _plain_tree(value: list[Any] | dict[Any, Any]) -> bool:
+    """True for a list or dict of plain JSON only (str keys, no tag-like dict): it encodes
+    as itself. Checking first is cheaper than encoding, which copies and names paths."""
+    if isinstance(value, list):
+        for item in value:
+            if not (_plain(item) or (type(item) in _CONTAINERS and _plain_tree(item))):
+                return False
+        return True
+    for key, item in value.items():
+        if type(key) is not str:
+            return False
+        if not (_plain(item) or (type(item) in _CONTAINERS and _plain_tree(item))):
+            return False
+    return not (len(value) == 1 and next(iter(value)) in _TAGS)
 
 
 def _plain(item: Any) -> bool:

@@ -53,6 +53,9 @@ def test_enums_are_stored_as_their_plain_value() -> None:
         (dt.datetime(2026, 1, 1), "is naive"),
         ({1, 2}, "type 'set'"),
         ([1, {"deep": [object()]}], "value[1]['deep'][0]"),
+        ({"args": [1, [float("nan")]]}, "value['args'][1][0]: nan cannot be stored"),
+        ([{"n": 2**64}], "value[0]['n']: integer"),
+        ([[{2: "x"}]], "value[0][0]: dict key 2 is a int"),
     ],
 )
 def test_refuses_what_it_cannot_store_naming_the_path(value: object, message: str) -> None:
@@ -66,3 +69,14 @@ def test_never_pickles() -> None:
     encoded = codec.dumps(codec.encode({"when": dt.date(2026, 1, 1), "raw": b"\x80"}))
     assert b"pickle" not in encoded.encode() and "\\x80" not in encoded
     assert encoded == '{"when":{"~date":"2026-01-01"},"raw":{"~b":"gA=="}}'
+
+
+def test_plain_json_is_stored_as_it_is_and_anything_else_is_encoded_inside_it() -> None:
+    plain = {"args": [1, 2.5, "x", None, True, [{"k": []}]], "kwargs": {}}
+    assert codec.encode(plain) is plain  # checked, not copied
+    deep = {"args": [[{"when": dt.date(2026, 1, 1)}]], "kwargs": {"tag": {"~dt": "x"}}}
+    assert codec.encode(deep) == {
+        "args": [[{"when": {"~date": "2026-01-01"}}]],
+        "kwargs": {"tag": {"~map": {"~dt": "x"}}},
+    }
+    assert codec.decode(codec.encode(deep)) == deep
