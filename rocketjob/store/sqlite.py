@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rocketjob import codec
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
-from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.sqlite_enqueue import EnqueueCommitter
 from rocketjob.store.sqlite_extras import MIGRATION_2, SQLiteExtras, duplicate_error
 from rocketjob.store.sqlite_lock import WriterLock
@@ -35,6 +35,7 @@ from rocketjob.store.sqlite_rows import (
     JOB_COLUMNS,
     REQUEUE,
     SERVER_COLUMNS,
+    batch_to_rows,
     job_filters,
     job_from_row,
     job_to_row,
@@ -254,7 +255,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
                 "connection= (transactional enqueue) needs the PostgreSQL store; "
                 "the SQLite store commits every enqueue itself"
             )
-        rows = [job_to_row(doc) for doc in docs]
+        rows = batch_to_rows(docs) if isinstance(docs, JobBatch) else list(map(job_to_row, docs))
         if not rows:
             return
         self._enqueues.insert(rows)  # concurrent enqueues of this process share a commit

@@ -6,7 +6,9 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+from rocketjob.ids import new_id
 from rocketjob.store import JobQuery
+from rocketjob.store.base import JobBatch
 from rocketjob.store.sqlite import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
 from rocketjob.store.sqlite_extras import MIGRATION_2
 from rocketjob.store.sqlite_rows import insert_job_rows, job_filters, job_to_row
@@ -117,5 +119,25 @@ def test_rows_with_different_null_columns_are_inserted_whole(tmp_path: Path) -> 
         by_id = {job["id"]: job for job in stored}
         for doc in docs:
             assert by_id[doc["id"]] == doc
+    finally:
+        store.close()
+
+
+def test_a_batch_is_inserted_from_its_template_row_and_each_job_reads_back_whole(
+    tmp_path: Path,
+) -> None:
+    # batch_to_rows converts the template once and leaves its NULL columns out of every
+    # row; a batch whose jobs differ in NULL columns (arguments None) takes the row-by-row way.
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'rj.db'}")
+    template = job_doc(description="import", log_level="info")
+    try:
+        for arguments in ([{"args": [1]}, {"args": [2]}], [{"args": [3]}, None]):
+            ids = [new_id() for _ in arguments]
+            store.insert_jobs(JobBatch(template, ids, arguments))
+            for job_id, args in zip(ids, arguments, strict=True):
+                assert store.get_job(job_id) == {**template, "id": job_id, "arguments": args}
+                null = "SELECT arguments IS NULL FROM jobs WHERE id = ?"
+                assert store._conn.execute(null, (job_id,)).fetchone()[0] == (args is None)
+        assert store.count_jobs() == {"queued": 4}
     finally:
         store.close()
