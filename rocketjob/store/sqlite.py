@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from rocketjob import codec
@@ -214,10 +214,8 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         nothing behind, so there is nothing to roll back."""
         try:
             return fn(conn)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"store {self.url}: {exc}") from exc
-        except sqlite3.IntegrityError as exc:
-            raise self._integrity_error(exc) from None
+        except BaseException as exc:
+            self._raise_as_store_error(exc)
 
     def _transaction(self, conn: sqlite3.Connection, fn: Any) -> Any:
         """BEGIN IMMEDIATE, ``fn(conn)``, COMMIT (ROLLBACK and a rocketjob error on failure)."""
@@ -230,12 +228,18 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             conn.execute("COMMIT")
         except BaseException as exc:
             conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise StoreUnavailable(f"store {self.url}: {exc}") from exc
-            if isinstance(exc, sqlite3.IntegrityError):
-                raise self._integrity_error(exc) from None
-            raise
+            self._raise_as_store_error(exc)
         return result
+
+    def _raise_as_store_error(self, exc: BaseException) -> NoReturn:
+        """Raise a failed write's ``exc`` as the rocketjob error it stands for: a locked or
+        broken database is StoreUnavailable, a refused row DuplicateJob or StoreError;
+        anything else as it is."""
+        if isinstance(exc, sqlite3.OperationalError):
+            raise StoreUnavailable(f"store {self.url}: {exc}") from exc
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise self._integrity_error(exc) from None
+        raise exc
 
     def _integrity_error(self, exc: sqlite3.IntegrityError) -> Exception:
         """DuplicateJob for the singleton index, else a StoreError naming the store."""
