@@ -19,13 +19,16 @@ import argparse
 import gc
 import os
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
+from loguru import logger
 
 import rocketjob
 from rocketjob import config as config_module
@@ -53,13 +56,15 @@ class CountingStore:
 
 
 def _start(url: str) -> tuple[Worker, CountingStore, Counter[str], threading.Thread]:
+    logger.remove()  # loguru's default sink prints every job at DEBUG: warnings only
+    logger.add(sys.stderr, level="WARNING")
     rocketjob.connect(url)
     proxy = CountingStore(connection.current_store())
     statements: Counter[str] = Counter()
     conn = getattr(proxy._store, "_conn", None)
     if isinstance(conn, sqlite3.Connection):
         conn.set_trace_callback(lambda sql: statements.update([sql.split(None, 2)[0].upper()]))
-    connection.current_store = lambda: proxy  # type: ignore[assignment]
+    connection.current_store = lambda: proxy
     config = config_module.from_dict({"worker": {"threads": 10, "imports": ["bench.jobs"]}})
     worker = Worker(config)
     worker.boot()
@@ -71,42 +76,85 @@ def _start(url: str) -> tuple[Worker, CountingStore, Counter[str], threading.Thr
 def _stop(worker: Worker, thread: threading.Thread) -> None:
     worker.request("drain")
     thread.join(30)
+    connection.current_store = _CURRENT_STORE
+    rocketjob.disconnect()
 
 
-def idle(url: str, seconds: float) -> None:
-    """Print store calls/s, SQL statements/s and CPU % of an idle worker."""
+_CURRENT_STORE = connection.current_store
+
+
+@dataclass
+class IdleCost:
+    """What an idle worker did over ``seconds``: store calls and (SQLite) SQL statements
+    by name, and the process's CPU seconds."""
+
+    seconds: float
+    calls: dict[str, int]
+    statements: dict[str, int]
+    cpu_s: float
+
+    @property
+    def queries_per_s(self) -> float:
+        """Store calls that query the database (claims, heartbeats and command checks,
+        reaps): every call but ``wait_for_jobs``, which waits for a wake-up (SQLite: reads
+        ``PRAGMA data_version`` from the shared WAL index; PostgreSQL: blocks on LISTEN)."""
+        return sum(n for name, n in self.calls.items() if name != "wait_for_jobs") / self.seconds
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100 * self.cpu_s / self.seconds
+
+
+def measure_idle(url: str, seconds: float) -> IdleCost:
+    """Run an idle worker on ``url`` for ``seconds`` (after a 5 s settle) and count."""
     worker, proxy, statements, thread = _start(url)
-    time.sleep(5.0)
-    proxy.calls.clear()
-    statements.clear()
-    cpu0, t0 = sum(os.times()[:2]), time.monotonic()
-    time.sleep(seconds)
-    cpu, wall = sum(os.times()[:2]) - cpu0, time.monotonic() - t0
-    calls, sql = dict(proxy.calls), dict(statements)
-    _stop(worker, thread)
-    print(f"idle {wall:.0f} s: store calls {sum(calls.values()) / wall:.2f}/s {calls}")
-    if sql:
-        print(f"  SQL statements {sum(sql.values()) / wall:.2f}/s {sql}")
-    print(f"  CPU {100 * cpu / wall:.2f} % of one core ({cpu:.2f} s)")
+    try:
+        time.sleep(5.0)
+        proxy.calls.clear()
+        statements.clear()
+        cpu0, t0 = sum(os.times()[:2]), time.monotonic()
+        time.sleep(seconds)
+        cpu, wall = sum(os.times()[:2]) - cpu0, time.monotonic() - t0
+        return IdleCost(wall, dict(proxy.calls), dict(statements), cpu)
+    finally:
+        _stop(worker, thread)
 
 
-def memory(url: str, jobs: int) -> None:
-    """Print the RSS after boot and after each drained chunk of 10,000 jobs."""
+def idle(url: str, seconds: float) -> IdleCost:
+    """Print store calls/s, SQL statements/s and CPU % of an idle worker."""
+    cost = measure_idle(url, seconds)
+    wall = cost.seconds
+    print(f"idle {wall:.0f} s: store calls {sum(cost.calls.values()) / wall:.2f}/s {cost.calls}")
+    print(f"  store queries (all but wait_for_jobs) {cost.queries_per_s:.2f}/s")
+    if cost.statements:
+        print(f"  SQL statements {sum(cost.statements.values()) / wall:.2f}/s {cost.statements}")
+    print(f"  CPU {cost.cpu_percent:.2f} % of one core ({cost.cpu_s:.2f} s)")
+    return cost
+
+
+def memory(url: str, jobs: int) -> list[tuple[int, float]]:
+    """Print the RSS after boot and after each drained chunk of 10,000 jobs; return
+    (jobs done, RSS MiB) pairs, the first after boot (0 jobs)."""
     from bench.jobs import enqueue_noops
 
     worker, _, _, thread = _start(url)
-    process = psutil.Process()
-    print(f"after boot: RSS {process.memory_info().rss / 2**20:.1f} MiB")
-    done = 0
-    while done < jobs:
-        chunk = min(10_000, jobs - done)
-        enqueue_noops(chunk)
-        while rocketjob.Job.counts_by_state():
-            time.sleep(0.05)
-        done += chunk
-        gc.collect()
-        print(f"after {done:>7,} jobs: RSS {process.memory_info().rss / 2**20:.1f} MiB")
-    _stop(worker, thread)
+    try:
+        process = psutil.Process()
+        rss = [(0, process.memory_info().rss / 2**20)]
+        print(f"after boot: RSS {rss[0][1]:.1f} MiB")
+        done = 0
+        while done < jobs:
+            chunk = min(10_000, jobs - done)
+            enqueue_noops(chunk)
+            while rocketjob.Job.counts_by_state():
+                time.sleep(0.05)
+            done += chunk
+            gc.collect()
+            rss.append((done, process.memory_info().rss / 2**20))
+            print(f"after {done:>7,} jobs: RSS {rss[-1][1]:.1f} MiB")
+        return rss
+    finally:
+        _stop(worker, thread)
 
 
 def main() -> None:

@@ -21,12 +21,22 @@ Every job must start exactly once (checked from the stamps); the store must end 
   bin/bench --sqlite-options synchronous=normal
   bin/bench --store postgresql://root@127.0.0.1:5432/test --processes 2
   bin/bench --profile /tmp/prof               # py-spy the daemon over the drain
+
+``--report`` prints every figure of the performance targets for one store (docs/performance.md):
+the figures above with 2 processes x 10 threads (the peer harness's set-up), the drain
+at each ``--scaling`` size, an idle worker's store queries and CPU (``--idle-seconds``) and
+a worker's RSS over ``--memory-jobs`` jobs (the last two from :mod:`bench.worker_cost`):
+
+  bin/bench --report                          # temp SQLite, about 6 minutes
+  bin/bench --report --store postgresql://root@127.0.0.1:5432/test
+  bin/bench --report -n 1000 --runs 1 --scaling 1x1,2x4 --idle-seconds 10 --memory-jobs 20000
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -47,7 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import rocketjob  # noqa: E402
-from bench import daemon, measure, stores  # noqa: E402
+from bench import daemon, measure, stores, worker_cost  # noqa: E402
 from bench.jobs import StampJob  # noqa: E402
 from bench.stamps import STAMP_ENV, Stamp, count_stamps, read_stamps  # noqa: E402
 
@@ -413,7 +423,7 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         help="query string for the temp SQLite URL, e.g. synchronous=normal",
     )
     ap.add_argument("-n", type=int, default=10_000, help="jobs per enqueue phase (default 10000)")
-    ap.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--processes", type=int, help="worker processes (default 1; 2 with --report)")
     ap.add_argument(
         "--threads", type=int, default=10, help="threads per worker process (default 10)"
     )
@@ -435,14 +445,51 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     ap.add_argument(
         "--keep", action="store_true", help="keep each run's temp folder (db, stamps, daemon log)"
     )
+    ap.add_argument(
+        "--report",
+        action="store_true",
+        help="every target figure: throughput, scaling, idle cost and memory (see above)",
+    )
+    ap.add_argument(
+        "--scaling",
+        default="1x1,1x4,1x10,1x25,2x10",
+        help="with --report: PROCESSESxTHREADS sizes to drain with (default %(default)s)",
+    )
+    ap.add_argument(
+        "--idle-seconds", type=float, default=60.0, help="with --report: idle sample (default 60)"
+    )
+    ap.add_argument(
+        "--memory-jobs", type=int, default=100_000, help="with --report: jobs (default 100000)"
+    )
     a = ap.parse_args(argv)
+    if a.processes is None:
+        a.processes = 2 if a.report else 1
     if a.n < 1 or a.processes < 1 or a.threads < 1 or a.runs < 1:
         ap.error("-n, --processes, --threads and --runs must be at least 1")
+    try:
+        a.scaling_sizes = parse_sizes(a.scaling)
+    except ValueError as exc:
+        ap.error(f"--scaling: {exc}")
+    if a.idle_seconds <= 0 or a.memory_jobs < 1:
+        ap.error("--idle-seconds and --memory-jobs must be positive")
     opts = Options(
         a.store, a.sqlite_options, a.n, a.processes, a.threads, a.trickle_n,
         a.trickle_rate, a.idle_before_trickle, a.profile, a.keep, a.analyze, a.profile_gil,
     )  # fmt: skip
     return opts, a
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"1x1,2x10"`` as [(1, 1), (2, 10)]: worker processes x threads each."""
+    sizes = []
+    for part in text.split(","):
+        processes, sep, threads = part.strip().partition("x")
+        if not sep or not processes.isdigit() or not threads.isdigit():
+            raise ValueError(f"{part.strip()!r} is not PROCESSESxTHREADS, e.g. 2x10")
+        if int(processes) < 1 or int(threads) < 1:
+            raise ValueError(f"{part.strip()!r}: processes and threads must be at least 1")
+        sizes.append((int(processes), int(threads)))
+    return sizes
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -454,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     opts, a = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
+    if a.report:
+        return report(opts, a)
     results: list[RunResult] = []
     for k in range(a.runs):
         res = run_once(opts)
@@ -480,6 +529,52 @@ def main(argv: list[str] | None = None) -> int:
             indent=1, default=str,
         ))  # fmt: skip
     return 1 if any(r.checks for r in results) else 0
+
+
+def report(opts: Options, a: argparse.Namespace) -> int:
+    """``--report``: every figure of the performance targets for one store, printed as
+    it is measured and summed up at the end; exit 1 if any run failed its checks."""
+    options = f" ({opts.sqlite_options})" if opts.sqlite_options else ""
+    store = opts.store or f"temp SQLite files{options}"
+    print(f"bin/bench --report: {store}, N = {opts.n}, median of {a.runs} run(s) per size")
+    sizes = [(opts.processes, opts.threads)]
+    sizes += [size for size in a.scaling_sizes if size not in sizes]
+    by_size: dict[tuple[int, int], list[RunResult]] = {}
+    for processes, threads in sizes:
+        size_opts = dataclasses.replace(opts, processes=processes, threads=threads)
+        print(f"\n== {processes} process(es) x {threads} threads", flush=True)
+        by_size[(processes, threads)] = runs = [run_once(size_opts) for _ in range(a.runs)]
+        print_table(runs)
+    url = opts.store or store_url(opts, Path(tempfile.mkdtemp(prefix="rocketjob-bench-")))
+    print(f"\n== idle worker, {a.idle_seconds:g} s (10 threads, in this process)", flush=True)
+    idle = worker_cost.idle(url, a.idle_seconds)
+    print(f"\n== memory of a worker over {a.memory_jobs:,} jobs (10 threads)", flush=True)
+    rss = worker_cost.memory(url, a.memory_jobs)
+
+    head = medians(by_size[sizes[0]])
+    print(f"\n== summary ({store})")
+    print(
+        f"{sizes[0][0]} x {sizes[0][1]}: enqueue {fmt('{:,.0f}', head['enqueue_jps'])} j/s, "
+        f"bulk {fmt('{:,.0f}', head['bulk_jps'])} j/s, drain {fmt('{:,.0f}', head['drain_jps'])} "
+        f"j/s, CPU {fmt('{:.3f}', head['cpu_per_1k'])} s per 1k jobs, pickup p50 / p99 "
+        f"{fmt('{:.1f}', head['pickup_p50_ms'])} / {fmt('{:.1f}', head['pickup_p99_ms'])} ms"
+    )
+    print("scaling, drain j/s: " + ", ".join(
+        f"{p} x {t} {fmt('{:,.0f}', medians(by_size[(p, t)])['drain_jps'])}"
+        for p, t in a.scaling_sizes
+    ))  # fmt: skip
+    print(
+        f"idle: {idle.queries_per_s:.2f} store queries/s (limit 1), "
+        f"CPU {idle.cpu_percent:.2f}% of one core (limit 1%)"
+    )
+    after = [mib for done, mib in rss if done]
+    print(
+        f"memory: RSS {rss[0][1]:.1f} MiB after boot, {after[0]:.1f} after the first chunk, "
+        f"{rss[-1][1]:.1f} after {rss[-1][0]:,} jobs (range after the first chunk: "
+        f"{min(after):.1f}-{max(after):.1f})"
+    )
+    failed = [r for runs in by_size.values() for r in runs if r.checks]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
