@@ -24,7 +24,7 @@ def test_report_prints_every_target_figure_and_checks_exactly_once() -> None:
     done = run_bench(
         "--report", "-n", "100", "--runs", "1", "--scaling", "1x1,1x2",
         "--trickle-n", "10", "--trickle-rate", "20", "--idle-before-trickle", "0.2",
-        "--idle-seconds", "1", "--memory-jobs", "2000",
+        "--idle-seconds", "3", "--memory-jobs", "2000",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
@@ -37,7 +37,7 @@ def test_report_prints_every_target_figure_and_checks_exactly_once() -> None:
     assert re.search(r"2 x 10: enqueue [\d,]+ j/s, bulk [\d,]+ j/s, drain [\d,]+ j/s", summary)
     assert re.search(r"scaling, drain j/s: 1 x 1 [\d,]+, 1 x 2 [\d,]+$", summary, re.M)
     idle = re.search(r"idle: ([\d.]+) store queries/s", summary)
-    assert idle is not None and float(idle.group(1)) > 0  # the idle worker did poll
+    assert idle is not None and float(idle.group(1)) > 0  # it claims at least every 2.2 s
     memory = re.search(r"memory: RSS ([\d.]+) MiB after boot, .* after 2,000 jobs", summary)
     assert memory is not None and float(memory.group(1)) > 10
 
