@@ -27,7 +27,7 @@ the figures above with 2 processes x 10 threads (the peer harness's set-up), the
 at each ``--scaling`` size, an idle worker's store queries and CPU (``--idle-seconds``) and
 a worker's RSS over ``--memory-jobs`` jobs (the last two from :mod:`bench.worker_cost`):
 
-  bin/bench --report                          # temp SQLite, about 6 minutes
+  bin/bench --report                          # temp SQLite, about 4 minutes
   bin/bench --report --store postgresql://root@127.0.0.1:5432/test
   bin/bench --report -n 1000 --runs 1 --scaling 1x1,2x4 --idle-seconds 10 --memory-jobs 20000
 """
@@ -545,11 +545,12 @@ def report(opts: Options, a: argparse.Namespace) -> int:
         print(f"\n== {processes} process(es) x {threads} threads", flush=True)
         by_size[(processes, threads)] = runs = [run_once(size_opts) for _ in range(a.runs)]
         print_table(runs)
-    url = opts.store or store_url(opts, Path(tempfile.mkdtemp(prefix="rocketjob-bench-")))
-    print(f"\n== idle worker, {a.idle_seconds:g} s (10 threads, in this process)", flush=True)
-    idle = worker_cost.idle(url, a.idle_seconds)
-    print(f"\n== memory of a worker over {a.memory_jobs:,} jobs (10 threads)", flush=True)
-    rss = worker_cost.memory(url, a.memory_jobs)
+    with tempfile.TemporaryDirectory(prefix="rocketjob-bench-") as workdir:
+        url = store_url(opts, Path(workdir))  # the given store, or a temp file removed after
+        print(f"\n== idle worker, {a.idle_seconds:g} s (10 threads, in this process)", flush=True)
+        idle = worker_cost.idle(url, a.idle_seconds)
+        print(f"\n== memory of a worker over {a.memory_jobs:,} jobs (10 threads)", flush=True)
+        rss = worker_cost.memory(url, a.memory_jobs)
 
     head = medians(by_size[sizes[0]])
     print(f"\n== summary ({store})")
