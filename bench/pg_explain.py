@@ -15,7 +15,7 @@ import psycopg
 
 from rocketjob.ids import new_id
 from rocketjob.store.postgres import PostgresStore
-from rocketjob.store.postgres_schema import parse_url
+from rocketjob.store.postgres.schema import parse_url
 
 SCHEMA = "explain_claim"
 CLASS = "bench.jobs.StampJob"

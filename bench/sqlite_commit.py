@@ -42,7 +42,7 @@ from typing import Any
 
 from rocketjob.ids import new_id
 from rocketjob.store.sqlite import SQLiteStore
-from rocketjob.store.sqlite_rows import JOB_COLUMNS, insert_job_rows, job_to_row, placeholders
+from rocketjob.store.sqlite.rows import JOB_COLUMNS, insert_job_rows, job_to_row, placeholders
 
 FRAME = 4096 + 24
 HUEY_LIKE = (

@@ -32,7 +32,7 @@ def analyze(url: str) -> bool:
     if scheme in ("postgresql", "postgres"):
         import psycopg
 
-        from rocketjob.store.postgres_schema import parse_url
+        from rocketjob.store.postgres.schema import parse_url
 
         conninfo = parse_url(url).conninfo  # without the store's own options (schema=...)
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as pg:

@@ -7,7 +7,7 @@
 A worker passes its limits to ``Store.claim_jobs``; the store counts running jobs and
 claims inside one serialised step (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a per-limit
 row locked ``FOR UPDATE`` in the claim transaction; MongoDB: per-limit slot documents
-taken with compare-and-set, see ``mongodb_throttle``). A throttled job is simply not
+taken with compare-and-set, see ``rocketjob.store.mongodb.throttle``). A throttled job is simply not
 claimed; it starts when a slot frees and the worker next claims (at once on SQLite and
 PostgreSQL, within ``max_poll_seconds`` at most).
 

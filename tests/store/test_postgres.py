@@ -14,8 +14,10 @@ import pytest
 from psycopg import sql
 
 import rocketjob
+import rocketjob.store.postgres.schema as postgres_schema
+import rocketjob.store.postgres.web as postgres_web
 from rocketjob import JobNotFound, connection
-from rocketjob.store import JobQuery, open_store, postgres_schema, postgres_web
+from rocketjob.store import JobQuery, open_store
 from rocketjob.store.postgres import PostgresStore
 
 from .conftest import POSTGRES_URL, StoreEnv, make_env, require_service, spawn_pool, with_query

@@ -1,4 +1,4 @@
-"""Group commit of concurrent enqueues on the SQLite store (rocketjob/store/sqlite_enqueue.py),
+"""Group commit of concurrent enqueues on the SQLite store (rocketjob/store/sqlite/enqueue.py),
 on a real SQLite file: every job stored once, callers' rows all or none on their own, and
 no caller told its jobs were stored when their transaction failed."""
 
@@ -16,8 +16,8 @@ import pytest
 
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable
 from rocketjob.store.sqlite import SQLiteStore
-from rocketjob.store.sqlite_enqueue import EnqueueCommitter, _Entry
-from rocketjob.store.sqlite_rows import job_to_row
+from rocketjob.store.sqlite.enqueue import EnqueueCommitter, _Entry
+from rocketjob.store.sqlite.rows import job_to_row
 from store.helpers import job_doc
 
 

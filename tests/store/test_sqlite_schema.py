@@ -9,9 +9,9 @@ from pathlib import Path
 from rocketjob.ids import new_id
 from rocketjob.store import JobQuery
 from rocketjob.store.base import JobBatch
-from rocketjob.store.sqlite import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
-from rocketjob.store.sqlite_extras import MIGRATION_2
-from rocketjob.store.sqlite_rows import insert_job_rows, job_filters, job_to_row
+from rocketjob.store.sqlite.extras import MIGRATION_2
+from rocketjob.store.sqlite.rows import insert_job_rows, job_filters, job_to_row
+from rocketjob.store.sqlite.store import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
 from store.helpers import job_doc
 
 WAL_HEADER, FRAME_HEADER, PAGE = 32, 24, 4096

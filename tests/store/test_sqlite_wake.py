@@ -1,4 +1,4 @@
-"""The SQLite store's wake-ups (rocketjob/store/sqlite_wake.py) on a real database file:
+"""The SQLite store's wake-ups (rocketjob/store/sqlite/wake.py) on a real database file:
 another connection's commit wakes a waiter, its own commits do not, a nudge does, and an
 idle waiter blocks instead of polling while the WAL file is watched."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rocketjob.store import sqlite_wake
-from rocketjob.store.sqlite_wake import Wakeups
+import rocketjob.store.sqlite.wake as sqlite_wake
+from rocketjob.store.sqlite.wake import Wakeups
 
 
 @pytest.fixture

@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 from rocketjob import codec
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
-from rocketjob.store.sqlite_enqueue import EnqueueCommitter
-from rocketjob.store.sqlite_extras import MIGRATION_2, SQLiteExtras, duplicate_error
-from rocketjob.store.sqlite_lock import WriterLock
-from rocketjob.store.sqlite_rows import (
+from rocketjob.store.sqlite.enqueue import EnqueueCommitter
+from rocketjob.store.sqlite.extras import MIGRATION_2, SQLiteExtras, duplicate_error
+from rocketjob.store.sqlite.lock import WriterLock
+from rocketjob.store.sqlite.rows import (
     JOB_COLUMNS,
     REQUEUE,
     SERVER_COLUMNS,
@@ -44,8 +44,8 @@ from rocketjob.store.sqlite_rows import (
     to_column,
     to_micros,
 )
-from rocketjob.store.sqlite_wake import Wakeups
-from rocketjob.store.sqlite_web import SQLiteMissionControl
+from rocketjob.store.sqlite.wake import Wakeups
+from rocketjob.store.sqlite.web import SQLiteMissionControl
 
 SCHEMA_VERSION = 4
 _SCHEMA = """

@@ -22,9 +22,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Json
 
+import rocketjob.store.postgres.schema as schema
 from rocketjob.errors import StoreError, StoreUnavailable, ValidationError
 from rocketjob.store import limits as lim
-from rocketjob.store import postgres_schema as schema
 from rocketjob.store.base import ClaimLimit, JobDoc
 
 P = ParamSpec("P")

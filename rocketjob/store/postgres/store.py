@@ -1,10 +1,11 @@
 """The PostgreSQL store (psycopg 3 with psycopg_pool): many machines, one database.
 
 * URL: ``postgresql://user:password@host:5432/dbname?schema=rocketjob&pool_size=5``; the
-  store's own options are listed in :data:`postgres_schema.STORE_OPTIONS`, every other
-  query parameter goes to libpq (``connect_timeout`` defaults to 5 s).
+  store's own options are listed in :data:`rocketjob.store.postgres.schema.STORE_OPTIONS`,
+  every other query parameter goes to libpq (``connect_timeout`` defaults to 5 s).
 * Tables ``rocketjob_jobs`` and ``rocketjob_servers`` in the chosen schema, created and
-  migrated on connect under a transaction-level advisory lock (see :mod:`postgres_schema`).
+  migrated on connect under a transaction-level advisory lock (see
+  :mod:`rocketjob.store.postgres.schema`).
 * Claiming is one statement: ``SELECT ... ORDER BY priority, id LIMIT n FOR UPDATE SKIP
   LOCKED`` feeding an ``UPDATE ... RETURNING``, so concurrent workers never wait on each
   other and never take the same row; several jobs per round trip.
@@ -34,14 +35,14 @@ import psycopg_pool
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
+import rocketjob.store.postgres.schema as schema
+import rocketjob.store.postgres.sql as postgres_sql
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
-from rocketjob.store import postgres_schema as schema
-from rocketjob.store import postgres_sql
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
-from rocketjob.store.postgres_extras import PostgresExtras
-from rocketjob.store.postgres_listen import Listener
-from rocketjob.store.postgres_schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
-from rocketjob.store.postgres_web import PostgresMissionControl, job_filters
+from rocketjob.store.postgres.extras import PostgresExtras
+from rocketjob.store.postgres.listen import Listener
+from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
+from rocketjob.store.postgres.web import PostgresMissionControl, job_filters
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -403,7 +404,7 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
 
     def wait_for_jobs(self, timeout: float) -> None:
         """Block on the LISTEN connection until a NOTIFY or ``timeout`` (see
-        :mod:`postgres_listen`); never raises."""
+        :mod:`rocketjob.store.postgres.listen`); never raises."""
         self._listener.wait(timeout)
 
     # -- servers -----------------------------------------------------------------------

@@ -7,7 +7,7 @@
   write that changes the state). A unique index on ``_active_key`` whose
   ``partialFilterExpression`` is ``{_active_key: {$type: "string"}}`` makes a second
   active job with the same key fail its insert or update atomically.
-* Throttled claims: see :mod:`rocketjob.store.mongodb_throttle`.
+* Throttled claims: see :mod:`rocketjob.store.mongodb.throttle`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pymongo.errors import DuplicateKeyError
 
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ACTIVE_STATES, ClaimLimit, JobDoc
-from rocketjob.store.mongodb_docs import time_filter, to_sets
-from rocketjob.store.mongodb_throttle import Throttle
+from rocketjob.store.mongodb.docs import time_filter, to_sets
+from rocketjob.store.mongodb.throttle import Throttle
 
 INACTIVE_STATES = frozenset({"completed", "failed", "aborted"})
 
@@ -75,7 +75,7 @@ class MongoExtras:
         now: dt.datetime,
         limits: Sequence[ClaimLimit],
     ) -> list[JobDoc]:
-        """Claim within ``limits`` (see :mod:`mongodb_throttle`)."""
+        """Claim within ``limits`` (see :mod:`rocketjob.store.mongodb.throttle`)."""
         return self._throttle.claim(worker_names, job_classes, now, limits)
 
     def delete_jobs(self, states: Collection[str], finished_before: dt.datetime, limit: int) -> int:

@@ -32,7 +32,7 @@ from pymongo import ASCENDING, ReturnDocument
 
 from rocketjob.store import limits as lim
 from rocketjob.store.base import ClaimLimit, JobDoc
-from rocketjob.store.mongodb_docs import job_from_bson, time_filter, to_sets
+from rocketjob.store.mongodb.docs import job_from_bson, time_filter, to_sets
 
 _QUEUED = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rocketjob.store.base import JobDoc, JobQuery
-from rocketjob.store.sqlite_rows import (
+from rocketjob.store.sqlite.rows import (
     EPOCH,
     JOB_COLUMNS,
     from_micros,

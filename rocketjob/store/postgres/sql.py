@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from rocketjob.store.postgres_schema import JOB_COLUMN_TYPES, JOB_COLUMNS
+from rocketjob.store.postgres.schema import JOB_COLUMN_TYPES, JOB_COLUMNS
 
 #: The claim walks the partial claim index ``(priority, id) WHERE state = 'queued'`` in
 #: order and stops after ``limit`` rows once the table has statistics (0.2 ms on a 20k

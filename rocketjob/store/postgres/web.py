@@ -20,9 +20,9 @@ from typing import Any
 
 from psycopg import sql
 
-from rocketjob.store import postgres_schema as schema
+import rocketjob.store.postgres.schema as schema
 from rocketjob.store.base import JobDoc, JobQuery
-from rocketjob.store.postgres_extras import _translated
+from rocketjob.store.postgres.extras import _translated
 
 _AUDIT_KEYS = ("id", "at", "user", "action", "target", "outcome", "detail")
 #: Columns the free-text search of scan_jobs looks in (JSON columns as their text).

@@ -69,7 +69,7 @@ def to_sets(changes: Mapping[str, Any]) -> dict[str, Any]:
             sets[f"_text.{name}"] = text
         else:
             sets[name] = value
-    if "state" in changes:  # the singleton index's field (see mongodb_extras)
+    if "state" in changes:  # the singleton index's field (see rocketjob.store.mongodb.extras)
         if changes["state"] in ("completed", "failed", "aborted"):
             sets["_active_key"] = None
         elif changes.get("singleton_key") is not None:

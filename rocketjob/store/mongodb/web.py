@@ -24,7 +24,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from rocketjob.ids import new_id
 from rocketjob.store.base import JobDoc, JobQuery
-from rocketjob.store.mongodb_docs import job_from_bson, split_time
+from rocketjob.store.mongodb.docs import job_from_bson, split_time
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,7 +41,7 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from rocketjob.store.mongodb import _translated as translate
+        from rocketjob.store.mongodb.store import _translated as translate
 
         return translate(fn)(*args, **kwargs)
 

@@ -44,16 +44,16 @@ from pymongo.errors import (
 
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
-from rocketjob.store.mongodb_docs import (
+from rocketjob.store.mongodb.docs import (
     job_from_bson,
     server_from_bson,
     time_filter,
     to_bson,
     to_sets,
 )
-from rocketjob.store.mongodb_extras import MongoExtras, is_duplicate_singleton
-from rocketjob.store.mongodb_wakeup import Wakeups
-from rocketjob.store.mongodb_web import MongoMissionControl, job_filter
+from rocketjob.store.mongodb.extras import MongoExtras, is_duplicate_singleton
+from rocketjob.store.mongodb.wakeup import Wakeups
+from rocketjob.store.mongodb.web import MongoMissionControl, job_filter
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -301,7 +301,8 @@ class MongoStore(MongoExtras, MongoMissionControl):
         return int(result.modified_count)
 
     def wait_for_jobs(self, timeout: float) -> None:
-        """Change stream or adaptive polling (see :mod:`mongodb_wakeup`); never raises."""
+        """Change stream or adaptive polling (see :mod:`rocketjob.store.mongodb.wakeup`);
+        never raises."""
         self._wakeups.wait(timeout)
 
     # -- servers -----------------------------------------------------------------------

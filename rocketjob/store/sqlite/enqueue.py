@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rocketjob.errors import StoreError
-from rocketjob.store.sqlite_rows import insert_job_rows
+from rocketjob.store.sqlite.rows import insert_job_rows
 
 #: ``store._write``: runs ``fn(conn)`` in one transaction (``one_statement``: SQLite's
 #: implicit one, for a single statement).

@@ -49,7 +49,7 @@ def duplicate_error(exc: sqlite3.IntegrityError) -> Exception | None:
 
 
 def _micros(value: dt.datetime | None) -> int | None:
-    from rocketjob.store.sqlite_rows import to_micros
+    from rocketjob.store.sqlite.rows import to_micros
 
     return to_micros(value)
 
@@ -161,7 +161,7 @@ def _dirmon_row(entry: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _dirmon_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    from rocketjob.store.sqlite_rows import from_micros
+    from rocketjob.store.sqlite.rows import from_micros
 
     entry = dict(zip(_DIRMON_COLUMNS, row, strict=True))
     entry["properties"] = codec.loads(entry["properties"])
