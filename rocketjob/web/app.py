@@ -14,7 +14,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -27,6 +26,7 @@ from rocketjob.web import auth
 from rocketjob.web.config import WebConfig, load_web_config
 from rocketjob.web.data import MissionControlData
 from rocketjob.web.metrics import now_utc
+from rocketjob.web.paths import SessionsAtMountPoint
 from rocketjob.web.render import make_environment, render_error
 from rocketjob.web.routes import screens
 from rocketjob.web.security import SecurityHeaders
@@ -86,7 +86,7 @@ def create_app(
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(
-            SessionMiddleware,
+            SessionsAtMountPoint,
             secret_key=secret_key(web),
             session_cookie="rocketjob_session",
             max_age=SESSION_HOURS * 3600,

@@ -21,14 +21,16 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from rocketjob.web.config import ROLES, WebConfig
 from rocketjob.web.passwords import verify_password
+from rocketjob.web.paths import app_path, redirect
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 LOCAL_USER = "local"
@@ -131,7 +133,7 @@ def require(role: str) -> Callable[[Endpoint], Endpoint]:
 def _unauthenticated(request: Request) -> Response:
     accepts_html = "text/html" in request.headers.get("accept", "")
     if request.method == "GET" and accepts_html:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return redirect(request, "/login?" + urlencode({"next": app_path(request.scope)}))
     return PlainTextResponse(
         "authentication required", status_code=401, headers={"WWW-Authenticate": "Basic"}
     )
@@ -143,7 +145,7 @@ async def login_page(request: Request) -> Response:
     from rocketjob.web.render import render
 
     if not request.app.state.auth.config.users:
-        return RedirectResponse("/", status_code=303)
+        return redirect(request, "/")
     error = None
     if request.method == "POST":
         form = await request.form()
@@ -155,7 +157,7 @@ async def login_page(request: Request) -> Response:
             request.session["user"] = user.name
             request.session["csrf"] = secrets.token_urlsafe(32)
             await run_in_threadpool(request.app.state.data.audit, user.name, "login", user.name)
-            return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
+            return redirect(request, _safe_next(request.query_params.get("next")))
         error = "wrong user name or password"
     return render(request, "login.html", {"error": error}, status=401 if error else 200)
 
@@ -166,12 +168,13 @@ async def logout(request: Request) -> Response:
 
     check_csrf(request, await request.form())
     request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+    return redirect(request, "/login")
 
 
 def _safe_next(target: Any) -> str:
-    """Only local paths, never another site (``//evil`` or ``https://...``)."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+    """Only app paths (the mount prefix is added on redirect), never another site
+    (``//evil``, ``/\\evil`` or ``https://...``)."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
 

@@ -128,7 +128,7 @@ class MissionControlData:
     def act(self, job_id: str, action: str) -> Job:
         """Fire ``action`` (one of JOB_ACTIONS) on the job through its state machine.
         Raises JobNotFound or InvalidTransition."""
-        job = Job.find(job_id)
+        job: Job = Job.find(job_id)
         if action == "destroy":
             job.destroy()
         else:

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from rocketjob import codec
 from rocketjob.web.auth import current_user
 from rocketjob.web.csrf import FIELD, csrf_token
+from rocketjob.web.paths import app_path, root_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -81,7 +82,8 @@ def render(
         "nav": [item for item in app_state.nav if user is not None and user.can(item.role)],
         "flashes": request.session.pop("flash", []),
         "refresh": app_state.refresh_seconds,
-        "path": request.url.path,
+        "path": app_path(request.scope),
+        "root": root_path(request.scope),
     }
     html = app_state.templates.get_template(template).render({**shared, **context})
     return HTMLResponse(html, status_code=status)

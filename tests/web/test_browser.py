@@ -178,6 +178,7 @@ def test_retry_a_failed_job_and_control_a_server(deployment: dict[str, Any]) -> 
             cwd=REPO, env=deployment["env"],
         )  # fmt: skip
         deployment["processes"].append(worker)
+        page.once("dialog", lambda dialog: dialog.accept())  # Retry asks first
         page.click("button.action-retry")
         expect(page.locator(".flash")).to_contain_text(f"retry: job {job.id} is now queued")
         expect(page.locator(".badge")).to_have_text("completed")  # live refresh

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rocketjob import codec
@@ -15,6 +15,7 @@ from rocketjob.errors import InvalidTransition, JobNotFound, ValidationError
 from rocketjob.job import Job
 from rocketjob.web.auth import current_user, require
 from rocketjob.web.data import JOB_ACTIONS, VIEWS
+from rocketjob.web.paths import redirect
 from rocketjob.web.render import flash, render_error
 from rocketjob.web.routes import form
 
@@ -44,15 +45,15 @@ async def job_action(request: Request) -> Response:
             state.data.audit, _user_name(request), action, f"job {job_id}", "refused", str(exc)
         )
         flash(request, str(exc), "error")
-        return RedirectResponse(f"/job/{job_id}", status_code=303)
+        return redirect(request, f"/job/{job_id}")
     await run_in_threadpool(
         state.data.audit, _user_name(request), action, f"job {job_id}", "ok", f"now {job.state}"
     )
     if action == "destroy":
         flash(request, f"job {job_id} destroyed")
-        return RedirectResponse("/jobs/all", status_code=303)
+        return redirect(request, "/jobs/all")
     flash(request, f"{LABELS.get(action, action)}: job {job_id} is now {job.state}")
-    return RedirectResponse(f"/job/{job_id}", status_code=303)
+    return redirect(request, f"/job/{job_id}")
 
 
 @require("operator")
@@ -84,12 +85,12 @@ async def job_edit(request: Request) -> Response:
             request.app.state.data.audit, who, "edit", f"job {job_id}", "refused", str(exc)
         )
         flash(request, str(exc), "error")
-        return RedirectResponse(f"/job/{job_id}", status_code=303)
+        return redirect(request, f"/job/{job_id}")
     await run_in_threadpool(
         request.app.state.data.audit, _user_name(request), "edit", f"job {job_id}", "ok", detail
     )
     flash(request, f"job {job_id} saved")
-    return RedirectResponse(f"/job/{job_id}", status_code=303)
+    return redirect(request, f"/job/{job_id}")
 
 
 def _parse_field(text: str, current: object) -> object:
@@ -142,7 +143,7 @@ async def bulk_action(request: Request) -> Response:
     )
     flash(request, f"{LABELS.get(action, action)}: {detail}", "error" if refused else "ok")
     query = urlencode({k: v for k, v in (("class", job_class), ("q", text)) if v})
-    return RedirectResponse(f"/jobs/{view.name}?{query}", status_code=303)
+    return redirect(request, f"/jobs/{view.name}?{query}")
 
 
 ROUTES = [

@@ -7,12 +7,13 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rocketjob.errors import InvalidTransition
 from rocketjob.web.auth import current_user, require
 from rocketjob.web.cron import cron_rows, run_now
+from rocketjob.web.paths import redirect
 from rocketjob.web.render import flash, render
 from rocketjob.web.routes import NavItem, form
 
@@ -49,12 +50,12 @@ async def cron_run_now(request: Request) -> Response:
         await run_in_threadpool(state.audit, who, "cron run now", f"cron {job_class}",
                                 "refused", message)  # fmt: skip
         flash(request, message, "error")
-        return RedirectResponse("/cron", status_code=303)
+        return redirect(request, "/cron")
     detail = f"job {job.id} {'created and ' if created else ''}queued to run now"
     await run_in_threadpool(state.audit, who, "cron run now", f"job {job.id}", "ok",
                             f"{job_class}: {detail}")  # fmt: skip
     flash(request, f"run now: {job_class}: {detail}")
-    return RedirectResponse("/cron", status_code=303)
+    return redirect(request, "/cron")
 
 
 NAV = [NavItem("Cron", "/cron")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rocketjob.errors import ValidationError
@@ -22,6 +22,7 @@ from rocketjob.web.dirmon import (
     find_entry,
     update_entry,
 )
+from rocketjob.web.paths import redirect
 from rocketjob.web.render import flash, render, render_error
 from rocketjob.web.routes import NavItem, form
 
@@ -76,7 +77,7 @@ async def new_entry(request: Request) -> Response:
     flash(request, f"dirmon entry {entry['name']!r} created")
     if warning:
         flash(request, warning, "error")
-    return RedirectResponse("/dirmon", status_code=303)
+    return redirect(request, "/dirmon")
 
 
 @require("admin")
@@ -99,14 +100,14 @@ async def edit_entry(request: Request) -> Response:
     if saved is None:
         await _audit(request, "dirmon edit", name, "refused", "no such entry")
         flash(request, f"no dirmon entry named {name!r}: it was removed", "error")
-        return RedirectResponse("/dirmon", status_code=303)
+        return redirect(request, "/dirmon")
     entry, warning = saved
     detail = f"{entry['pattern']} -> {entry['job_class']}, enabled={entry['enabled']}"
     await _audit(request, "dirmon edit", name, "ok", detail)
     flash(request, f"dirmon entry {name!r} saved")
     if warning:
         flash(request, warning, "error")
-    return RedirectResponse("/dirmon", status_code=303)
+    return redirect(request, "/dirmon")
 
 
 @require("admin")
@@ -123,7 +124,7 @@ async def entry_action(request: Request) -> Response:
     else:
         await _audit(request, f"dirmon {action}", name, "ok", ENTRY_ACTIONS[action])
         flash(request, f"dirmon entry {name!r} {ENTRY_ACTIONS[action]}")
-    return RedirectResponse("/dirmon", status_code=303)
+    return redirect(request, "/dirmon")
 
 
 NAV = [NavItem("Dirmon", "/dirmon")]

@@ -7,11 +7,12 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rocketjob.web.auth import current_user, require
-from rocketjob.web.data import SERVER_COMMANDS
+from rocketjob.web.data import SERVER_COMMANDS, MissionControlData
+from rocketjob.web.paths import redirect
 from rocketjob.web.render import flash, render, render_error
 from rocketjob.web.routes import NavItem, form
 
@@ -19,7 +20,7 @@ from rocketjob.web.routes import NavItem, form
 @require("view")
 async def servers_page(request: Request) -> Response:
     """GET /servers: every registered server and what its threads run."""
-    data = request.app.state.data
+    data: MissionControlData = request.app.state.data
 
     def load() -> list[dict[str, Any]]:
         servers = data.servers()
@@ -56,7 +57,7 @@ async def server_command(request: Request) -> Response:
             state.audit, who, f"server {command}", f"server {name}", "refused", "no such server"
         )
         flash(request, f"no server named {name}: it stopped or was reaped", "error")
-    return RedirectResponse("/servers", status_code=303)
+    return redirect(request, "/servers")
 
 
 NAV = [NavItem("Servers", "/servers")]
