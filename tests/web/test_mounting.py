@@ -157,6 +157,7 @@ def test_every_url_follows_the_mount_point(host: dict[str, Any]) -> None:
         assert home.status_code == 200 and "shop open" in home.text  # the host's own page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("host", ["fastapi", "starlette"], indirect=True)
 def test_browser_under_a_prefix(host: dict[str, Any]) -> None:
     """Log in, every screen, retry a failed job (confirming), log out: FastAPI, Starlette."""
