@@ -14,6 +14,7 @@ from rocketjob import codec
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import DuplicateJob, ValidationError
+from rocketjob.fields import check_values
 from rocketjob.ids import new_id
 from rocketjob.plugins import hooks
 from rocketjob.store.base import JobBatch, JobDoc
@@ -62,6 +63,7 @@ class Enqueuer:
         self.cls = cls
         options = dict(options)
         self.connection = options.pop("connection", None)
+        check_values(cls, options)
         self.options = options
 
     def set(self, **options: Any) -> Enqueuer:
@@ -108,6 +110,7 @@ class Enqueuer:
         """Store one job with the given built-in and custom fields (``args=[...]`` and
         ``kwargs={...}`` set perform's arguments)."""
         arguments = {"args": list(values.pop("args", [])), "kwargs": dict(values.pop("kwargs", {}))}
+        check_values(self.cls, values)
         job, doc = self.build(arguments, values)
         self._insert([doc])
         return job
