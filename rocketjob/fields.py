@@ -63,7 +63,7 @@ class FieldSpec:
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             raise ValidationError(
                 f"{where}: expected {type_check[1]}, got {type(value).__name__} {shown}; "
-                f"pass a {type_check[1]} or change the field's annotation"
+                f"pass a value of type {type_check[1]} or change the field's annotation"
             )
 
 
