@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rocketjob.store import Store, open_store
 
@@ -70,3 +72,24 @@ def disconnect() -> None:
         store, pid, _store, _store_pid = _store, _store_pid, None, None
     if store is not None and pid == _pid:
         store.close()
+
+
+@contextmanager
+def using(url: str) -> Iterator[Store]:
+    """Make the store at ``url`` this process's store for the ``with`` block (tests:
+    :mod:`rocketjob.testing`), then close it and put back the previous one as it was,
+    open and unclosed, or not yet opened."""
+    global _url, _store, _store_pid
+    new_store = open_store(url)
+    with _lock:
+        previous = _url, _store, _store_pid
+        _url, _store, _store_pid = url, new_store, _pid
+    try:
+        yield new_store
+    finally:
+        with _lock:
+            current = _store
+            _url, _store, _store_pid = previous
+        if current is not None and current is not new_store:
+            current.close()  # connect() was called inside the block
+        new_store.close()

@@ -7,7 +7,7 @@ ValidationError and stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rocketjob import codec
@@ -21,6 +21,13 @@ from rocketjob.store.base import JobBatch, JobDoc
 
 if TYPE_CHECKING:
     from rocketjob.job import Job
+
+#: Called with the documents of every enqueue just before they are stored (a JobBatch for
+#: a bulk enqueue); ``rocketjob.otel.instrument()`` adds the trace-context stamp.
+BEFORE_INSERT: list[Callable[[Sequence[JobDoc]], None]] = []
+#: Called with the jobs of every ``perform_later``, ``perform_all_later`` and ``create``
+#: once they are stored; ``rocketjob.testing.inline()`` runs them at once.
+AFTER_ENQUEUE: list[Callable[[Sequence[Job]], None]] = []
 
 LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
 _TIME_OPTIONS = ("run_at", "expires_at")
@@ -74,6 +81,8 @@ class Enqueuer:
         """Store one job calling ``perform(*args, **kwargs)``; return it."""
         job, doc = self.build({"args": list(args), "kwargs": dict(kwargs)}, {})
         self._insert([doc])
+        if AFTER_ENQUEUE:
+            _enqueued([job])
         return job
 
     def perform_all_later(self, arguments: Iterable[Any]) -> list[Job]:
@@ -104,6 +113,8 @@ class Enqueuer:
             jobs.append(job)
             ids.append(job_id)
         self._insert(JobBatch(first_doc, ids, encoded))
+        if AFTER_ENQUEUE:
+            _enqueued(jobs)
         return jobs
 
     def create(self, **values: Any) -> Job:
@@ -113,11 +124,15 @@ class Enqueuer:
         check_values(self.cls, values)
         job, doc = self.build(arguments, values)
         self._insert([doc])
+        if AFTER_ENQUEUE:
+            _enqueued([job])
         return job
 
     def _insert(self, docs: Sequence[JobDoc]) -> None:
         """Store ``docs``; a singleton (or cron) class with an active instance raises
         DuplicateJob naming the class."""
+        for hook in BEFORE_INSERT:
+            hook(docs)
         try:
             current_store().insert_jobs(docs, connection=self.connection)
         except DuplicateJob:
@@ -149,3 +164,8 @@ class Enqueuer:
         except ValidationError as exc:
             raise ValidationError(f"{self.cls.__qualname__}: {where}{exc}") from None
         return job, doc
+
+
+def _enqueued(jobs: Sequence[Job]) -> None:
+    for hook in list(AFTER_ENQUEUE):
+        hook(jobs)

@@ -32,6 +32,11 @@ from rocketjob.stats import JobStats
 from rocketjob.store import Finish, JobDoc, Store
 from rocketjob.store.base import ClaimLimit
 
+#: Observers of every run (``rocketjob.otel.instrument()`` adds a span): each is called
+#: with the job before it runs and returns the function to call with the run's outcome
+#: (completed, failed, expired, rescheduled, or error if the executor itself broke).
+RUN_OBSERVERS: list[Callable[[Job], Callable[[str], None]]] = []
+
 #: How long a thread keeps retrying to write an outcome while the store is down.
 WRITE_RETRY_SECONDS = 60.0
 #: How long the thread leading a batch waits for the worker's other busy threads to bring
@@ -229,13 +234,24 @@ class Executor:
     def run(self, doc: JobDoc) -> None:
         """Run the claimed job ``doc`` to its outcome. Never raises."""
         job = Job.from_doc(doc)
-        worker = doc["worker_name"]
+        if not RUN_OBSERVERS:
+            self._run(job, doc["worker_name"])
+            return
+        observed = observe_run(job)
+        outcome = "error"
+        try:
+            outcome = self._run(job, doc["worker_name"])
+        finally:
+            observed(outcome)
+
+    def _run(self, job: Job, worker: str) -> str:
+        """Run ``job``; returns its outcome: completed, failed, expired or rescheduled."""
         if job.expired:
             self._write(Finish(job.id or "", worker, destroy=True), job)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)
-            return
+            return "expired"
         if self._outside_window(job, worker):
-            return
+            return "rescheduled"
         started = time.monotonic()
         self.stats.job_started(_pickup_seconds(job))
         with self.job_context(job):
@@ -248,7 +264,7 @@ class Executor:
             except BaseException as exc:  # the job's own error: kept on the job, not raised
                 self._ran(started, ok=False)
                 self._fail(job, worker, exc)
-                return
+                return "failed"
             self._ran(started, ok=True)
             if self._write(finish, job):
                 self._after(job, "after_complete")
@@ -258,6 +274,7 @@ class Executor:
                     job_id=job.id,
                     duration_ms=round((time.monotonic() - started) * 1000, 3),
                 )
+        return "completed"
 
     def _ran(self, started: float, ok: bool) -> None:
         """Count a job that ran since ``started`` (stats, and the committer's linger)."""
@@ -348,6 +365,26 @@ class Executor:
     def _count_callback_error(self, job: Job, name: str, exc: Exception) -> None:
         self.callback_errors += 1
         logger.error("job callback failed", job_id=job.id, callback=name, error=repr(exc))
+
+
+def observe_run(job: Job) -> Callable[[str], None]:
+    """Tell every run observer that ``job`` starts; returns the call that tells them its
+    outcome. An observer's own error is logged, never raised into the run."""
+    ends: list[Callable[[str], None]] = []
+    for observer in RUN_OBSERVERS:
+        try:
+            ends.append(observer(job))
+        except Exception as exc:  # an observer (tracing) must never stop a job
+            logger.error("run observer failed", job_id=job.id, error=repr(exc))
+
+    def finished(outcome: str) -> None:
+        for end in reversed(ends):
+            try:
+                end(outcome)
+            except Exception as exc:  # as above
+                logger.error("run observer failed", job_id=job.id, error=repr(exc))
+
+    return finished
 
 
 def _pickup_seconds(job: Job) -> float:
