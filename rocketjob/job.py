@@ -44,6 +44,10 @@ _PLAIN_FIELDS = tuple(
     name for name in BUILTIN_FIELDS if name not in ("state", "exception", "result", "arguments")
 )
 
+#: Keys of a job document's ``fields`` that rocketjob itself uses, kept through a save:
+#: ``_trace``, the enqueuer's trace context (rocketjob.otel).
+RESERVED_FIELD_KEYS = ("_trace",)
+
 #: dotted class path -> job class, filled as job classes are defined.
 REGISTRY: dict[str, type[Job]] = {}
 
@@ -250,9 +254,12 @@ class Job(Lifecycle, Behaviours, BulkActions):
         doc["arguments"] = codec.encode(self.arguments, "arguments")
         doc["result"] = codec.encode(self.result, "result")
         doc["exception"] = self._exception
-        doc["fields"] = {
+        doc["fields"] = fields = {
             name: codec.encode(getattr(self, name), name) for name in type(self)._custom_fields
         }
+        for name in RESERVED_FIELD_KEYS:  # kept as loaded (never custom: they start with _)
+            if name in self.__dict__:
+                fields[name] = self.__dict__[name]
         return doc
 
     def reload(self) -> Any:

@@ -4,6 +4,7 @@
 
     rocketjob -c conf/development.toml            run the daemon
     rocketjob -c conf/development.toml --check    validate the configuration and exit
+    rocketjob --version                           print the installed version
     rocketjob jobs list [--state S] [--class C] [--json]
     rocketjob jobs show|retry|pause|resume|abort|destroy|run-now ID
 
@@ -14,6 +15,7 @@ boot; 4 the store cannot be reached at start-up. Every error exit prints one lin
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,11 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.set_defaults(func=daemon.run, config=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in COMMANDS:
         register(commands, common)
     return parser
+
+
+def version_line() -> str:
+    """``rocketjob X.Y.Z``: the version of the installed distribution (its metadata), or
+    the package's own ``__version__`` when run from a source tree that is not installed."""
+    try:
+        version = importlib.metadata.version("rocketjob")
+    except importlib.metadata.PackageNotFoundError:
+        from rocketjob import __version__ as version
+    return f"rocketjob {version}"
 
 
 def fail(message: str, code: int) -> int:

@@ -81,6 +81,8 @@ def custom_fields(doc: dict[str, Any]) -> list[dict[str, Any]]:
     specs = cls._custom_fields if cls is not None else {}
     out = []
     for name, encoded in sorted((doc.get("fields") or {}).items()):
+        if name.startswith("_"):
+            continue  # rocketjob's own (the trace context of rocketjob.otel)
         value = codec.decode(encoded)
         spec = specs.get(name)
         text = value if isinstance(value, str) else codec.dumps(encoded)
