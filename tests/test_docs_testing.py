@@ -20,8 +20,12 @@ def doc_files() -> dict[str, str]:
     return {name: body for name, body in _FILE_BLOCK.findall(text)}
 
 
-def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_pytest(
+    folder: Path, *args: str, pythonpath: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONPATH")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     env["ROCKETJOB_STORE"] = f"sqlite:///{folder / 'must-not-be-used.db'}"
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
@@ -74,3 +78,15 @@ def test_the_fixture_restores_the_previous_store(tmp_path: Path) -> None:
     result = run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert re.search(r"^3 passed", result.stdout, re.MULTILINE)
+
+
+def test_the_readme_test_example_passes(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+                if "def test_calculate" in b]  # fmt: skip
+    (tmp_path / "test_readme_example.py").write_text(
+        "from examples.jobs import CalculateJob\n" + block
+    )
+    result = run_pytest(tmp_path, pythonpath=str(REPO))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"^1 passed", result.stdout, re.MULTILINE)
