@@ -108,6 +108,17 @@ DROP INDEX IF EXISTS {schema}.rocketjob_jobs_class_state;
 CREATE INDEX IF NOT EXISTS rocketjob_jobs_class_state
     ON {schema}.rocketjob_jobs (job_class, state, id) WHERE state <> 'queued';
 """,
+    # 4: the claim's pick, whatever the planner statistics say (see postgres/sql.py). The
+    # function body has no ";" at a line's end: migrate() splits a migration there.
+    4: """
+CREATE OR REPLACE FUNCTION {schema}.rocketjob_claimable(classes text[], at timestamptz, n integer)
+    RETURNS TABLE (id text, priority smallint) LANGUAGE plpgsql VOLATILE ROWS 10
+    SET enable_sort = off SET enable_bitmapscan = off
+    AS $$BEGIN RETURN QUERY SELECT j.id, j.priority FROM {schema}.rocketjob_jobs AS j
+        WHERE j.state = 'queued' AND j.job_class = ANY(classes)
+        AND (j.run_at IS NULL OR j.run_at <= at) ORDER BY j.priority, j.id LIMIT n
+        FOR UPDATE OF j SKIP LOCKED; END$$;
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -206,7 +217,7 @@ def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
                 f"understands ({SCHEMA_VERSION}); upgrade rocketjob"
             )
         for version in sorted(v for v in MIGRATIONS if v > current):
-            for statement in MIGRATIONS[version].split(";"):
+            for statement in MIGRATIONS[version].split(";\n"):
                 if statement.strip():
                     conn.execute(sql.SQL(statement.strip()).format(schema=ident))
             conn.execute(

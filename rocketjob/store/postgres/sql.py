@@ -26,22 +26,23 @@ from psycopg import sql
 from rocketjob.store.postgres.schema import JOB_COLUMN_TYPES, JOB_COLUMNS
 
 #: The claim walks the partial claim index ``(priority, id) WHERE state = 'queued'`` in
-#: order and stops after ``limit`` rows once the table has statistics (0.2 ms on a 20k
-#: queue). Before the first ANALYZE (a table minutes old: autovacuum analyzes it after
-#: its first 50 changes) the planner picks ``(job_class, state, id)`` and sorts the
-#: queue (9 ms at 20k); hiding job_class from that index made it a bitmap scan and a
-#: sort (21 ms), so the plain condition stays (``bench/pg_explain.py``).
+#: order and stops after ``limit`` rows: 0.05 ms whatever the queue's length. The pick
+#: is the schema's function ``rocketjob_claimable`` (migration 4), whose SELECT runs with
+#: ``enable_sort`` and ``enable_bitmapscan`` off, so that walk is the only plan left:
+#: without planner statistics (a table never analyzed, or analyzed while empty, then a
+#: burst of jobs) the planner guesses that almost no row is queued and of the claimable
+#: classes, and the plain SELECT read and sorted the whole queue on every claim instead
+#: (bitmap scan + sort: 4 ms at 10k queued, 36 ms at 100k; ``bench/pg_explain.py``). No
+#: shape of the statement avoided that once the guess fell below the LIMIT (a CASE that
+#: hides the filter's selectivity, ``LIMIT (SELECT n)``: both tried), and a per-class
+#: LATERAL would lock ``limit`` rows per class. The function's plan is cached per
+#: connection (PL/pgSQL), and the rows it locks stay locked until the statement ends.
 #:
 #: The LIMIT is a literal, one statement text per claim size (at most ``threads`` of
-#: them, each prepared): with ``LIMIT $n`` the generic plan expects 10% of the queue, so
-#: PostgreSQL kept re-planning the statement on every call (a custom plan: ~0.5 ms of
-#: server CPU per batch); with the literal the generic plan is the custom one and is
-#: reused.
+#: them, each prepared).
 _PICK = (
-    "picked AS (SELECT id, priority FROM {jobs}"
-    " WHERE state = 'queued' AND job_class = ANY(%(classes)s::text[])"
-    " AND (run_at IS NULL OR run_at <= %(now)s)"
-    " ORDER BY priority, id LIMIT {limit} FOR UPDATE SKIP LOCKED),"
+    'picked AS (SELECT c.id COLLATE "C" AS id, c.priority'
+    " FROM {schema}.rocketjob_claimable(%(classes)s::text[], %(now)s, {limit}) AS c),"
     " numbered AS (SELECT id, row_number() OVER (ORDER BY priority, id) AS n FROM picked),"
     " claimed AS (UPDATE {jobs} AS j SET state = 'running', started_at = %(now)s,"
     " server_name = %(server)s, worker_name = (%(workers)s::text[])[numbered.n]"
@@ -83,8 +84,9 @@ class Statements:
         return text
 
 
-def build(jobs: sql.Composable, channel: str) -> Statements:
-    """Render the statements for the jobs table ``jobs`` and NOTIFY channel ``channel``."""
+def build(jobs: sql.Composable, channel: str, schema: sql.Composable) -> Statements:
+    """Render the statements for the jobs table ``jobs`` (in ``schema``) and NOTIFY
+    channel ``channel``."""
     names = sql.SQL(", ").join(map(sql.Identifier, JOB_COLUMNS))
     cols = sql.SQL(", ").join(sql.Identifier("j", name) for name in JOB_COLUMNS)
     notify = sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(channel))
@@ -111,7 +113,7 @@ def build(jobs: sql.Composable, channel: str) -> Statements:
     ).format(jobs=jobs, names=names, shared=shared, notify=notify)
     limit = sql.SQL("{limit}")  # kept as a slot in the rendered text
     claim = sql.SQL("WITH " + _PICK + " SELECT * FROM claimed").format(
-        jobs=jobs, cols=cols, limit=limit
+        jobs=jobs, cols=cols, limit=limit, schema=schema
     )
     destroy = sql.SQL(_DESTROY).format(jobs=jobs)
     # Done ids come back as rows with n = 0 and only the id set (UNION ALL: json has no
@@ -122,7 +124,7 @@ def build(jobs: sql.Composable, channel: str) -> Statements:
     both = sql.SQL(
         "WITH done AS (" + _DESTROY + "), " + _PICK + " SELECT * FROM claimed"
         " UNION ALL SELECT {nulls}, 0 FROM done AS d"
-    ).format(jobs=jobs, cols=cols, nulls=nulls, limit=limit)
+    ).format(jobs=jobs, cols=cols, nulls=nulls, limit=limit, schema=schema)
     return Statements(
         insert_one=one.as_string(),
         insert_many=many.as_string(),

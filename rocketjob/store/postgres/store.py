@@ -111,7 +111,7 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         self._servers = sql.SQL("{}.rocketjob_servers").format(ident)
         self._channel = f"rocketjob_queued_{self._opts.schema}"[:63]
         self._listener = Listener(self._opts.conninfo, self._channel)
-        self._sql = postgres_sql.build(self._jobs, self._channel)
+        self._sql = postgres_sql.build(self._jobs, self._channel, ident)
         self._first_connect()
         self._pool = psycopg_pool.ConnectionPool(
             self._opts.conninfo,
@@ -266,7 +266,7 @@ class PostgresStore(PostgresExtras, PostgresMissionControl):
         )
         if query.limit is not None:
             statement += sql.SQL(" LIMIT {}").format(sql.Literal(int(query.limit)))
-        with self._single() as conn:
+        with self._listing(query) as conn:
             rows = conn.execute(statement, params).fetchall()
         return [schema.job_from_row(row) for row in rows]
 

@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from psycopg import sql
@@ -30,6 +31,10 @@ _TEXT_COLUMNS = ("id", "job_class", "description", "arguments", "exception", "wo
                  "fields")  # fmt: skip
 
 
+#: Planner settings for one listing transaction (see PostgresMissionControl._listing).
+_ORDERED_WALK = "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off"
+
+
 class PostgresMissionControl:
     """Mission Control's listings, counts, figures and audit log (see the module docstring)."""
 
@@ -38,6 +43,28 @@ class PostgresMissionControl:
     _transaction: Any
     _single: Any
     _job_cols: Any
+
+    @contextmanager
+    def _listing(self, query: JobQuery) -> Iterator[Any]:
+        """A pooled connection for a listing ordered by id. When an index returns the
+        listing's rows in id order (one state other than queued, with or without a
+        class, or no state at all), the statements run in a transaction with sorts and
+        bitmap scans off, so that walk, stopped by the LIMIT, is the plan whatever the
+        planner statistics say: without statistics (a burst into a fresh table) the
+        planner guessed a handful of rows and read and sorted every job of the state.
+        Queued jobs have no id-ordered index of their own: those listings, and listings
+        by id, keep the planner's choice."""
+        states = list(query.states) if query.states is not None else None
+        ordered = query.ids is None and (
+            states is None or (len(states) == 1 and states != ["queued"])
+        )
+        if not ordered:
+            with self._single() as conn:
+                yield conn
+            return
+        with self._transaction() as conn:
+            conn.execute(_ORDERED_WALK)
+            yield conn
 
     def _audit_table(self) -> sql.Composed:
         return sql.SQL("{}.rocketjob_audit").format(sql.Identifier(self._opts.schema))
@@ -137,7 +164,7 @@ class PostgresMissionControl:
         order = sql.SQL("DESC" if query.descending else "ASC")
         limit = int(query.limit or 1000)
         boundary_sql = sql.SQL("SELECT id FROM {} WHERE {} ORDER BY id {} LIMIT 1 OFFSET %s")
-        with self._single() as conn:
+        with self._listing(query) as conn:
             found = conn.execute(
                 boundary_sql.format(self._jobs, base, order), [*params, max(scan_limit - 1, 0)]
             ).fetchone()
@@ -191,7 +218,13 @@ def job_filters(query: JobQuery) -> tuple[sql.Composable, list[Any]]:
     where: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
     for column, values in (("state", query.states), ("id", query.ids)):
-        if values is not None:
+        if values is not None and len(values) == 1:
+            # Equality, not = ANY: only then does the (state, id) index return the rows
+            # in id order, so the LIMIT stops the walk whatever the statistics say (with
+            # = ANY, an unanalyzed table read and sorted every job of the state).
+            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(next(iter(values)))
+        elif values is not None:
             where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
             params.append(list(values))
     if query.states and "queued" not in query.states:
