@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
     parser.add_argument("--version", action="version", version=version_line())
-    parser.set_defaults(func=daemon.run, config=None)
+    # No ``config=None`` default here: set_defaults would also change the default of the
+    # ``-c`` action the subcommands share (argparse copies parents' actions by reference),
+    # so each subcommand would reset a ``-c FILE`` given before it to None (issue 16).
+    # ``load_config`` reads the attribute with getattr.
+    parser.set_defaults(func=daemon.run)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in COMMANDS:
         register(commands, common)
