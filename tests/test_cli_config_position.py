@@ -60,7 +60,7 @@ def other_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 
 def seed(config: Path) -> dict[str, str]:
-    """One queued, one failed and one paused job, one server and one dirmon entry in ``config``'s store."""
+    """Queued, failed and paused jobs, a server and a dirmon entry in ``config``'s store."""
     store = rocketjob.connect(f"sqlite:///{config.parent / 'other.db'}")
     queued = NoopJob.perform_later()
     failed = NoopJob.perform_later()
