@@ -27,6 +27,7 @@ import psutil
 from rocketjob import connection
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
+from rocketjob.plugins.dirmon_confine import configure_roots as configure_dirmon_roots
 from rocketjob.errors import JobImportError, StoreError
 from rocketjob.executor import ClaimAhead, Executor
 from rocketjob.job import REGISTRY, Job
@@ -116,6 +117,7 @@ class Worker:
         """Import job modules (JobImportError), open the store (StoreUnavailable),
         start the threads and register the server."""
         import_job_modules(self.config.worker.imports)
+        configure_dirmon_roots(self.config.dirmon.roots)
         self.job_classes = select_job_classes(
             self.config.worker.include, self.config.worker.exclude
         )

@@ -8,6 +8,11 @@ previous run, or last modified at least ``settle_seconds`` ago — it moves the 
 the entry's archive directory (as ``<id>_<name>``) and creates one job of the entry's
 class with the archived path in ``upload_file_name`` and the entry's properties.
 
+Every file is resolved and must lie inside ``[dirmon] roots`` (or, with none configured,
+the entry's own directories); symlinks leaving them are skipped with a warning, and moves
+never follow a symlink (:mod:`rocketjob.plugins.dirmon_confine`). Refused files are
+counted in the entry's ``last_error`` (``refused 2 file(s), not moved: ...``).
+
 A bad entry (unknown class, a class without ``upload_file_name``, a missing or
 unreadable directory, invalid properties) is recorded in the entry's ``last_error`` and
 skipped; the other entries still run. Sizes seen are carried to the next run in
@@ -18,16 +23,23 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import time
 from typing import Any, ClassVar
 
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.fields import field
-from rocketjob.ids import new_id
 from rocketjob.job import Job, resolve_class
-from rocketjob.plugins.dirmon_entries import DirmonEntry, base_directory
+from rocketjob.plugins.dirmon_confine import (
+    Archive,
+    Refused,
+    base_directory,
+    check_no_parent_steps,
+    configured_roots,
+    confined_file,
+    entry_roots,
+)
+from rocketjob.plugins.dirmon_entries import DirmonEntry
 
 
 class DirmonJob(Job):
@@ -49,9 +61,10 @@ class DirmonJob(Job):
         for entry in store.list_dirmon_entries():
             if not entry["enabled"]:
                 continue
+            refused: list[str] = []
             try:
-                started += self.process_entry(entry, seen, moment)
-                error = None
+                started += self.process_entry(entry, seen, moment, refused)
+                error = refused_summary(refused)
             except Exception as exc:  # reported on the entry, never crashes the run
                 error = f"{type(exc).__name__}: {exc}"
                 self.logger.warning("dirmon entry failed", entry=entry["name"], error=error)
@@ -61,29 +74,60 @@ class DirmonJob(Job):
         self.previous_file_names = seen
         return started
 
-    def process_entry(self, entry: dict[str, Any], seen: dict[str, int], now: float) -> int:
-        """Start a job per ready file of ``entry``; not yet ready sizes go to ``seen``."""
+    def process_entry(
+        self, entry: dict[str, Any], seen: dict[str, int], now: float,
+        refused: list[str] | None = None,
+    ) -> int:  # fmt: skip
+        """Start a job per ready file of ``entry``; not yet ready sizes go to ``seen``,
+        files refused by the confinement (see :mod:`rocketjob.plugins.dirmon_confine`)
+        to ``refused``."""
+        refused = [] if refused is None else refused
         cls = self.target_class(entry)
-        directory = base_directory(entry["pattern"])
+        pattern = entry["pattern"]
+        check_no_parent_steps(pattern, "pattern")
+        roots = entry_roots(pattern, entry["archive_directory"], configured_roots())
+        directory = base_directory(pattern)
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"directory {directory} does not exist")
         if not os.access(directory, os.R_OK | os.X_OK):
             raise PermissionError(f"directory {directory} is not readable")
-        archive = os.path.realpath(entry["archive_directory"])
+        archive = Archive.open(entry["archive_directory"], roots)
+        try:
+            return self._pick_up(entry, cls, archive, roots, seen, now, refused)
+        finally:
+            archive.close()
+
+    def _pick_up(
+        self, entry: dict[str, Any], cls: type[Job], archive: Archive, roots: tuple[str, ...],
+        seen: dict[str, int], now: float, refused: list[str],
+    ) -> int:  # fmt: skip
+        """Move each settled, confined file of the entry into ``archive`` and start its job."""
         started = 0
         for path in sorted(glob.glob(entry["pattern"], recursive=True)):
-            if not os.path.isfile(path) or os.path.realpath(path).startswith(archive + os.sep):
+            try:
+                found = confined_file(path, roots)
+                if found is None or archive.holds(found[1]):
+                    continue
+                root, real = found
+                size, mtime = self._size_and_mtime(real)
+                if self.previous_file_names.get(path) != size and (
+                    now - mtime < self.settle_seconds
+                ):
+                    seen[path] = size
+                    continue
+                archived = archive.move_in(root, real)
+            except Refused as exc:
+                refused.append(str(exc))
+                self.logger.warning("dirmon file refused", entry=entry["name"], reason=str(exc))
                 continue
-            stat = os.stat(path)
-            if self.previous_file_names.get(path) != stat.st_size and (
-                now - stat.st_mtime < self.settle_seconds
-            ):
-                seen[path] = stat.st_size
-                continue
-            archived = self.archive_file(path, archive)
             cls.create(upload_file_name=archived, **entry["properties"])
             started += 1
         return started
+
+    @staticmethod
+    def _size_and_mtime(real: str) -> tuple[int, float]:
+        info = os.stat(real, follow_symlinks=False)
+        return info.st_size, info.st_mtime
 
     @staticmethod
     def target_class(entry: dict[str, Any]) -> type[Job]:
@@ -101,13 +145,13 @@ class DirmonJob(Job):
         cls(**entry["properties"])  # unknown or invalid properties raise here
         return cls
 
-    @staticmethod
-    def archive_file(path: str, archive: str) -> str:
-        """Move ``path`` into ``archive`` as ``<unique id>_<name>``; the new path."""
-        os.makedirs(archive, exist_ok=True)
-        target = os.path.join(archive, f"{new_id()}_{os.path.basename(path)}")
-        shutil.move(path, target)
-        return target
+
+def refused_summary(refused: list[str]) -> str | None:
+    """The entry status for the files refused in one run (None when there were none)."""
+    if not refused:
+        return None
+    shown = "; ".join(refused[:3]) + ("; ..." if len(refused) > 3 else "")
+    return f"refused {len(refused)} file(s), not moved: {shown}"
 
 
 __all__ = ["DirmonEntry", "DirmonJob"]

@@ -6,13 +6,14 @@ dotted path of a ``job_class`` (it must declare an ``upload_file_name: str`` fie
 values for each job (``properties``), ``enabled``, and ``last_error`` (why the entry
 last failed, set by DirmonJob; None when fine).
 
-When allowed roots are given (``[dirmon] roots`` in the config), a pattern or archive
-directory outside them is refused when the entry is created.
+A pattern or archive directory with a ``..`` component is refused. When allowed roots are
+given (``[dirmon] roots`` in the config), a pattern or archive directory resolving outside
+them is refused when the entry is created; DirmonJob checks again, file by file, at every
+run (see :mod:`rocketjob.plugins.dirmon_confine`).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,17 +21,7 @@ from typing import Any
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import ValidationError
-
-
-def base_directory(pattern: str) -> str:
-    """The directory part of ``pattern`` before its first wildcard."""
-    parts = pattern.split(os.sep)
-    fixed: list[str] = []
-    for part in parts[:-1]:
-        if glob.has_magic(part):
-            break
-        fixed.append(part)
-    return os.sep.join(fixed) or os.sep
+from rocketjob.plugins.dirmon_confine import base_directory, check_no_parent_steps
 
 
 def _inside(path: str, roots: Sequence[str]) -> bool:
@@ -57,6 +48,11 @@ def check_entry(entry: Mapping[str, Any], roots: Sequence[str] = ()) -> None:
         )
     if not isinstance(entry.get("properties", {}), dict):
         raise ValidationError(f"dirmon entry {name!r}: properties must be a dict")
+    for key in ("pattern", "archive_directory"):
+        try:
+            check_no_parent_steps(str(entry.get(key) or ""), key)
+        except ValidationError as exc:
+            raise ValidationError(f"dirmon entry {name!r}: {exc}") from None
     if roots:
         for key in ("pattern", "archive_directory"):
             where = base_directory(entry[key]) if key == "pattern" else entry[key]
@@ -115,3 +111,6 @@ class DirmonEntry:
     def remove(name: str) -> bool:
         """Delete the entry; False when there is none."""
         return current_store().delete_dirmon_entry(name)
+
+
+__all__ = ["DirmonEntry", "base_directory", "check_entry"]
