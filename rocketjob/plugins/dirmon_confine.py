@@ -119,14 +119,9 @@ def open_beneath(root: str, real: str, *, create: bool = False) -> int:
     components are created when ``create``. Raises Refused when a component is a
     symlink or not a directory (it was swapped after it was resolved)."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        for part in os.path.relpath(real, root).split(os.sep):
-            if part in ("", "."):
-                continue
-            fd = _open_child(fd, part, real, create)
-    except BaseException:
-        os.close(fd)
-        raise
+    for part in os.path.relpath(real, root).split(os.sep):
+        if part not in ("", "."):
+            fd = _open_child(fd, part, real, create)  # closes the parent, whatever happens
     return fd
 
 
