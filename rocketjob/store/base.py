@@ -324,3 +324,36 @@ class MissionControlStore(Protocol):
         """``(run_seconds, wait_seconds)`` of the at most ``limit`` most recently finished
         stored jobs since ``since`` that had started: run = completed_at - started_at,
         wait = started_at - max(created_at, run_at)."""
+
+    # -- server-side sessions and login throttling (tables made by prepare_mission_control)
+    def add_web_session(self, session: Mapping[str, Any]) -> None:
+        """Store a session ``{id, user, fingerprint, created_at, last_seen}`` (``id`` a
+        random str, the datetimes aware)."""
+
+    def get_web_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session stored with ``id`` (the keys given to :meth:`add_web_session`), or
+        None."""
+
+    def touch_web_session(self, session_id: str, last_seen: dt.datetime) -> None:
+        """Set the session's ``last_seen`` (nothing when it is gone)."""
+
+    def delete_web_session(self, session_id: str) -> bool:
+        """Revoke one session; False when there was none."""
+
+    def delete_web_sessions(self, user: str | None = None) -> int:
+        """Revoke every session, or every session of ``user``; return how many."""
+
+    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+        """Delete sessions whose ``last_seen`` is before ``last_seen_before`` or whose
+        ``created_at`` is before ``created_before``; return how many."""
+
+    def add_login_failure(self, key: str, at: dt.datetime, forget_before: dt.datetime) -> int:
+        """Atomically count one failed login for ``key`` at ``at``: the count starts again
+        at 1 when the previous failure was before ``forget_before``. Return the new count
+        (processes sharing the store see one counter)."""
+
+    def get_login_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, dt.datetime]]:
+        """``{key: (failures, last_failure_at)}`` for those of ``keys`` with failures."""
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget ``key``'s failures."""

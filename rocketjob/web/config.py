@@ -6,10 +6,14 @@
     bind = "127.0.0.1:8080"                 # a non-loopback bind needs users or proxy_auth_header
     secret_key_env = "ROCKETJOB_WEB_SECRET" # names the env var that signs cookies
     proxy_auth_header = ""                  # e.g. "X-Forwarded-User" behind a trusted proxy
-    proxy_default_role = "view"             # role of proxy users not listed in [[web.users]]
+    trusted_proxies = []                    # proxy addresses/CIDRs (required with the header)
+    proxy_default_role = ""                 # role of proxy users not in [[web.users]] ("": none)
     secure_cookies = false                  # mark the session cookie Secure (behind HTTPS)
     refresh_seconds = 5                     # live refresh of dashboards and lists (0: off)
     counts_ttl_seconds = 5                  # how long cached job counts are served
+    session_idle_minutes = 30               # a session unused this long ends (1..1440)
+    session_lifetime_hours = 12             # every session ends this long after login (<= 720)
+    lockout_minutes = 15                    # lockout after 20 failed logins (1..1440)
 
     [[web.users]]
     name = "ops"
@@ -48,10 +52,14 @@ class WebConfig:
     bind: str = DEFAULT_BIND
     secret_key_env: str = "ROCKETJOB_WEB_SECRET"
     proxy_auth_header: str = ""
-    proxy_default_role: str = "view"
+    trusted_proxies: tuple[str, ...] = ()
+    proxy_default_role: str = ""
     secure_cookies: bool = False
     refresh_seconds: float = 5.0
     counts_ttl_seconds: float = 5.0
+    session_idle_minutes: float = 30.0
+    session_lifetime_hours: float = 12.0
+    lockout_minutes: float = 15.0
     users: tuple[WebUser, ...] = ()
 
     @property
@@ -90,6 +98,16 @@ _SIMPLE: dict[str, type] = {
     "secure_cookies": bool,
     "refresh_seconds": float,
     "counts_ttl_seconds": float,
+    "session_idle_minutes": float,
+    "session_lifetime_hours": float,
+    "lockout_minutes": float,
+    "trusted_proxies": list,
+}
+#: Allowed ranges of the session and lockout settings: (low, high), inclusive.
+_RANGES = {
+    "session_idle_minutes": (1.0, 1440.0),
+    "session_lifetime_hours": (0.1, 720.0),
+    "lockout_minutes": (1.0, 1440.0),
 }
 _USER_KEYS = ("name", "password_hash", "role")
 
@@ -106,10 +124,23 @@ def load_web_config(raw: Mapping[str, Any]) -> WebConfig:
             known = ", ".join(sorted([*_SIMPLE, "users"]))
             raise ConfigError(f"web.{key}: unknown key; expected one of {known}")
         values[key] = _check_type(f"web.{key}", _SIMPLE[key], value)
+    values["trusted_proxies"] = tuple(_proxies(values.get("trusted_proxies", [])))
     config = WebConfig(**values, users=_users(raw.get("users", [])))
     parse_bind(config.bind)
-    if config.proxy_default_role not in ROLES:
-        raise ConfigError(f"web.proxy_default_role: must be one of {', '.join(ROLES)}")
+    if config.proxy_default_role not in ("", *ROLES):
+        raise ConfigError(
+            f"web.proxy_default_role: must be one of {', '.join(ROLES)} or \"\" (no access)"
+        )
+    if config.proxy_auth_header and not config.trusted_proxies:
+        raise ConfigError(
+            "web.trusted_proxies: required when web.proxy_auth_header is set; list the "
+            'addresses of the proxies that set it, e.g. trusted_proxies = ["127.0.0.1"]'
+        )
+    for key, (low, high) in _RANGES.items():
+        if not low <= getattr(config, key) <= high:
+            raise ConfigError(
+                f"web.{key}: must be between {low:g} and {high:g}, got {getattr(config, key):g}"
+            )
     for key in ("refresh_seconds", "counts_ttl_seconds"):
         if getattr(config, key) < 0:
             raise ConfigError(f"web.{key}: must not be negative, got {getattr(config, key)}")
@@ -124,6 +155,19 @@ def _check_type(where: str, kind: type, value: Any) -> Any:
     if not isinstance(value, kind):
         raise ConfigError(f"{where}: expected a {kind.__name__}, got {value!r}")
     return value
+
+
+def _proxies(raw: list[Any]) -> list[str]:
+    """``trusted_proxies`` entries, each an address or a CIDR network."""
+    for i, value in enumerate(raw):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"web.trusted_proxies[{i}]: {value!r} is not an IP address or CIDR network "
+                "such as 10.0.0.5 or 10.0.0.0/24"
+            ) from None
+    return [str(value) for value in raw]
 
 
 def _users(raw: Any) -> tuple[WebUser, ...]:
