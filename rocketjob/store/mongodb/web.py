@@ -5,6 +5,9 @@
 * Audit entries live in ``rocketjob_audit`` with ``_id`` = a :func:`rocketjob.ids.new_id`,
   so ids sort by time across processes; ``prepare_mission_control`` creates the index
   ``finished_state {completed_at, state}`` that serves the throughput and run-time figures.
+* Server-side web sessions live in ``rocketjob_web_sessions`` (``_id`` = the session id)
+  and failed-login counters in ``rocketjob_web_login_failures`` (``_id`` = the key; a
+  stale counter is reset, then ``$inc`` upserts: each step atomic).
 * ``finished_per_minute`` groups with ``$dateTrunc`` (MongoDB 5.0+) on the server.
 * ``scan_jobs`` walks at most ``scan_limit`` jobs of the indexed filter in ``_id`` order
   and checks the predicates no index serves (free text over the JSON form of the payload
@@ -16,11 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from rocketjob.ids import new_id
 from rocketjob.store.base import JobDoc, JobQuery
@@ -28,6 +31,7 @@ from rocketjob.store.mongodb.docs import job_from_bson, split_time
 
 P = ParamSpec("P")
 R = TypeVar("R")
+_SESSION_KEYS = ("id", "user", "fingerprint", "created_at", "last_seen")
 _AUDIT_KEYS = ("at", "user", "action", "target", "outcome", "detail")
 _TEXT_FIELDS = ("id", "job_class", "description", "arguments", "exception", "worker_name",
                 "fields")  # fmt: skip
@@ -117,6 +121,79 @@ class MongoMissionControl:
             entry["at"] = entry["at"].astimezone(dt.UTC)
             entries.append(entry)
         return entries
+
+    # -- web sessions and failed logins -------------------------------------------------
+    @property
+    def _sessions(self) -> Any:
+        return self._db["rocketjob_web_sessions"]
+
+    @property
+    def _failures(self) -> Any:
+        return self._db["rocketjob_web_login_failures"]
+
+    @_translated
+    def add_web_session(self, session: Mapping[str, Any]) -> None:
+        """Store ``{id, user, fingerprint, created_at, last_seen}``."""
+        doc = {key: session[key] for key in _SESSION_KEYS if key != "id"}
+        self._sessions.insert_one({"_id": session["id"], **doc})
+
+    @_translated
+    def get_web_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session, or None."""
+        raw = self._sessions.find_one({"_id": session_id})
+        if raw is None:
+            return None
+        found = {"id": raw["_id"], **{k: raw[k] for k in _SESSION_KEYS if k != "id"}}
+        for key in ("created_at", "last_seen"):
+            found[key] = found[key].astimezone(dt.UTC)
+        return found
+
+    @_translated
+    def touch_web_session(self, session_id: str, last_seen: dt.datetime) -> None:
+        """Set the session's ``last_seen``."""
+        self._sessions.update_one({"_id": session_id}, {"$set": {"last_seen": last_seen}})
+
+    @_translated
+    def delete_web_session(self, session_id: str) -> bool:
+        """Revoke one session; False when there was none."""
+        return bool(self._sessions.delete_one({"_id": session_id}).deleted_count)
+
+    @_translated
+    def delete_web_sessions(self, user: str | None = None) -> int:
+        """Revoke every session (of ``user`` when given); how many."""
+        where = {} if user is None else {"user": user}
+        return int(self._sessions.delete_many(where).deleted_count)
+
+    @_translated
+    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+        """Delete idle or too old sessions; how many."""
+        where = {"$or": [{"last_seen": {"$lt": last_seen_before}},
+                         {"created_at": {"$lt": created_before}}]}  # fmt: skip
+        return int(self._sessions.delete_many(where).deleted_count)
+
+    @_translated
+    def add_login_failure(self, key: str, at: dt.datetime, forget_before: dt.datetime) -> int:
+        """Count one failed login for ``key``; the new count."""
+        self._failures.update_one(
+            {"_id": key, "last_at": {"$lt": forget_before}}, {"$set": {"failures": 0}}
+        )
+        doc = self._failures.find_one_and_update(
+            {"_id": key}, {"$inc": {"failures": 1}, "$set": {"last_at": at}},
+            upsert=True, return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+        return int(doc["failures"])
+
+    @_translated
+    def get_login_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, dt.datetime]]:
+        """``{key: (failures, last_failure_at)}`` for the keys that have failures."""
+        rows = self._failures.find({"_id": {"$in": list(keys)}})
+        return {row["_id"]: (int(row["failures"]), row["last_at"].astimezone(dt.UTC))
+                for row in rows}  # fmt: skip
+
+    @_translated
+    def clear_login_failures(self, key: str) -> None:
+        """Forget ``key``'s failures."""
+        self._failures.delete_one({"_id": key})
 
     @_translated
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:

@@ -6,7 +6,9 @@
   transaction-level advisory lock, so it works behind PgBouncer in transaction mode), the
   table ``rocketjob_audit`` (``bigserial`` ids: they grow with time) and the partial index
   ``rocketjob_jobs_finished_state (completed_at, state) WHERE completed_at IS NOT NULL``
-  that serves the throughput and run-time figures.
+  that serves the throughput and run-time figures, and the tables
+  ``rocketjob_web_sessions`` (server-side sessions) and ``rocketjob_web_login_failures``
+  (failed-login counters, one atomic upsert per failure).
 * ``scan_jobs`` bounds its unindexed predicates (free text, scheduled or not) to a window
   of at most ``scan_limit`` jobs in id order, found through the ``(state, id)`` or
   ``(job_class, state, id)`` index, so a page costs the same at any table size.
@@ -25,6 +27,7 @@ import rocketjob.store.postgres.schema as schema
 from rocketjob.store.base import JobDoc, JobQuery
 from rocketjob.store.postgres.extras import _translated
 
+_SESSION_KEYS = ("id", "user", "fingerprint", "created_at", "last_seen")
 _AUDIT_KEYS = ("id", "at", "user", "action", "target", "outcome", "detail")
 #: Columns the free-text search of scan_jobs looks in (JSON columns as their text).
 _TEXT_COLUMNS = ("id", "job_class", "description", "arguments", "exception", "worker_name",
@@ -92,6 +95,19 @@ class PostgresMissionControl:
                     "{}.rocketjob_jobs (completed_at, state) WHERE completed_at IS NOT NULL"
                 ).format(ident)
             )
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.rocketjob_web_sessions (id text PRIMARY KEY, "
+                    '"user" text NOT NULL, fingerprint text NOT NULL, '
+                    "created_at timestamptz NOT NULL, last_seen timestamptz NOT NULL)"
+                ).format(ident)
+            )
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.rocketjob_web_login_failures (key text "
+                    "PRIMARY KEY, failures integer NOT NULL, last_at timestamptz NOT NULL)"
+                ).format(ident)
+            )
         self._mission_control_ready = True
 
     @_translated
@@ -127,6 +143,90 @@ class PostgresMissionControl:
         for entry in entries:
             entry["id"], entry["at"] = str(entry["id"]), entry["at"].astimezone(dt.UTC)
         return entries
+
+    # -- web sessions and failed logins -------------------------------------------------
+    def _web(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement on ``{sessions}`` / ``{failures}``; the cursor."""
+        self.prepare_mission_control()
+        ident = sql.Identifier(self._opts.schema)
+        query = sql.SQL(statement).format(  # type: ignore[arg-type]
+            sessions=sql.SQL("{}.rocketjob_web_sessions").format(ident),
+            failures=sql.SQL("{}.rocketjob_web_login_failures").format(ident),
+        )
+        with self._single() as conn:
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else cursor.rowcount
+
+    @_translated
+    def add_web_session(self, session: Mapping[str, Any]) -> None:
+        """Store ``{id, user, fingerprint, created_at, last_seen}``."""
+        self._web(
+            "INSERT INTO {sessions} VALUES (%s, %s, %s, %s, %s)",
+            [session[k] for k in _SESSION_KEYS],
+        )
+
+    @_translated
+    def get_web_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session, or None."""
+        rows = self._web(
+            'SELECT id, "user", fingerprint, created_at, last_seen FROM {sessions} '
+            "WHERE id = %s", (session_id,),
+        )  # fmt: skip
+        if not rows:
+            return None
+        found = dict(zip(_SESSION_KEYS, rows[0], strict=True))
+        for key in ("created_at", "last_seen"):
+            found[key] = found[key].astimezone(dt.UTC)
+        return found
+
+    @_translated
+    def touch_web_session(self, session_id: str, last_seen: dt.datetime) -> None:
+        """Set the session's ``last_seen``."""
+        self._web("UPDATE {sessions} SET last_seen = %s WHERE id = %s", (last_seen, session_id))
+
+    @_translated
+    def delete_web_session(self, session_id: str) -> bool:
+        """Revoke one session; False when there was none."""
+        return bool(self._web("DELETE FROM {sessions} WHERE id = %s", (session_id,)))
+
+    @_translated
+    def delete_web_sessions(self, user: str | None = None) -> int:
+        """Revoke every session (of ``user`` when given); how many."""
+        if user is None:
+            return int(self._web("DELETE FROM {sessions}"))
+        return int(self._web('DELETE FROM {sessions} WHERE "user" = %s', (user,)))
+
+    @_translated
+    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+        """Delete idle or too old sessions; how many."""
+        return int(self._web(
+            "DELETE FROM {sessions} WHERE last_seen < %s OR created_at < %s",
+            (last_seen_before, created_before),
+        ))  # fmt: skip
+
+    @_translated
+    def add_login_failure(self, key: str, at: dt.datetime, forget_before: dt.datetime) -> int:
+        """Count one failed login for ``key`` (one atomic upsert); the new count."""
+        rows = self._web(
+            "INSERT INTO {failures} AS f (key, failures, last_at) VALUES (%s, 1, %s) "
+            "ON CONFLICT (key) DO UPDATE SET failures = CASE WHEN f.last_at < %s THEN 1 "
+            "ELSE f.failures + 1 END, last_at = excluded.last_at RETURNING failures",
+            (key, at, forget_before),
+        )
+        return int(rows[0][0])
+
+    @_translated
+    def get_login_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, dt.datetime]]:
+        """``{key: (failures, last_failure_at)}`` for the keys that have failures."""
+        rows = self._web(
+            "SELECT key, failures, last_at FROM {failures} WHERE key = ANY(%s)", (list(keys),)
+        )
+        return {key: (int(n), last.astimezone(dt.UTC)) for key, n, last in rows}
+
+    @_translated
+    def clear_login_failures(self, key: str) -> None:
+        """Forget ``key``'s failures."""
+        self._web("DELETE FROM {failures} WHERE key = %s", (key,))
 
     @_translated
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:

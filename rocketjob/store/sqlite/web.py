@@ -1,13 +1,14 @@
 """SQLite store: the optional Mission Control methods (a mixin of
 :class:`rocketjob.store.sqlite.SQLiteStore`): audit log, counts by class, bounded scans
-for free-text and scheduled filters, throughput and timing samples.
+for free-text and scheduled filters, throughput and timing samples, server-side web
+sessions (``web_sessions``) and failed-login counters (``web_login_failures``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rocketjob.store.base import JobDoc, JobQuery
@@ -44,6 +45,15 @@ class SQLiteMissionControl:
                 "CREATE INDEX IF NOT EXISTS jobs_finished_state ON jobs (completed_at, state) "
                 "WHERE completed_at IS NOT NULL"
             )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS web_sessions (id TEXT PRIMARY KEY, "
+                "user TEXT NOT NULL, fingerprint TEXT NOT NULL, created_at INTEGER NOT NULL, "
+                "last_seen INTEGER NOT NULL)"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS web_login_failures (key TEXT PRIMARY KEY, "
+                "failures INTEGER NOT NULL, last_at INTEGER NOT NULL)"
+            )
 
         self._write(run)
         self._mission_control_ready = True
@@ -77,6 +87,86 @@ class SQLiteMissionControl:
         for entry in entries:
             entry["id"], entry["at"] = str(entry["id"]), from_micros(entry["at"])
         return entries
+
+    # -- web sessions and failed logins -------------------------------------------------
+    def add_web_session(self, session: Mapping[str, Any]) -> None:
+        """Store ``{id, user, fingerprint, created_at, last_seen}``."""
+        self.prepare_mission_control()
+        row = (session["id"], session["user"], session["fingerprint"],
+               to_micros(session["created_at"]), to_micros(session["last_seen"]))  # fmt: skip
+        sql = "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)"
+        self._write(lambda conn: conn.execute(sql, row))
+
+    def get_web_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session, or None."""
+        self.prepare_mission_control()
+        rows = self._query(
+            "SELECT id, user, fingerprint, created_at, last_seen FROM web_sessions WHERE id = ?",
+            (session_id,),
+        )
+        if not rows:
+            return None
+        found = dict(zip(_SESSION_KEYS, rows[0], strict=True))
+        found["created_at"] = from_micros(found["created_at"])
+        found["last_seen"] = from_micros(found["last_seen"])
+        return found
+
+    def touch_web_session(self, session_id: str, last_seen: dt.datetime) -> None:
+        """Set the session's ``last_seen``."""
+        self.prepare_mission_control()
+        sql, row = "UPDATE web_sessions SET last_seen = ? WHERE id = ?", (
+            to_micros(last_seen), session_id)  # fmt: skip
+        self._write(lambda conn: conn.execute(sql, row))
+
+    def delete_web_session(self, session_id: str) -> bool:
+        """Revoke one session; False when there was none."""
+        self.prepare_mission_control()
+        sql = "DELETE FROM web_sessions WHERE id = ?"
+        return bool(self._write(lambda conn: conn.execute(sql, (session_id,)).rowcount))
+
+    def delete_web_sessions(self, user: str | None = None) -> int:
+        """Revoke every session (of ``user`` when given); how many."""
+        self.prepare_mission_control()
+        if user is None:
+            return int(self._write(lambda conn: conn.execute("DELETE FROM web_sessions").rowcount))
+        sql = "DELETE FROM web_sessions WHERE user = ?"
+        return int(self._write(lambda conn: conn.execute(sql, (user,)).rowcount))
+
+    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+        """Delete idle or too old sessions; how many."""
+        self.prepare_mission_control()
+        sql = "DELETE FROM web_sessions WHERE last_seen < ? OR created_at < ?"
+        row = (to_micros(last_seen_before), to_micros(created_before))
+        return int(self._write(lambda conn: conn.execute(sql, row).rowcount))
+
+    def add_login_failure(self, key: str, at: dt.datetime, forget_before: dt.datetime) -> int:
+        """Count one failed login for ``key`` (one atomic upsert); the new count."""
+        self.prepare_mission_control()
+        sql = (
+            "INSERT INTO web_login_failures (key, failures, last_at) VALUES (?, 1, ?) "
+            "ON CONFLICT (key) DO UPDATE SET failures = CASE WHEN last_at < ? THEN 1 "
+            "ELSE failures + 1 END, last_at = excluded.last_at RETURNING failures"
+        )
+        row = (key, to_micros(at), to_micros(forget_before))
+        return int(self._write(lambda conn: conn.execute(sql, row).fetchone()[0]))
+
+    def get_login_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, dt.datetime]]:
+        """``{key: (failures, last_failure_at)}`` for the keys that have failures."""
+        self.prepare_mission_control()
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self._query(
+            f"SELECT key, failures, last_at FROM web_login_failures WHERE key IN ({marks})",
+            list(keys),
+        )
+        return {key: (int(n), from_micros(last)) for key, n, last in rows}
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget ``key``'s failures."""
+        self.prepare_mission_control()
+        sql = "DELETE FROM web_login_failures WHERE key = ?"
+        self._write(lambda conn: conn.execute(sql, (key,)))
 
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
         """Number of jobs per class and state: ``{job_class: {state: n}}`` (a full
@@ -158,6 +248,7 @@ class SQLiteMissionControl:
         return [(run / 1e6, max(wait, 0) / 1e6) for run, wait in rows]
 
 
+_SESSION_KEYS = ("id", "user", "fingerprint", "created_at", "last_seen")
 _TEXT_COLUMNS = (
     "id", "job_class", "description", "arguments", "exception", "worker_name", "fields",
 )  # fmt: skip
