@@ -27,12 +27,12 @@ import psutil
 from rocketjob import connection
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
-from rocketjob.plugins.dirmon_confine import configure_roots as configure_dirmon_roots
 from rocketjob.errors import JobImportError, StoreError
 from rocketjob.executor import ClaimAhead, Executor
 from rocketjob.job import REGISTRY, Job
 from rocketjob.log import job_context, logger
 from rocketjob.plugins import cron, throttle
+from rocketjob.plugins.dirmon_confine import configure_roots as configure_dirmon_roots
 from rocketjob.store import ClaimLimit, Store
 from rocketjob.threads import JobThreads
 

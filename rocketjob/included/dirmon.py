@@ -50,7 +50,7 @@ class DirmonJob(Job):
     destroy_on_complete = True
     #: A file last modified this long ago counts as fully written even on a first look.
     settle_seconds: ClassVar[float] = 60.0
-    previous_file_names: dict = field(default_factory=dict, copy_on_restart=True)
+    previous_file_names: dict[str, int] = field(default_factory=dict, copy_on_restart=True)
 
     def perform(self, now: float | None = None) -> int:
         """One pass over the enabled entries; returns how many jobs were started."""

@@ -23,6 +23,7 @@ parent of its archive directory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
@@ -133,10 +134,8 @@ def _open_child(parent: int, name: str, real: str, create: bool) -> int:
         except FileNotFoundError:
             if not create:
                 raise
-            try:
+            with contextlib.suppress(FileExistsError):  # made by a concurrent run
                 os.mkdir(name, 0o755, dir_fd=parent)
-            except FileExistsError:
-                pass
             return os.open(name, _DIR_FLAGS, dir_fd=parent)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):

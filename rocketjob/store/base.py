@@ -343,7 +343,9 @@ class MissionControlStore(Protocol):
     def delete_web_sessions(self, user: str | None = None) -> int:
         """Revoke every session, or every session of ``user``; return how many."""
 
-    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+    def expire_web_sessions(
+        self, last_seen_before: dt.datetime, created_before: dt.datetime
+    ) -> int:
         """Delete sessions whose ``last_seen`` is before ``last_seen_before`` or whose
         ``created_at`` is before ``created_before``; return how many."""
 

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from rocketjob import connection
 from rocketjob.config import Config
 from rocketjob.log import logger
-from rocketjob.web import auth
+from rocketjob.web import auth, login
 from rocketjob.web.config import WebConfig, load_web_config
 from rocketjob.web.data import MissionControlData
 from rocketjob.web.metrics import now_utc
@@ -32,7 +32,6 @@ from rocketjob.web.routes import screens
 from rocketjob.web.security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
-SESSION_HOURS = 12
 
 
 def secret_key(web: WebConfig) -> str:
@@ -79,7 +78,7 @@ def create_app(
         data.close()
 
     modules = screens()
-    routes: list[Any] = [*auth.ROUTES]
+    routes: list[Any] = [*login.ROUTES]
     for module in modules:
         routes.extend(module.ROUTES)
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
@@ -89,7 +88,7 @@ def create_app(
             SessionsAtMountPoint,
             secret_key=secret_key(web),
             session_cookie="rocketjob_session",
-            max_age=SESSION_HOURS * 3600,
+            max_age=int(web.session_lifetime_hours * 3600),
             same_site="strict",
             https_only=web.secure_cookies,
         ),
@@ -99,7 +98,7 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
     )  # fmt: skip
     app.state.config = config
-    app.state.auth = auth.Authenticator(web)
+    app.state.auth = auth.Authenticator(web, data)
     app.state.data = data
     app.state.templates = make_environment()
     app.state.nav = [item for module in modules for item in getattr(module, "NAV", [])]

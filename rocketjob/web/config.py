@@ -129,7 +129,7 @@ def load_web_config(raw: Mapping[str, Any]) -> WebConfig:
     parse_bind(config.bind)
     if config.proxy_default_role not in ("", *ROLES):
         raise ConfigError(
-            f"web.proxy_default_role: must be one of {', '.join(ROLES)} or \"\" (no access)"
+            f'web.proxy_default_role: must be one of {", ".join(ROLES)} or "" (no access)'
         )
     if config.proxy_auth_header and not config.trusted_proxies:
         raise ConfigError(

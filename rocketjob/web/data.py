@@ -19,6 +19,7 @@ from rocketjob.job import Job
 from rocketjob.store import JobDoc, JobQuery, Store, open_store
 from rocketjob.store.base import MissionControlStore
 from rocketjob.web.counts import CountsCache, Snapshot
+from rocketjob.web.memory_state import MemoryWebState
 from rocketjob.web.rates import CounterRates
 
 PAGE_SIZE = 50
@@ -77,8 +78,12 @@ class MissionControlData:
         self.counts = CountsCache(lambda: open_store(store.url), counts_ttl, now)
         self._memory_audit: deque[dict[str, Any]] = deque(maxlen=1000)
         self.rates = CounterRates()
+        #: Server-side sessions and failed-login counters: the store's, shared by every
+        #: ``rocketjob web`` process, else this process's memory.
+        self.web_state: Any = MemoryWebState()
         if isinstance(store, MissionControlStore):
             store.prepare_mission_control()
+            self.web_state = store
 
     # -- counts ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:

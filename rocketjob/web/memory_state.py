@@ -51,12 +51,17 @@ class MemoryWebState:
                 del self._sessions[key]
             return len(gone)
 
-    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+    def expire_web_sessions(
+        self, last_seen_before: dt.datetime, created_before: dt.datetime
+    ) -> int:
         """Delete sessions idle since before ``last_seen_before`` or created before
         ``created_before``; how many."""
         with self._lock:
-            gone = [k for k, s in self._sessions.items()
-                    if s["last_seen"] < last_seen_before or s["created_at"] < created_before]  # fmt: skip
+            gone = [
+                key
+                for key, found in self._sessions.items()
+                if found["last_seen"] < last_seen_before or found["created_at"] < created_before
+            ]
             for key in gone:
                 del self._sessions[key]
             return len(gone)

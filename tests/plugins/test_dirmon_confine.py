@@ -133,9 +133,7 @@ def test_archive_swapped_for_a_symlink_after_creation(
     (root / "in" / "a.csv").write_text("a")
     archive.symlink_to(layout["outside"], target_is_directory=True)
     assert run_once() == 0
-    assert "archive directory" in entry_error("swap") and "outside the roots" in entry_error(
-        "swap"
-    )
+    assert "archive directory" in entry_error("swap") and "outside the roots" in entry_error("swap")
     assert (root / "in" / "a.csv").read_text() == "a"
     outside_untouched(layout)
 
@@ -172,9 +170,7 @@ def test_source_directory_swapped_for_a_symlink_is_refused(layout: dict[str, Pat
     assert sorted(p.name for p in layout["outside"].iterdir()) == ["secret.csv", "secret.txt"]
 
 
-def test_without_roots_an_entry_stays_in_its_own_directory(
-    store_url: str, tmp_path: Path
-) -> None:
+def test_without_roots_an_entry_stays_in_its_own_directory(store_url: str, tmp_path: Path) -> None:
     inbox, outside = tmp_path / "in", tmp_path / "outside"
     inbox.mkdir()
     outside.mkdir()

@@ -51,15 +51,18 @@ AppFactory = Callable[..., TestClient]
 
 @pytest.fixture
 def make_client(store_url: str) -> Iterator[AppFactory]:
-    """``make_client(web={...})``: a TestClient (lifespan running) on the store."""
+    """``make_client(web={...}, peer="127.0.0.1")``: a TestClient (lifespan running) on
+    the store, its requests coming from ``peer``."""
     clients: list[TestClient] = []
 
-    def make(web: dict[str, Any] | None = None, **extra: Any) -> TestClient:
+    def make(
+        web: dict[str, Any] | None = None, *, peer: str = "testclient", **extra: Any
+    ) -> TestClient:
         config = from_dict({
             "store": {"url": store_url}, "web": web or {},
             "worker": {"imports": ["tests.web.webjobs"]}, **extra,
         })  # fmt: skip
-        client = TestClient(create_app(config), follow_redirects=True)
+        client = TestClient(create_app(config), follow_redirects=True, client=(peer, 50000))
         client.__enter__()
         clients.append(client)
         return client

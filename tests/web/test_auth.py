@@ -124,7 +124,9 @@ def test_basic_auth_for_scrapers(auth_client: TestClient) -> None:
 
 
 def test_trusted_proxy_header(make_client: AppFactory) -> None:
-    client = make_client({"proxy_auth_header": "X-Forwarded-User", "users": users_table()})
+    client = make_client({"proxy_auth_header": "X-Forwarded-User", "users": users_table(),
+                          "trusted_proxies": ["127.0.0.0/8"], "proxy_default_role": "view"},
+                         peer="127.0.0.1")  # fmt: skip
     job = ReportJob.perform_later("x")
     assert client.get("/", headers=HTML).url.path == "/login"
     as_boss = {"X-Forwarded-User": "boss", **HTML}

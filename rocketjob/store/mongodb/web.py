@@ -165,7 +165,9 @@ class MongoMissionControl:
         return int(self._sessions.delete_many(where).deleted_count)
 
     @_translated
-    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+    def expire_web_sessions(
+        self, last_seen_before: dt.datetime, created_before: dt.datetime
+    ) -> int:
         """Delete idle or too old sessions; how many."""
         where = {"$or": [{"last_seen": {"$lt": last_seen_before}},
                          {"created_at": {"$lt": created_before}}]}  # fmt: skip

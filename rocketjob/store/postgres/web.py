@@ -146,10 +146,11 @@ class PostgresMissionControl:
 
     # -- web sessions and failed logins -------------------------------------------------
     def _web(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement on ``{sessions}`` / ``{failures}``; the cursor."""
+        """Run one statement on ``{sessions}`` / ``{failures}``: its rows, or the number of
+        rows it changed."""
         self.prepare_mission_control()
         ident = sql.Identifier(self._opts.schema)
-        query = sql.SQL(statement).format(  # type: ignore[arg-type]
+        query = sql.SQL(statement).format(
             sessions=sql.SQL("{}.rocketjob_web_sessions").format(ident),
             failures=sql.SQL("{}.rocketjob_web_login_failures").format(ident),
         )
@@ -197,7 +198,9 @@ class PostgresMissionControl:
         return int(self._web('DELETE FROM {sessions} WHERE "user" = %s', (user,)))
 
     @_translated
-    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+    def expire_web_sessions(
+        self, last_seen_before: dt.datetime, created_before: dt.datetime
+    ) -> int:
         """Delete idle or too old sessions; how many."""
         return int(self._web(
             "DELETE FROM {sessions} WHERE last_seen < %s OR created_at < %s",

@@ -132,7 +132,9 @@ class SQLiteMissionControl:
         sql = "DELETE FROM web_sessions WHERE user = ?"
         return int(self._write(lambda conn: conn.execute(sql, (user,)).rowcount))
 
-    def expire_web_sessions(self, last_seen_before: dt.datetime, created_before: dt.datetime) -> int:
+    def expire_web_sessions(
+        self, last_seen_before: dt.datetime, created_before: dt.datetime
+    ) -> int:
         """Delete idle or too old sessions; how many."""
         self.prepare_mission_control()
         sql = "DELETE FROM web_sessions WHERE last_seen < ? OR created_at < ?"
@@ -160,7 +162,7 @@ class SQLiteMissionControl:
             f"SELECT key, failures, last_at FROM web_login_failures WHERE key IN ({marks})",
             list(keys),
         )
-        return {key: (int(n), from_micros(last)) for key, n, last in rows}
+        return {key: (int(n), from_micros(last) or EPOCH) for key, n, last in rows}
 
     def clear_login_failures(self, key: str) -> None:
         """Forget ``key``'s failures."""
