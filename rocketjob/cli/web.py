@@ -56,7 +56,11 @@ def serve(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())
     app = create_app(config)
     print(f"rocketjob: Mission Control on http://{bind}/", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    # proxy_headers off: the peer address must be the socket's, never X-Forwarded-For
+    # (trusted_proxies and login throttling rely on it; rocketjob.web.proxy reads it).
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False
+    )
     return 0
 
 

@@ -66,8 +66,8 @@ class Sessions:
         if (
             entry is None
             or found["fingerprint"] != fingerprint(entry.password_hash)
-            or now - found["last_seen"] > self.idle
-            or now - found["created_at"] > self.lifetime
+            or now - found["last_seen"] >= self.idle
+            or now - found["created_at"] >= self.lifetime
         ):
             self.state.delete_web_session(session_id)
             return None
