@@ -1,6 +1,6 @@
 """Issue 22, hole 3: no login throttling. 50 wrong passwords on the login form and 50 on
 ``/metrics`` Basic auth against a real server (uvicorn, httpx), then the right password:
-now 5 × 401, then 429 with Retry-After, the right password refused until the delay has
+now 5 x 401, then 429 with Retry-After, the right password refused until the delay has
 passed; 20 failures lock the name out for ``lockout_minutes``; a name that does not exist
 gets exactly the same answers. On SQLite and PostgreSQL (the counters live in the store)."""
 
