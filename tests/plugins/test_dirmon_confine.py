@@ -5,6 +5,7 @@ PostgreSQL), and now refused at creation or at run time."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,13 @@ import pytest
 
 import rocketjob
 from rocketjob import ValidationError
+from rocketjob.cli import main
+from rocketjob.config import from_dict
 from rocketjob.included import DirmonEntry, DirmonJob
 from rocketjob.plugins import dirmon_confine
 from rocketjob.plugins.dirmon_confine import Archive, Refused, open_beneath
+from rocketjob.worker import Worker
+from tests.conftest import wait_for
 from tests.plugins import jobs
 from tests.store.conftest import _drop, make_env, require_service
 
@@ -183,3 +188,45 @@ def test_without_roots_an_entry_stays_in_its_own_directory(store_url: str, tmp_p
     assert (outside / "secret.csv").read_text() == "secret"
     [job] = jobs.UploadJob.where()
     assert Path(job.upload_file_name).read_text() == "ok"
+
+
+def test_the_cli_refuses_dot_dot_with_exit_2(
+    store_url: str, layout: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = layout["root"].parent / "rj.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n[dirmon]\nroots = ["{layout["root"]}"]\n')
+    pattern = f"{layout['root']}/*/../../outside/*.csv"
+    assert main(["dirmon", "add", "-c", str(config), "climb", pattern, UPLOAD]) == 2
+    assert "contains '..'" in capsys.readouterr().err
+    assert not DirmonEntry.all()
+
+
+def test_a_worker_enforces_its_configured_roots(store_url: str, layout: dict[str, Path]) -> None:
+    """A real Worker booted from a config with ``[dirmon] roots`` runs DirmonJob and
+    refuses the symlink leading out of the root."""
+    dirmon_confine.configure_roots(())
+    root = layout["root"]
+    (root / "link").symlink_to(layout["outside"], target_is_directory=True)
+    DirmonEntry.create("w", f"{root}/l*/*.csv", UPLOAD, archive_directory=str(root / "arc"))
+    config = from_dict({
+        "store": {"url": store_url}, "dirmon": {"roots": [str(root)]},
+        "worker": {"imports": ["rocketjob.included", "tests.plugins.jobs"], "threads": 1,
+                   "heartbeat_seconds": 1},
+        "supervisor": {"drain_timeout": 5},
+    })  # fmt: skip
+    worker = Worker(config)
+    worker.boot()
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
+    thread.start()
+    try:
+        assert dirmon_confine.configured_roots() == (str(root),)
+        [cron] = DirmonJob.where()  # the instance the worker scheduled at boot
+        cron.run_now()
+        wait_for(lambda: "refused 1 file(s)" in entry_error("w"))
+    finally:
+        worker.request("drain")
+        thread.join(15)
+        dirmon_confine.configure_roots([str(root)])
+    assert codes == [0]
+    outside_untouched(layout)
