@@ -27,11 +27,16 @@ _INT64_MAX = 2**63 - 1
 _SCALARS = frozenset({str, int, float, bool, type(None)})  # decode as themselves
 _TAGS = frozenset({"~dt", "~date", "~dec", "~uuid", "~b", "~t", "~map"})
 _CONTAINERS = frozenset({list, dict})
+#: Deepest nesting of lists, dicts and tuples a value may have. Past it ``encode`` raises a
+#: ValidationError naming the path, instead of a bare RecursionError (Python's own limit is
+#: about 1,000 frames; orjson refuses past 255).
+MAX_DEPTH = 100
 
 
-def encode(value: Any, path: str = "value") -> Any:
+def encode(value: Any, path: str = "value", depth: int = 1) -> Any:
     """Return the JSON-safe form of ``value``; raise ValidationError naming ``path``. A
-    value that is plain JSON already is returned itself, not a copy."""
+    value that is plain JSON already is returned itself, not a copy. ``depth`` is the
+    nesting level of ``value`` (a container deeper than :data:`MAX_DEPTH` is refused)."""
     kind = type(value)
     if value is None or kind is str or kind is bool:
         return value
@@ -46,26 +51,44 @@ def encode(value: Any, path: str = "value") -> Any:
             raise ValidationError(f"{path}: {value} cannot be stored; use None or a Decimal")
         return value
     if kind is list or kind is dict:
-        if _plain_tree(value):  # the common case: plain JSON, stored as it is
+        if depth > MAX_DEPTH:
+            raise _too_deep(path)
+        if _plain_tree(value, depth):  # the common case: plain JSON, stored as it is
             return value
-        return _encode_list(value, path) if kind is list else _encode_dict(value, path)
-    return _encode_extra(value, path)
+        if kind is list:
+            return _encode_list(value, path, depth)
+        return _encode_dict(value, path, depth)
+    return _encode_extra(value, path, depth)
 
 
-def _plain_tree(value: list[Any] | dict[Any, Any]) -> bool:
-    """True for a list or dict of plain JSON only (str keys, no tag-like dict): it encodes
-    as itself. Checking first is cheaper than encoding, which copies and names paths."""
+def _too_deep(path: str) -> ValidationError:
+    where = path if len(path) <= 60 else path[:60] + "..."
+    return ValidationError(
+        f"{where}: nested more than {MAX_DEPTH} levels deep (the nesting depth limit); "
+        "flatten the value or store it elsewhere and pass its name"
+    )
+
+
+def _plain_tree(value: list[Any] | dict[Any, Any], depth: int) -> bool:
+    """True for a list or dict of plain JSON only (str keys, no tag-like dict), no deeper
+    than MAX_DEPTH: it encodes as itself. Checking first is cheaper than encoding, which
+    copies and names paths (and is where a too-deep value gets its error)."""
+    inner = depth + 1
     if isinstance(value, list):
         for item in value:
-            if not (_plain(item) or (type(item) in _CONTAINERS and _plain_tree(item))):
+            if not (_plain(item) or (type(item) in _CONTAINERS and _plain_child(item, inner))):
                 return False
         return True
     for key, item in value.items():
         if type(key) is not str:
             return False
-        if not (_plain(item) or (type(item) in _CONTAINERS and _plain_tree(item))):
+        if not (_plain(item) or (type(item) in _CONTAINERS and _plain_child(item, inner))):
             return False
     return not (len(value) == 1 and next(iter(value)) in _TAGS)
+
+
+def _plain_child(item: list[Any] | dict[Any, Any], depth: int) -> bool:
+    return depth <= MAX_DEPTH and _plain_tree(item, depth)
 
 
 def _plain(item: Any) -> bool:
@@ -74,29 +97,35 @@ def _plain(item: Any) -> bool:
     if kind is str or kind is bool or item is None:
         return True
     if kind is int:
-        return _INT64_MIN <= item <= _INT64_MAX
-    return kind is float and item - item == 0.0  # False for inf and nan
+        in_range: bool = _INT64_MIN <= item <= _INT64_MAX
+        return in_range
+    finite: bool = kind is float and item - item == 0.0  # False for inf and nan
+    return finite
 
 
-def _encode_list(value: list[Any], path: str) -> list[Any]:
+def _encode_list(value: list[Any], path: str, depth: int) -> list[Any]:
     # The element path is formatted only for a value that needs encoding (or an error).
-    return [item if _plain(item) else encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    inner = depth + 1
+    return [
+        item if _plain(item) else encode(item, f"{path}[{i}]", inner)
+        for i, item in enumerate(value)
+    ]
 
 
-def _encode_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
+def _encode_dict(value: dict[Any, Any], path: str, depth: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
         if type(key) is not str:
             raise ValidationError(
                 f"{path}: dict key {key!r} is a {type(key).__name__}; only str keys can be stored"
             )
-        out[key] = item if _plain(item) else encode(item, f"{path}[{key!r}]")
+        out[key] = item if _plain(item) else encode(item, f"{path}[{key!r}]", depth + 1)
     if len(out) == 1 and next(iter(out)) in _TAGS:
         return {"~map": out}
     return out
 
 
-def _encode_extra(value: Any, path: str) -> Any:
+def _encode_extra(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(
@@ -112,11 +141,13 @@ def _encode_extra(value: Any, path: str) -> Any:
     if isinstance(value, bytes | bytearray):
         return {"~b": base64.b64encode(value).decode("ascii")}
     if isinstance(value, tuple):
-        return {"~t": [encode(item, f"{path}[{i}]") for i, item in enumerate(value)]}
+        if depth > MAX_DEPTH:
+            raise _too_deep(path)
+        return {"~t": [encode(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]}
     if isinstance(value, str):  # subclasses such as StrEnum: stored as the plain value
         return "" + value
     if isinstance(value, int | float):  # IntEnum and friends
-        return encode(int(value) if isinstance(value, int) else float(value), path)
+        return encode(int(value) if isinstance(value, int) else float(value), path, depth)
     raise ValidationError(
         f"{path}: a value of type {type(value).__name__!r} cannot be stored as job data; "
         "pass JSON types, "

@@ -25,6 +25,9 @@ class StoreConfig:
     """``[store]``: which database holds the jobs."""
 
     url: str | None = None
+    #: Most bytes a job's arguments and custom fields (or its result) may take as JSON;
+    #: 16 MiB is MongoDB's document limit, so every engine behaves alike.
+    max_job_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ _SECTIONS: dict[str, type] = {
 _LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
 _POSITIVE = {
     "supervisor.processes", "supervisor.boot_timeout", "worker.threads", "worker.heartbeat_seconds",
-    "worker.zombie_seconds", "worker.max_poll_seconds",
+    "worker.zombie_seconds", "worker.max_poll_seconds", "store.max_job_bytes",
 }  # fmt: skip
 _NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout"}
 

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rocketjob import codec
+from rocketjob import codec, sizes
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import DuplicateJob, ValidationError
@@ -99,9 +99,12 @@ class Enqueuer:
         fresh = [spec for name, spec in self.cls._custom_fields.items() if name not in self.options]
         new = self.cls.__new__
         shared = first.__dict__
+        fields_size = sizes.encoded_size(first_doc["fields"])
         for i in range(1, len(items)):
             try:
-                encoded.append(codec.encode(items[i], "arguments"))
+                encoded.append(arguments := codec.encode(items[i], "arguments"))
+                size = sizes.encoded_size(arguments) + fields_size
+                sizes.check_size(size, "the job's arguments and fields")
             except ValidationError as exc:
                 raise ValidationError(f"{self.cls.__qualname__}: item {i}: {exc}") from None
             job = new(self.cls)
@@ -161,6 +164,8 @@ class Enqueuer:
             job.created_at = utcnow()
             hooks.on_build(job, job.created_at)
             doc = job.to_doc()
+            size = sizes.encoded_size(doc["arguments"]) + sizes.encoded_size(doc["fields"])
+            sizes.check_size(size, "the job's arguments and fields")
         except ValidationError as exc:
             raise ValidationError(f"{self.cls.__qualname__}: {where}{exc}") from None
         return job, doc

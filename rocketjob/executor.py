@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from rocketjob import codec
+from rocketjob import codec, sizes
 from rocketjob.clock import utcnow
 from rocketjob.errors import StoreError
 from rocketjob.job import Job
@@ -291,7 +291,8 @@ class Executor:
             "percent_complete": 100,
         }
         if job.collect_output:
-            changes["result"] = codec.encode(result, "result")
+            changes["result"] = encoded = codec.encode(result, "result")
+            sizes.check_size(sizes.encoded_size(encoded), "the job's result")
         return Finish(job.id or "", worker, changes=changes)
 
     def _fail(self, job: Job, worker: str, exc: BaseException) -> None:

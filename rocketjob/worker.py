@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from rocketjob import connection
+from rocketjob import connection, sizes
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
 from rocketjob.errors import JobImportError, StoreError
@@ -118,6 +118,7 @@ class Worker:
         start the threads and register the server."""
         import_job_modules(self.config.worker.imports)
         configure_dirmon_roots(self.config.dirmon.roots)
+        sizes.configure(self.config.store.max_job_bytes)
         self.job_classes = select_job_classes(
             self.config.worker.include, self.config.worker.exclude
         )

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from rocketjob import config as config_module
-from rocketjob import connection
+from rocketjob import connection, sizes
 from rocketjob.config import Config
 from rocketjob.store import Store
 
@@ -23,7 +23,9 @@ def load_config(args: argparse.Namespace, *, check_environment: bool = False) ->
 
 
 def connect(config: Config) -> Store:
-    """Connect this process to the store of ``config`` (or ROCKETJOB_STORE, the default)."""
+    """Connect this process to the store of ``config`` (or ROCKETJOB_STORE, the default)
+    and use its job size limit."""
+    sizes.configure(config.store.max_job_bytes)
     return connection.connect(config.store.url)
 
 

@@ -29,7 +29,10 @@ def make_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ts=format_time, ago=format_age, pretty=pretty_json, number=format_number)
+    from rocketjob.web.inline import inline_text, too_large
+
+    env.filters.update(ts=format_time, ago=format_age, pretty=pretty_json, number=format_number,
+                       inline=inline_text, too_large=too_large)  # fmt: skip
     return env
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from rocketjob import codec
 from rocketjob.job import resolve_class
+from rocketjob.web import inline
 from rocketjob.web.auth import current_user, require
 from rocketjob.web.data import JOB_ACTIONS, PAGE_SIZE, VIEWS
 from rocketjob.web.render import render, render_error
@@ -111,4 +112,8 @@ async def job_page(request: Request) -> Response:
 
 
 NAV = [NavItem("Jobs", "/jobs/running")]
-ROUTES = [Route("/jobs/{view}", job_list), Route("/job/{job_id}", job_page)]
+ROUTES = [
+    Route("/jobs/{view}", job_list),
+    Route("/job/{job_id}", job_page),
+    Route("/job/{job_id}/data/{part}", inline.download),
+]

@@ -1,0 +1,61 @@
+"""Job data shown inline on the job page, at most :data:`INLINE_BYTES` of it.
+
+A job's arguments or result may take up to ``[store] max_job_bytes`` (16 MiB by default):
+the job page shows the first 64 KiB of the indented JSON and links to
+``/job/{id}/data/{part}``, which downloads the whole value as a JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rocketjob import codec
+from rocketjob.web.auth import require
+from rocketjob.web.render import render_error
+
+#: Most characters of a value shown on the job page.
+INLINE_BYTES = 64 * 1024
+#: The parts of a job that can be downloaded whole.
+PARTS = ("arguments", "result")
+
+
+def full_text(value: Any) -> str:
+    """An encoded value (arguments, result, custom field) as indented JSON text."""
+    return json.dumps(codec.decode(value), indent=2, sort_keys=True, default=str)
+
+
+def too_large(value: Any) -> bool:
+    """True when the value's indented text is longer than :data:`INLINE_BYTES`.
+
+    The compact encoded size is checked first: a value far below the limit is never
+    formatted twice."""
+    if len(codec.dumps(value)) * 4 < INLINE_BYTES:  # indenting at most ~quadruples it
+        return False
+    return len(full_text(value)) > INLINE_BYTES
+
+
+def inline_text(value: Any) -> str:
+    """The indented text of ``value``, cut at :data:`INLINE_BYTES` with a note saying so."""
+    text = full_text(value)
+    if len(text) <= INLINE_BYTES:
+        return text
+    return f"{text[:INLINE_BYTES]}\n… ({len(text):,} characters in all: download the whole value)"
+
+
+@require("view")
+async def download(request: Request) -> Response:
+    """GET /job/{id}/data/{part}: the whole arguments or result of one job, as JSON."""
+    job_id, part = request.path_params["job_id"], request.path_params["part"]
+    if part not in PARTS:
+        return render_error(request, 404, f"no such part {part!r}; expected one of {PARTS}")
+    doc = await run_in_threadpool(request.app.state.data.job, job_id)
+    if doc is None:
+        return render_error(request, 404, f"no job with id {job_id!r}")
+    text = await run_in_threadpool(full_text, doc[part])
+    headers = {"Content-Disposition": f'attachment; filename="{job_id}-{part}.json"'}
+    return Response(text, media_type="application/json", headers=headers)
