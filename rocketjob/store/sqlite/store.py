@@ -191,7 +191,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     # -- helpers ----------------------------------------------------------------
@@ -227,7 +227,7 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
             result = fn(conn)
             conn.execute("COMMIT")
         except BaseException as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             self._raise_as_store_error(exc)
         return result
 
@@ -557,3 +557,20 @@ def _claim_select(class_count: int) -> str:
         f"AND job_class IN ({placeholders(class_count)}) "
         "AND (run_at IS NULL OR run_at <= ?) ORDER BY priority, id LIMIT ?"
     )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite left one open.
+
+    On some errors (SQLITE_FULL "database or disk is full", SQLITE_IOERR, SQLITE_NOMEM)
+    SQLite has already rolled the transaction back itself: a ROLLBACK then fails with
+    "cannot rollback - no transaction is active" and would hide the real cause. A
+    ROLLBACK that fails anyway is ignored here (documented boundary): the error being
+    raised is the one the caller must see, and nothing of the transaction was committed.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
