@@ -16,6 +16,7 @@ One connection per process, guarded by a lock: SQLite serialises writers anyway.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -570,7 +571,5 @@ def _rollback(conn: sqlite3.Connection) -> None:
     """
     if not conn.in_transaction:
         return
-    try:
+    with contextlib.suppress(sqlite3.Error):
         conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
