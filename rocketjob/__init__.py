@@ -7,6 +7,7 @@ daemon forks worker processes that claim and perform them.
 from rocketjob.connection import connect, current_store, disconnect
 from rocketjob.errors import (
     ConfigError,
+    CorruptJob,
     DuplicateJob,
     InvalidTransition,
     JobNotFound,
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "CorruptJob",
     "DuplicateJob",
     "InvalidTransition",
     "Job",

@@ -155,12 +155,34 @@ def _encode_extra(value: Any, path: str, depth: int) -> Any:
     )
 
 
+class Undecodable:
+    """A stored value a store could not read back (invalid JSON text, a time that is not
+    one): stores put it in the document instead of raising, so one bad row never breaks a
+    claim or a listing. :func:`decode` raises ValueError on it; see rocketjob.corrupt."""
+
+    __slots__ = ("raw", "reason")
+
+    def __init__(self, raw: Any, reason: str) -> None:
+        self.raw, self.reason = raw, reason
+
+    def __repr__(self) -> str:
+        return f"<undecodable: {self.reason}>"
+
+
+class CorruptDoc(dict[str, Any]):
+    """A job document a store could not read in full: one or more of its values is an
+    :class:`Undecodable`. Its type is the mark, so the job model notices it with one
+    check and a healthy document costs nothing more."""
+
+
 def decode(value: Any) -> Any:
     """Return the Python value of an encoded (JSON-safe) value."""
     kind = type(value)
     if kind is list:
         return [item if type(item) in _SCALARS else decode(item) for item in value]
     if kind is not dict:
+        if kind is Undecodable:
+            raise ValueError(value.reason)
         return value
     if len(value) == 1:
         tag, inner = next(iter(value.items()))

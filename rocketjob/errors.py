@@ -45,3 +45,19 @@ class JobImportError(RocketJobError):
 class DuplicateJob(ValidationError):
     """A second instance of a singleton (or cron) job class while one is queued, running
     or paused; nothing was stored."""
+
+
+class CorruptJob(StoreError):
+    """A stored job whose document cannot be decoded (a bad manual edit, disk corruption).
+
+    The worker that claims it fails it with this error instead of running it (or
+    crashing); ``field`` names the first field that cannot be decoded."""
+
+    __module__ = "rocketjob"  # stored and shown as rocketjob.CorruptJob
+
+    def __init__(self, job_id: str | None, field: str, reason: str) -> None:
+        self.job_id, self.field, self.reason = job_id, field, reason
+        super().__init__(
+            f"job {job_id}: its stored {field!r} cannot be decoded ({reason}); "
+            "fix the row or destroy the job"
+        )

@@ -22,7 +22,7 @@ from typing import Any
 
 from rocketjob import codec, sizes
 from rocketjob.clock import utcnow
-from rocketjob.errors import StoreError
+from rocketjob.errors import CorruptJob, StoreError
 from rocketjob.job import Job
 from rocketjob.lifecycle import exception_dict
 from rocketjob.log import logger
@@ -246,6 +246,9 @@ class Executor:
 
     def _run(self, job: Job, worker: str) -> str:
         """Run ``job``; returns its outcome: completed, failed, expired or rescheduled."""
+        if job.corruption is not None:  # its stored document does not decode: never run
+            self._fail(job, worker, CorruptJob(job.id, *job.corruption))
+            return "failed"
         if job.expired:
             self._write(Finish(job.id or "", worker, destroy=True), job)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)

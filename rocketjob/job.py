@@ -22,6 +22,7 @@ from loguru import logger as _logger
 from rocketjob import codec, state
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
+from rocketjob.corrupt import load_corrupt
 from rocketjob.enqueue import Enqueuer, check_priority
 from rocketjob.errors import InvalidTransition, JobNotFound, ValidationError
 from rocketjob.fields import FieldSpec, collect_fields
@@ -239,13 +240,26 @@ class Job(Lifecycle, Behaviours, BulkActions):
         get = doc.get
         for name in _PLAIN_FIELDS:
             values[name] = get(name)
-        state = doc["state"]
-        self.state = state if type(state) is JobState else JobState(state)
-        self.arguments = codec.decode(doc["arguments"])
-        self.result = codec.decode(doc["result"])
-        self._exception = doc["exception"]
-        for name, value in (doc.get("fields") or {}).items():
-            setattr(self, name, codec.decode(value))
+        try:
+            if type(doc) is codec.CorruptDoc:
+                raise ValueError("a stored value cannot be read")
+            state = doc["state"]
+            self.state = state if type(state) is JobState else JobState(state)
+            self.arguments = codec.decode(doc["arguments"])
+            self.result = codec.decode(doc["result"])
+            self._exception = doc["exception"]
+            for name, value in (doc.get("fields") or {}).items():
+                setattr(self, name, codec.decode(value))
+        except Exception:  # a corrupt row: loaded with placeholders, never raised
+            load_corrupt(self, doc)
+
+    @property
+    def corruption(self) -> tuple[str, str] | None:
+        """``(field, reason)`` when this job's stored document could not be decoded (a
+        bad manual edit, disk corruption), else None. Such a job holds placeholders
+        (empty arguments, no result); a worker fails it with rocketjob.CorruptJob."""
+        found: tuple[str, str] | None = self.__dict__.get("_corruption")
+        return found
 
     def to_doc(self) -> JobDoc:
         """The store document of this job; raises ValidationError for unstorable data."""
@@ -342,6 +356,8 @@ class Job(Lifecycle, Behaviours, BulkActions):
             out[name] = value.isoformat() if isinstance(value, dt.datetime) else value
         out["scheduled"] = self.scheduled
         out["expired"] = self.expired
+        if self.corruption is not None:
+            out["corrupt"] = "{}: {}".format(*self.corruption)
         return out
 
     def __repr__(self) -> str:

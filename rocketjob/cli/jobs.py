@@ -50,6 +50,8 @@ def list_jobs(args: argparse.Namespace) -> int:
     print(f"{'ID':24}  {'STATE':9}  {'PRI':>3}  {'CLASS':40}  CREATED")
     for row in rows:
         flag = "" if row["runnable"] else "  (no live server runs this class)"
+        if row.get("corrupt"):
+            flag = f"  (corrupt: {row['corrupt']})"
         print(
             f"{row['id']:24}  {row['state']:9}  {row['priority']:>3}  {row['job_class']:40}  "
             f"{row['created_at'][:19]}{flag}"

@@ -25,8 +25,13 @@ PARTS = ("arguments", "result")
 
 
 def full_text(value: Any) -> str:
-    """An encoded value (arguments, result, custom field) as indented JSON text."""
-    return json.dumps(codec.decode(value), indent=2, sort_keys=True, default=str)
+    """An encoded value (arguments, result, custom field) as indented JSON text; a stored
+    value that cannot be decoded (rocketjob.corrupt) as a note and its raw form."""
+    try:
+        return json.dumps(codec.decode(value), indent=2, sort_keys=True, default=str)
+    except ValueError as exc:
+        raw = value.raw if isinstance(value, codec.Undecodable) else value
+        return f"(cannot be decoded: {exc})\n{raw!s}"
 
 
 def too_large(value: Any) -> bool:
@@ -34,7 +39,9 @@ def too_large(value: Any) -> bool:
 
     The compact encoded size is checked first: a value far below the limit is never
     formatted twice."""
-    if len(codec.dumps(value)) * 4 < INLINE_BYTES:  # indenting at most ~quadruples it
+    if (
+        isinstance(value, codec.Undecodable) or len(codec.dumps(value)) * 4 < INLINE_BYTES
+    ):  # indenting at most ~quadruples it
         return False
     return len(full_text(value)) > INLINE_BYTES
 
@@ -45,6 +52,15 @@ def inline_text(value: Any) -> str:
     if len(text) <= INLINE_BYTES:
         return text
     return f"{text[:INLINE_BYTES]}\n… ({len(text):,} characters in all: download the whole value)"
+
+
+def field_text(encoded: Any) -> str:
+    """A custom field's value as shown: a str as it is, anything else as JSON."""
+    try:
+        value = codec.decode(encoded)
+    except ValueError as exc:
+        return f"(cannot be decoded: {exc})"
+    return value if isinstance(value, str) else codec.dumps(encoded)
 
 
 @require("view")

@@ -38,7 +38,11 @@ def make_environment() -> jinja2.Environment:
 
 def format_time(value: dt.datetime | None) -> str:
     """``2024-05-01 12:00:03 UTC`` (empty for None)."""
-    return "" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if value is None:
+        return ""
+    if not isinstance(value, dt.datetime):  # a corrupt row's undecodable time
+        return "(cannot be decoded)"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def format_age(seconds: float | None) -> str:

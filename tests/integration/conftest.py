@@ -9,6 +9,7 @@ import pytest
 
 import rocketjob
 from rocketjob.store import JobQuery
+from tests.integration.faults import engine_url  # noqa: F401 (a fixture: SQLite and PostgreSQL)
 from tests.integration.helpers import Daemon, store_url
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,9 +106,27 @@ def _from_bson(raw: Mapping[str, Any], key: str, names: Any) -> dict[str, Any]:
     return doc
 
 
+def _one_field(raw: Mapping[str, Any], name: str) -> Any:
+    return _from_bson(raw, "id", [name])[name]
+
+
 def job_from_bson(raw: Mapping[str, Any]) -> JobDoc:
-    """A job document from its stored form."""
-    return _from_bson(raw, "id", JOB_FIELDS)
+    """A job document from its stored form. A value that cannot be read (a bad manual
+    edit) makes a CorruptDoc (rocketjob.corrupt), never an exception."""
+    try:
+        return _from_bson(raw, "id", JOB_FIELDS)
+    except Exception:  # decoded again field by field, keeping what cannot be read
+        from rocketjob.corrupt import tolerant
+
+        doc = codec.CorruptDoc()
+        for name in JOB_FIELDS:
+            one = {"_id": raw.get("_id"), name: raw.get(name), "_us": raw.get("_us"),
+                   "_text": raw.get("_text")}  # fmt: skip
+            value = tolerant(functools.partial(_one_field, name=name), one)
+            if isinstance(value, codec.Undecodable):
+                value = codec.Undecodable(raw.get(name), value.reason)
+            doc[name] = value
+        return doc
 
 
 SERVER_NAMES = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",

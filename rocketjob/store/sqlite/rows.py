@@ -143,15 +143,32 @@ def _insert_sql(nulls: tuple[bool, ...]) -> str:
 
 
 def job_from_row(row: Sequence[Any]) -> JobDoc:
+    """A job document from a row of :data:`JOB_COLUMNS`. A value that cannot be read
+    (a bad manual edit, disk corruption) makes a CorruptDoc (rocketjob.corrupt), never
+    an exception: one bad row must not break a claim or a listing."""
     doc = dict(zip(JOB_COLUMNS, row, strict=True))
-    for name in _TIME_NAMES:
-        value = doc[name]
-        if value is not None:
-            doc[name] = EPOCH + value * _MICROSECOND
-    for name in _JSON_NAMES:
-        value = doc[name]
-        if value is not None:
-            doc[name] = orjson.loads(value)
+    try:
+        for name in _TIME_NAMES:
+            value = doc[name]
+            if value is not None:
+                doc[name] = EPOCH + value * _MICROSECOND
+        for name in _JSON_NAMES:
+            value = doc[name]
+            if value is not None:
+                doc[name] = orjson.loads(value)
+    except Exception:  # decoded again field by field, keeping what cannot be read
+        return _corrupt_job_from_row(row)
+    for name in _BOOL_NAMES:
+        doc[name] = bool(doc[name])
+    return doc
+
+
+def _corrupt_job_from_row(row: Sequence[Any]) -> JobDoc:
+    from rocketjob.corrupt import tolerant_doc
+
+    decoders: dict[str, Any] = dict.fromkeys(_TIME_NAMES, lambda v: EPOCH + v * _MICROSECOND)
+    decoders.update(dict.fromkeys(_JSON_NAMES, orjson.loads))
+    doc = tolerant_doc(dict(zip(JOB_COLUMNS, row, strict=True)), decoders)
     for name in _BOOL_NAMES:
         doc[name] = bool(doc[name])
     return doc

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rocketjob import codec
+from rocketjob.corrupt import find_corruption
 from rocketjob.job import resolve_class
 from rocketjob.web import inline
 from rocketjob.web.auth import current_user, require
@@ -84,9 +84,8 @@ def custom_fields(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for name, encoded in sorted((doc.get("fields") or {}).items()):
         if name.startswith("_"):
             continue  # rocketjob's own (the trace context of rocketjob.otel)
-        value = codec.decode(encoded)
         spec = specs.get(name)
-        text = value if isinstance(value, str) else codec.dumps(encoded)
+        text = inline.field_text(encoded)
         out.append({"name": name, "text": text, "editable": bool(spec and spec.user_editable)})
     return out
 
@@ -107,6 +106,7 @@ async def job_page(request: Request) -> Response:
         "can_act": user is not None and user.can("operator"),
         "can_destroy": user is not None and user.can("admin"),
         "live": doc["state"] in ("running", "queued"),
+        "corruption": find_corruption(doc),
     }  # fmt: skip
     return render(request, "job.html", context)
 
