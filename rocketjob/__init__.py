@@ -4,6 +4,7 @@ Jobs are documents in a store (SQLite by default, PostgreSQL or MongoDB); a supe
 daemon forks worker processes that claim and perform them.
 """
 
+import rocketjob.plugins  # noqa: F401 (registers the behaviours into rocketjob.job.HOOKS)
 from rocketjob.connection import connect, current_store, disconnect
 from rocketjob.errors import (
     ConfigError,

@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from rocketjob import codec, sizes
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import DuplicateJob, ValidationError
-from rocketjob.fields import check_values
+from rocketjob.fields import FieldSpec, check_values
 from rocketjob.ids import new_id
-from rocketjob.plugins import hooks
 from rocketjob.store.base import JobBatch, JobDoc
-
-if TYPE_CHECKING:
-    from rocketjob.job import Job
 
 #: Called with the documents of every enqueue just before they are stored (a JobBatch for
 #: a bulk enqueue); ``rocketjob.otel.instrument()`` adds the trace-context stamp.
 BEFORE_INSERT: list[Callable[[Sequence[JobDoc]], None]] = []
 #: Called with the jobs of every ``perform_later``, ``perform_all_later`` and ``create``
 #: once they are stored; ``rocketjob.testing.inline()`` runs them at once.
-AFTER_ENQUEUE: list[Callable[[Sequence[Job]], None]] = []
+AFTER_ENQUEUE: list[Callable[[Sequence[NewJob]], None]] = []
 
 LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critical")
 _TIME_OPTIONS = ("run_at", "expires_at")
@@ -63,21 +59,47 @@ def _check_time(name: str, value: Any) -> dt.datetime | None:
     return value.astimezone(dt.UTC)
 
 
-class Enqueuer:
+class NewJob(Protocol):
+    """What the enqueuer needs of a job class (:class:`rocketjob.Job` has it); the
+    job model is typed against this, so enqueue does not import the job module."""
+
+    _custom_fields: ClassVar[dict[str, FieldSpec]]
+    cron_schedule: ClassVar[str | None]
+    id: str | None
+    arguments: dict[str, Any]
+    priority: int
+    log_level: str | None
+    created_at: dt.datetime | None
+
+    def __init__(self, **values: Any) -> None: ...
+
+    def to_doc(self) -> JobDoc:
+        """The store document of the job."""
+        ...
+
+    def run_build_hooks(self, now: dt.datetime) -> None:
+        """Let the behaviours fill derived fields of a new job."""
+        ...
+
+
+J = TypeVar("J", bound=NewJob)
+
+
+class Enqueuer(Generic[J]):
     """A job class with per-instance options, returned by ``Job.set(...)``."""
 
-    def __init__(self, cls: type[Job], options: Mapping[str, Any]) -> None:
+    def __init__(self, cls: type[J], options: Mapping[str, Any]) -> None:
         self.cls = cls
         options = dict(options)
         self.connection = options.pop("connection", None)
         check_values(cls, options)
         self.options = options
 
-    def set(self, **options: Any) -> Enqueuer:
+    def set(self, **options: Any) -> Enqueuer[J]:
         """More options on top of these."""
         return Enqueuer(self.cls, {**self.options, "connection": self.connection, **options})
 
-    def perform_later(self, *args: Any, **kwargs: Any) -> Job:
+    def perform_later(self, *args: Any, **kwargs: Any) -> J:
         """Store one job calling ``perform(*args, **kwargs)``; return it."""
         job, doc = self.build({"args": list(args), "kwargs": dict(kwargs)}, {})
         self._insert([doc])
@@ -85,7 +107,7 @@ class Enqueuer:
             _enqueued([job])
         return job
 
-    def perform_all_later(self, arguments: Iterable[Any]) -> list[Job]:
+    def perform_all_later(self, arguments: Iterable[Any]) -> list[J]:
         """Store one job per item (tuple/list of args, or dict of kwargs), all or none.
 
         The first item's job is built and validated in full; every other one is a copy
@@ -120,7 +142,7 @@ class Enqueuer:
             _enqueued(jobs)
         return jobs
 
-    def create(self, **values: Any) -> Job:
+    def create(self, **values: Any) -> J:
         """Store one job with the given built-in and custom fields (``args=[...]`` and
         ``kwargs={...}`` set perform's arguments)."""
         arguments = {"args": list(values.pop("args", [])), "kwargs": dict(values.pop("kwargs", {}))}
@@ -148,7 +170,7 @@ class Enqueuer:
 
     def build(
         self, arguments: dict[str, Any], values: Mapping[str, Any], where: str = ""
-    ) -> tuple[Job, JobDoc]:
+    ) -> tuple[J, JobDoc]:
         """A new, validated, unsaved job and its store document."""
         fields = {**self.options, **values}
         for name in _TIME_OPTIONS:
@@ -162,7 +184,7 @@ class Enqueuer:
             job.arguments = arguments
             job.id = new_id()
             job.created_at = utcnow()
-            hooks.on_build(job, job.created_at)
+            job.run_build_hooks(job.created_at)
             doc = job.to_doc()
             size = sizes.encoded_size(doc["arguments"]) + sizes.encoded_size(doc["fields"])
             sizes.check_size(size, "the job's arguments and fields")
@@ -171,6 +193,6 @@ class Enqueuer:
         return job, doc
 
 
-def _enqueued(jobs: Sequence[Job]) -> None:
+def _enqueued(jobs: Sequence[NewJob]) -> None:
     for hook in list(AFTER_ENQUEUE):
         hook(jobs)

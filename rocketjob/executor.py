@@ -20,14 +20,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from rocketjob import codec, sizes
 from rocketjob.clock import utcnow
 from rocketjob.errors import CorruptJob, StoreError
 from rocketjob.job import Job
-from rocketjob.lifecycle import exception_dict
+from rocketjob.lifecycle import Lifecycle
 from rocketjob.log import logger
-from rocketjob.plugins import hooks
-from rocketjob.state import JobState
 from rocketjob.stats import JobStats
 from rocketjob.store import Finish, JobDoc, Store
 from rocketjob.store.base import ClaimLimit
@@ -232,7 +229,9 @@ class Executor:
         self.stats = JobStats()
 
     def run(self, doc: JobDoc) -> None:
-        """Run the claimed job ``doc`` to its outcome. Never raises."""
+        """Run the claimed job ``doc`` to its outcome. Never raises. Every outcome is
+        built and followed up by the job's lifecycle; only the write is the executor's
+        (through the group commit)."""
         job = Job.from_doc(doc)
         if not RUN_OBSERVERS:
             self._run(job, doc["worker_name"])
@@ -250,7 +249,7 @@ class Executor:
             self._fail(job, worker, CorruptJob(job.id, *job.corruption))
             return "failed"
         if job.expired:
-            self._write(Finish(job.id or "", worker, destroy=True), job)
+            self._outcome(job, "expire", worker)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)
             return "expired"
         if self._outside_window(job, worker):
@@ -259,19 +258,16 @@ class Executor:
         self.stats.job_started(_pickup_seconds(job))
         with self.job_context(job):
             try:
-                job.run_callback("before_start")
-                job.run_callback("after_start")
+                job.run_start()
                 result = job.run_perform()
-                job.run_callback("before_complete")
-                finish = self._complete(job, worker, result)
+                finish = job.worker_outcome("complete", worker, utcnow(), result=result)
             except BaseException as exc:  # the job's own error: kept on the job, not raised
                 self._ran(started, ok=False)
                 self._fail(job, worker, exc)
                 return "failed"
             self._ran(started, ok=True)
             if self._write(finish, job):
-                self._after(job, "after_complete")
-                self._plugin(hooks.after_complete, job)
+                job.outcome_written("complete", finish, utcnow(), self._count_callback_error)
                 logger.debug(
                     "job completed",
                     job_id=job.id,
@@ -285,59 +281,34 @@ class Executor:
         self.stats.job_finished(ok, ran)
         self.committer.observe(ran)
 
-    def _complete(self, job: Job, worker: str, result: Any) -> Finish:
-        if job.destroy_on_complete and not job.collect_output:
-            return Finish(job.id or "", worker, destroy=True)
-        changes: dict[str, Any] = {
-            "state": "completed",
-            "completed_at": utcnow(),
-            "percent_complete": 100,
-        }
-        if job.collect_output:
-            changes["result"] = encoded = codec.encode(result, "result")
-            sizes.check_size(sizes.encoded_size(encoded), "the job's result")
-        return Finish(job.id or "", worker, changes=changes)
-
     def _fail(self, job: Job, worker: str, exc: BaseException) -> None:
-        try:
-            job.run_callback("before_fail")
-        except Exception as callback_exc:
-            self._count_callback_error(job, "before_fail", callback_exc)
-        changes: dict[str, Any] = {
-            "state": "failed",
-            "exception": exception_dict(exc, worker),
-            "failure_count": job.failure_count + 1,
-            "completed_at": utcnow(),
-        }
-        if self._write(Finish(job.id or "", worker, changes=changes), job):
-            job.state, job.completed_at = JobState.FAILED, changes["completed_at"]
-            job._exception, job.failure_count = changes["exception"], changes["failure_count"]
+        """The fail event: the job keeps ``exc``; retry and cron follow (behaviours)."""
+        finish = job.worker_outcome("fail", worker, utcnow(), self._count_callback_error, exc=exc)
+        if self._write(finish, job):
             logger.opt(exception=exc).error(
                 "job failed", job_id=job.id, job_class=job.job_class, error=type(exc).__name__
             )
-            self._after(job, "after_fail")
-            self._plugin(hooks.after_failure, job)
+            job.outcome_written("fail", finish, utcnow(), self._count_callback_error)
 
     def _outside_window(self, job: Job, worker: str) -> bool:
         """Re-schedule a job claimed outside its processing window (not run, not
         failed): back to queued with run_at at the next opening. True if it was."""
-        opening = hooks.window_reschedule(job, utcnow())
+        opening = job.deferred_until(utcnow())
         if opening is None:
             return False
-        changes = {"state": "queued", "run_at": opening, "worker_name": None,
-                   "server_name": None, "started_at": None}  # fmt: skip
-        self._write(Finish(job.id or "", worker, changes=changes), job)
+        self._outcome(job, "reschedule", worker, run_at=opening)
         logger.info("job outside its processing window; re-scheduled", job_id=job.id,
                     run_at=opening.isoformat())  # fmt: skip
         return True
 
-    def _plugin(self, hook: Callable[[Job, Any], None], job: Job) -> None:
-        """Run a behaviour hook after an outcome was written (retry, next cron
-        instance); its errors are counted and logged, never raised."""
-        try:
-            hook(job, utcnow())
-        except Exception as exc:  # a store or user error in a behaviour: counted
-            self._count_callback_error(job, hook.__name__, exc)
+    def _outcome(
+        self, job: Job, event: str, worker: str, run_at: dt.datetime | None = None
+    ) -> None:
+        """An outcome without a run (expire, reschedule): built, written, followed up."""
+        finish = job.worker_outcome(event, worker, utcnow(), self._count_callback_error,
+                                    run_at=run_at)  # fmt: skip
+        if self._write(finish, job):
+            job.outcome_written(event, finish, utcnow(), self._count_callback_error)
 
     def _write(self, finish: Finish, job: Job) -> bool:
         """Write an outcome, retrying while the store is unreachable (bounded)."""
@@ -360,13 +331,7 @@ class Executor:
                 logger.info("job no longer ours; outcome dropped", job_id=job.id)
             return written
 
-    def _after(self, job: Job, name: str) -> None:
-        try:
-            job.run_callback(name)
-        except Exception as exc:  # a user callback after the write: counted and logged
-            self._count_callback_error(job, name, exc)
-
-    def _count_callback_error(self, job: Job, name: str, exc: Exception) -> None:
+    def _count_callback_error(self, job: Lifecycle, name: str, exc: Exception) -> None:
         self.callback_errors += 1
         logger.error("job callback failed", job_id=job.id, callback=name, error=repr(exc))
 

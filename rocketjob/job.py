@@ -15,20 +15,21 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from loguru import logger as _logger
 
 from rocketjob import codec, state
+from rocketjob.behaviours import Behaviours
+from rocketjob.bulk import BulkActions
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.corrupt import load_corrupt
 from rocketjob.enqueue import Enqueuer, check_priority
 from rocketjob.errors import InvalidTransition, JobNotFound, ValidationError
 from rocketjob.fields import FieldSpec, collect_fields
+from rocketjob.hooks import JobHooks
 from rocketjob.lifecycle import Lifecycle
-from rocketjob.plugins import Behaviours, validate_job_class
-from rocketjob.plugins.bulk import BulkActions
 from rocketjob.state import JobState
 from rocketjob.store import JobDoc, JobQuery
 
@@ -48,6 +49,9 @@ _PLAIN_FIELDS = tuple(
 #: Keys of a job document's ``fields`` that rocketjob itself uses, kept through a save:
 #: ``_trace``, the enqueuer's trace context (rocketjob.otel).
 RESERVED_FIELD_KEYS = ("_trace",)
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 #: dotted class path -> job class, filled as job classes are defined.
 REGISTRY: dict[str, type[Job]] = {}
@@ -96,7 +100,7 @@ class JobException:
 class Job(Lifecycle, Behaviours, BulkActions):
     """Base class of every job. Subclasses define ``perform``, class defaults and
     behaviours (retry, cron, singleton, throttles, processing window: see
-    :mod:`rocketjob.plugins`)."""
+    :mod:`rocketjob.plugins`, which plug in through :data:`HOOKS`)."""
 
     # Class defaults, overridable per subclass and per instance.
     priority: int = 50
@@ -104,8 +108,6 @@ class Job(Lifecycle, Behaviours, BulkActions):
     collect_output: bool = False
     description: str | None = None
     log_level: str | None = None
-    #: Whether a running job may be paused (it should then check ``reload().paused``).
-    pausable: ClassVar[bool] = False
 
     _custom_fields: ClassVar[dict[str, FieldSpec]] = {}
     _job_class_path: ClassVar[str] = "rocketjob.job.Job"
@@ -113,7 +115,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         check_priority(cls.priority, f"{cls.__qualname__}.priority")
-        validate_job_class(cls)
+        HOOKS.define(cls)
         cls._custom_fields = {**cls._custom_fields, **collect_fields(cls, _RESERVED)}
         cls._job_class_path = class_path(cls)
         REGISTRY[cls._job_class_path] = cls
@@ -151,30 +153,26 @@ class Job(Lifecycle, Behaviours, BulkActions):
                 )
             setattr(self, name, value)
 
-    def perform(self, *args: Any, **kwargs: Any) -> Any:
-        """The work. Override it in every job class."""
-        raise NotImplementedError(f"{type(self).__qualname__} must define perform()")
-
     # -- enqueueing ---------------------------------------------------------------
     @classmethod
-    def set(cls, **options: Any) -> Enqueuer:
+    def set(cls, **options: Any) -> Enqueuer[Self]:
         """Per-instance options (priority, run_at, expires_at, custom fields, PostgreSQL
         ``connection``) for the enqueue that follows: ``Job.set(priority=5).perform_later()``."""
         return Enqueuer(cls, options)
 
     @classmethod
-    def perform_later(cls, *args: Any, **kwargs: Any) -> Any:
+    def perform_later(cls, *args: Any, **kwargs: Any) -> Self:
         """Store a new queued job that calls ``perform(*args, **kwargs)``; return it."""
         return Enqueuer(cls, {}).perform_later(*args, **kwargs)
 
     @classmethod
-    def perform_all_later(cls, arguments: Iterable[Any], **options: Any) -> list[Any]:
+    def perform_all_later(cls, arguments: Iterable[Any], **options: Any) -> list[Self]:
         """Store one job per item of ``arguments`` (a tuple of positional arguments, or a
         dict of keyword arguments) in one round trip; all or none are stored."""
         return Enqueuer(cls, options).perform_all_later(arguments)
 
     @classmethod
-    def create(cls, **values: Any) -> Any:
+    def create(cls, **values: Any) -> Self:
         """Store a new queued job with the given fields (built-in and custom)."""
         return Enqueuer(cls, {}).create(**values)
 
@@ -188,12 +186,16 @@ class Job(Lifecycle, Behaviours, BulkActions):
 
     # -- queries --------------------------------------------------------------------
     @classmethod
-    def find(cls, job_id: str) -> Any:
-        """The job with ``job_id``; raises JobNotFound."""
+    def find(cls, job_id: str) -> Self:
+        """The job with ``job_id``; raises JobNotFound (also, called on a subclass, when
+        that job is not of this class)."""
         doc = current_store().get_job(job_id)
         if doc is None:
             raise JobNotFound(f"no job with id {job_id!r}")
-        return Job.from_doc(doc)
+        job = Job.from_doc(doc)
+        if not isinstance(job, cls):
+            raise JobNotFound(f"job {job_id!r} is a {job.job_class}, not a {cls._job_class_path}")
+        return job
 
     @classmethod
     def where(
@@ -204,7 +206,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         after: str | None = None,
         limit: int | None = 1000,
         descending: bool = False,
-    ) -> list[Any]:
+    ) -> list[Job]:
         """Jobs filtered by state(s) and class (path or class; called on a subclass, that
         class), in id order with keyset pagination (``after`` = last id seen)."""
         states = [state] if isinstance(state, str) else (list(state) if state else None)
@@ -222,7 +224,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
 
     # -- persistence ------------------------------------------------------------------
     @staticmethod
-    def from_doc(doc: JobDoc) -> Any:
+    def from_doc(doc: JobDoc) -> Job:
         """An instance of the job's own class (or of Job when that class is unknown
         here) holding the document's values."""
         cls = resolve_class(doc["job_class"]) or Job
@@ -276,7 +278,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
                 fields[name] = self.__dict__[name]
         return doc
 
-    def reload(self) -> Any:
+    def reload(self) -> Self:
         """Re-read this job from the store and return it. A job destroyed on completion
         reads as completed."""
         doc = current_store().get_job(self._require_id())
@@ -289,7 +291,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         self.load_doc(doc)
         return self
 
-    def save(self, **changes: Any) -> Any:
+    def save(self, **changes: Any) -> Self:
         """Set and store the given fields (``job.save(percent_complete=40)``); returns self."""
         store_changes: dict[str, Any] = {}
         for name, value in changes.items():
@@ -327,7 +329,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         return None if self._exception is None else JobException(self._exception)
 
     @property
-    def logger(self) -> Any:
+    def logger(self) -> Logger:
         """A loguru logger bound to this job."""
         return _logger.bind(job_id=self.id, job_class=self.job_class, worker_name=self.worker_name)
 
@@ -363,10 +365,28 @@ class Job(Lifecycle, Behaviours, BulkActions):
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} id={self.id} state={self.state}>"
 
+    # -- where behaviours plug in (HOOKS) ------------------------------------------------
+    def run_build_hooks(self, now: dt.datetime) -> None:
+        """Let the behaviours fill derived fields of a new job (singleton key, a cron
+        job's run_at)."""
+        HOOKS.build(self, now)
+
+    def deferred_until(self, now: dt.datetime) -> dt.datetime | None:
+        """When a job claimed at ``now`` may not run yet (outside its processing window),
+        the time to re-schedule it to; None to run it now."""
+        return HOOKS.defer(self, now)
+
+    def _after_event(self, event: str, now: dt.datetime, by_worker: bool) -> None:
+        HOOKS.after(self, event, now, by_worker)
+
+
+#: Where behaviours plug into every job class (rocketjob.plugins registers into it).
+HOOKS: JobHooks[Job] = JobHooks()
+
 
 def transition_error(job: Job, event: str) -> InvalidTransition:
     """The InvalidTransition for firing ``event`` on ``job`` in its current state."""
     return InvalidTransition(event, str(job.state), job.id)
 
 
-__all__ = ["BUILTIN_FIELDS", "Job", "JobException", "JobState", "resolve_class", "state"]
+__all__ = ["BUILTIN_FIELDS", "HOOKS", "Job", "JobException", "JobState", "resolve_class", "state"]

@@ -1,26 +1,43 @@
-"""The job state machine and its callbacks, mixed into :class:`rocketjob.Job`.
+"""The job life cycle: the one place every state change is built and its callbacks fired.
 
-Every event (``start``, ``complete``, ``fail``, ``retry``, ``pause``, ``resume``,
-``abort``, ``requeue``) runs ``before_<event>``, writes the new state with a
-compare-and-set on the states it may come from, then runs ``after_<event>``. An event
-not allowed from the current state raises InvalidTransition and changes nothing.
+:data:`rocketjob.state.EVENTS` says which states an event may come from and where it
+leads; :meth:`Lifecycle.event_changes` builds what the event writes. Three paths write
+it, and each one runs ``before_<event>``, the write, ``after_<event>``, then the
+behaviours registered in ``rocketjob.job.HOOKS``:
+
+* the public events (``job.retry()``, ``pause``, ``resume``, ``abort``, ``fail``,
+  ``requeue``): :meth:`Lifecycle.fire`, a compare-and-set on the states the event may
+  come from. An event not allowed from the current state raises InvalidTransition and
+  changes nothing;
+* a worker's outcomes (``complete``, ``fail``, ``expire``, ``reschedule``):
+  :meth:`Lifecycle.worker_outcome` builds the :class:`~rocketjob.store.Finish` the
+  worker's group commit writes, :meth:`Lifecycle.outcome_written` runs what follows;
+* the runtime's requeue of a dead or drained worker's jobs:
+  :meth:`Lifecycle.requeue_released`.
+
+``start`` is written by the store's claim (``Store.claim_jobs``), so its callbacks run
+after it (:meth:`Lifecycle.run_start`). At run time, errors of callbacks that cannot
+stop the event (anything but ``before_start``, ``before_perform``... ``before_complete``)
+are reported to an ``on_error`` function and never raised.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self
 
-from rocketjob import state
+from rocketjob import codec, sizes, state
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import InvalidTransition, JobNotFound
 from rocketjob.state import JobState
+from rocketjob.store.base import Finish, JobDoc, Store
 
-if TYPE_CHECKING:
-    from rocketjob.job import Job
+#: Reports an error the runtime must not stop for: (job, callback or hook name, error).
+OnError = Callable[["Lifecycle", str, Exception], None]
+_REQUEUE_SOURCES = [str(s) for s in state.sources("requeue")]
 
 
 def exception_dict(exc: BaseException, worker_name: str | None) -> dict[str, Any]:
@@ -36,17 +53,43 @@ def exception_dict(exc: BaseException, worker_name: str | None) -> dict[str, Any
 
 
 class Lifecycle:
-    """Events and callbacks. Callbacks are optional methods a job class defines."""
+    """Events and callbacks: the base of :class:`rocketjob.Job`. Callbacks are optional
+    methods a job class defines (``before_<event>``, ``after_<event>``, ...)."""
 
-    # Fields of the Job this is mixed into.
+    #: Whether a running job may be paused (it should then check ``reload().paused``).
+    pausable: ClassVar[bool] = False
+
+    # Fields of the job (set by Job.__init__ and Job.load_doc).
     id: str | None
     state: JobState
     run_at: dt.datetime | None
     worker_name: str | None
     failure_count: int
+    percent_complete: int
     arguments: dict[str, Any]
+    result: Any
+    destroy_on_complete: bool
+    collect_output: bool
+    _exception: dict[str, Any] | None
 
-    def run_perform(self: Job) -> Any:  # type: ignore[misc]
+    # -- what the job model provides (rocketjob.job.Job) ---------------------------
+    def perform(self, *args: Any, **kwargs: Any) -> Any:
+        """The work. Override it in every job class."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define perform()")
+
+    def load_doc(self, doc: JobDoc) -> None:
+        """Replace this instance's values with those of a stored document."""
+        raise NotImplementedError
+
+    def reload(self) -> Self:
+        """Re-read this job from the store and return it."""
+        raise NotImplementedError
+
+    def _after_event(self, event: str, now: dt.datetime, by_worker: bool) -> None:
+        """Run the behaviours after an event (Job runs ``HOOKS.after_event``)."""
+
+    # -- callbacks --------------------------------------------------------------------
+    def run_perform(self) -> Any:
         """before_perform, around_perform(perform), after_perform; returns the result."""
         args = self.arguments.get("args", [])
         kwargs = self.arguments.get("kwargs", {})
@@ -65,38 +108,109 @@ class Lifecycle:
         if method is not None:
             method()
 
-    # -- public events ------------------------------------------------------------
-    def retry(self: Job, run_at: Any = None) -> Job:  # type: ignore[misc]
+    def _callback(self, name: str, on_error: OnError | None) -> None:
+        """Run a callback; with ``on_error`` its error is reported instead of raised."""
+        if on_error is None:
+            self.run_callback(name)
+            return
+        try:
+            self.run_callback(name)
+        except Exception as exc:  # a user callback at run time: reported, counted
+            on_error(self, name, exc)
+
+    def _after(self, event: str, now: dt.datetime, by_worker: bool, on: OnError | None) -> None:
+        """``after_<event>``, then the behaviours."""
+        self._callback(f"after_{event}", on)
+        if on is None:
+            self._after_event(event, now, by_worker)
+            return
+        try:
+            self._after_event(event, now, by_worker)
+        except Exception as exc:  # a store or user error in a behaviour: reported
+            on(self, f"behaviours after {event}", exc)
+
+    # -- the one place each event's write is built ------------------------------------
+    def event_changes(
+        self,
+        event: str,
+        now: dt.datetime,
+        *,
+        result: Any = None,
+        exc: BaseException | None = None,
+        run_at: dt.datetime | None = None,
+    ) -> dict[str, Any]:
+        """The fields ``event`` writes, ``state`` included (see rocketjob.state.EVENTS)."""
+        changes: dict[str, Any]
+        if event == "complete":
+            changes = {"completed_at": now, "percent_complete": 100}
+            if self.collect_output:
+                changes["result"] = encoded = codec.encode(result, "result")
+                sizes.check_size(sizes.encoded_size(encoded), "the job's result")
+        elif event == "fail":
+            if exc is None:
+                raise ValueError("the fail event needs the exception (exc=...)")
+            changes = {
+                "exception": exception_dict(exc, self.worker_name),
+                "failure_count": self.failure_count + 1,
+                "completed_at": now,
+            }
+        elif event == "retry":
+            changes = {"run_at": run_at, "completed_at": None}
+        elif event == "abort":
+            changes = {"completed_at": now}
+        elif event in ("requeue", "reschedule"):
+            changes = {"worker_name": None, "server_name": None, "started_at": None}
+            if event == "reschedule":
+                changes["run_at"] = run_at
+        else:
+            changes = {}
+        to = state.EVENTS[event].target
+        if to is not None:
+            changes["state"] = str(to)
+        return changes
+
+    def _take(self, event: str, changes: Mapping[str, Any]) -> None:
+        """Hold the values ``event`` wrote (``changes``) on this object."""
+        values = self.__dict__
+        for name, value in changes.items():
+            if name == "exception":
+                self._exception = value
+            elif name == "result":
+                self.result = codec.decode(value)
+            elif name != "state":
+                values[name] = value
+        to = state.EVENTS[event].target
+        if to is not None:
+            self.state = to
+        if event == "complete":
+            self.percent_complete = 100
+
+    # -- the public events -----------------------------------------------------------------
+    def retry(self, run_at: dt.datetime | None = None) -> Self:
         """failed -> queued, optionally to run at ``run_at``."""
-        return self.fire("retry", {"run_at": run_at, "completed_at": None})
+        return self.fire("retry", run_at=run_at)
 
-    def pause(self: Job) -> Job:  # type: ignore[misc]
+    def pause(self) -> Self:
         """queued -> paused (running -> paused too when the class is pausable)."""
-        return self.fire("pause", {})
+        return self.fire("pause")
 
-    def resume(self: Job) -> Job:  # type: ignore[misc]
+    def resume(self) -> Self:
         """paused -> queued."""
-        return self.fire("resume", {})
+        return self.fire("resume")
 
-    def abort(self: Job) -> Job:  # type: ignore[misc]
+    def abort(self) -> Self:
         """queued, running, failed or paused -> aborted (final)."""
-        return self.fire("abort", {"completed_at": utcnow()})
+        return self.fire("abort")
 
-    def fail(self: Job, exc: BaseException) -> Job:  # type: ignore[misc]
+    def fail(self, exc: BaseException) -> Self:
         """queued, running or paused -> failed, keeping ``exc`` and its backtrace."""
-        changes = {
-            "exception": exception_dict(exc, self.worker_name),
-            "failure_count": self.failure_count + 1,
-            "completed_at": utcnow(),
-        }
-        return self.fire("fail", changes)
+        return self.fire("fail", exc=exc)
 
-    def requeue(self: Job) -> Job:  # type: ignore[misc]
+    def requeue(self) -> Self:
         """running -> queued (its worker is gone or released it)."""
-        changes = {"worker_name": None, "server_name": None, "started_at": None}
-        return self.fire("requeue", changes)
+        return self.fire("requeue")
 
-    def run_now(self: Job) -> Job:  # type: ignore[misc]
+    def run_now(self) -> Self:
         """Clear a scheduled job's run_at so the next free worker runs it."""
         if self.state != JobState.QUEUED:
             raise InvalidTransition("run_now", str(self.state), self.id)
@@ -109,37 +223,92 @@ class Lifecycle:
             self.load_doc(doc)
         return self
 
-    # -- machinery -------------------------------------------------------------------
     def allowed_sources(self, event: str) -> frozenset[JobState]:
         """The states ``event`` may be fired from for this job class."""
         sources = state.sources(event)
-        if event == "pause" and not getattr(self, "pausable", False):
+        if event == "pause" and not self.pausable:
             sources = sources - {JobState.RUNNING}
         return sources
 
-    def fire(self: Job, event: str, changes: dict[str, Any]) -> Job:  # type: ignore[misc]
-        """Run ``event``: callbacks around a compare-and-set write of the new state."""
+    def fire(
+        self, event: str, *, run_at: dt.datetime | None = None, exc: BaseException | None = None
+    ) -> Self:
+        """Run a public ``event``: callbacks around a compare-and-set write of it."""
         sources = self.allowed_sources(event)
         if self.state not in sources:
             raise InvalidTransition(event, str(self.state), self.id)
         self.run_callback(f"before_{event}")
-        changes = {**changes, "state": str(state.target(event))}
+        now = utcnow()
+        changes = self.event_changes(event, now, exc=exc, run_at=run_at)
         if self.id is None:
-            for name, value in changes.items():
-                setattr(self, "_exception" if name == "exception" else name, value)
-            self.state = state.target(event)
-        else:
-            doc = current_store().update_job(self.id, changes, from_states=sources)
-            if doc is None:
-                fresh = current_store().get_job(self.id)
-                if fresh is None:
-                    raise JobNotFound(f"no job with id {self.id!r}")
-                self.load_doc(fresh)
-                raise InvalidTransition(event, str(self.state), self.id)
-            self.load_doc(doc)
-        self.run_callback(f"after_{event}")
-        if self.id is not None:
-            from rocketjob.plugins import hooks
-
-            hooks.after_event(self, event, utcnow())
+            self._take(event, changes)
+            self.run_callback(f"after_{event}")
+            return self
+        store = current_store()
+        doc = store.update_job(self.id, changes, from_states=sources)
+        if doc is None:
+            fresh = store.get_job(self.id)
+            if fresh is None:
+                raise JobNotFound(f"no job with id {self.id!r}")
+            self.load_doc(fresh)
+            raise InvalidTransition(event, str(self.state), self.id)
+        self.load_doc(doc)
+        self._after(event, now, False, None)
         return self
+
+    # -- the runtime's events ----------------------------------------------------------------
+    def run_start(self) -> None:
+        """The start callbacks of a claimed job (the claim wrote queued -> running)."""
+        self.run_callback("before_start")
+        self.run_callback("after_start")
+
+    def worker_outcome(
+        self,
+        event: str,
+        worker: str,
+        now: dt.datetime,
+        on_error: OnError | None = None,
+        *,
+        result: Any = None,
+        exc: BaseException | None = None,
+        run_at: dt.datetime | None = None,
+    ) -> Finish:
+        """Run ``before_<event>`` (its error raised, or reported to ``on_error``) and
+        build the worker's write of ``event`` (complete, fail, expire, reschedule), which
+        the worker's group commit stores. An expired job, and a completed one that is
+        destroyed on completion and keeps no output, is deleted."""
+        self._callback(f"before_{event}", on_error)
+        job_id = self.id or ""
+        if event == "expire" or (
+            event == "complete" and self.destroy_on_complete and not self.collect_output
+        ):
+            return Finish(job_id, worker, destroy=True)
+        changes = self.event_changes(event, now, result=result, exc=exc, run_at=run_at)
+        return Finish(job_id, worker, changes=changes)
+
+    def outcome_written(
+        self, event: str, finish: Finish, now: dt.datetime, on_error: OnError
+    ) -> None:
+        """The worker's ``finish`` of ``event`` is stored: hold its values, run
+        ``after_<event>`` and the behaviours (errors reported, never raised)."""
+        self._take(event, finish.changes)
+        self._after(event, now, True, on_error)
+
+    def requeue_released(self, store: Store, on_error: OnError) -> bool:
+        """The runtime's requeue of this running job, whose worker died or was drained:
+        ``before_requeue``, a compare-and-set write (still running on the same worker),
+        ``after_requeue``, the behaviours. Callback errors are reported and never stop
+        the requeue. False when the job was no longer running on that worker."""
+        if self.id is None:
+            return False
+        self._callback("before_requeue", on_error)
+        now = utcnow()
+        changes = self.event_changes("requeue", now)
+        doc = store.update_job(
+            self.id, changes, from_states=_REQUEUE_SOURCES, worker_name=self.worker_name
+        )
+        if doc is None:
+            return False
+        self.load_doc(doc)
+        self._after("requeue", now, True, on_error)
+        return True

@@ -1,8 +1,15 @@
-"""Job states and the events that move a job between them (DESIGN §2)."""
+"""Job states and the events that move a job between them (DESIGN §2).
+
+:data:`EVENTS` is the one transition table. Every state change reads it: the public
+events (``job.retry()``, ``job.abort()`` ...), the worker's outcomes (complete, fail,
+expire, reschedule) and the runtime's requeues (a dead worker, a drain). What each event
+writes besides the state is built in one place too: :meth:`rocketjob.lifecycle.Lifecycle.changes`.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class JobState(StrEnum):
@@ -25,16 +32,32 @@ Q, R, C, F, P, A = (
     JobState.ABORTED,
 )
 
-#: event name -> (states it may start from, state it leads to)
-EVENTS: dict[str, tuple[frozenset[JobState], JobState]] = {
-    "start": (frozenset({Q}), R),
-    "complete": (frozenset({R}), C),
-    "fail": (frozenset({Q, R, P}), F),
-    "retry": (frozenset({F}), Q),
-    "pause": (frozenset({Q, R}), P),
-    "resume": (frozenset({P}), Q),
-    "abort": (frozenset({Q, R, F, P}), A),
-    "requeue": (frozenset({R}), Q),
+
+class Transition(NamedTuple):
+    """The states an event may start from, and the state it leads to (None: the job
+    document is deleted)."""
+
+    sources: frozenset[JobState]
+    target: JobState | None
+
+
+#: event name -> transition. Written by (see docs/architecture.md, "One lifecycle"):
+#: ``start`` by the store's claim; ``complete``, ``fail``, ``expire`` and ``reschedule``
+#: by the worker through its group commit; ``requeue`` by the runtime for a dead or
+#: drained worker's jobs; the others by the public methods of the same name.
+EVENTS: dict[str, Transition] = {
+    "start": Transition(frozenset({Q}), R),
+    "complete": Transition(frozenset({R}), C),
+    "fail": Transition(frozenset({Q, R, P}), F),
+    "retry": Transition(frozenset({F}), Q),
+    "pause": Transition(frozenset({Q, R}), P),
+    "resume": Transition(frozenset({P}), Q),
+    "abort": Transition(frozenset({Q, R, F, P}), A),
+    "requeue": Transition(frozenset({R}), Q),
+    # claimed outside its processing window: queued again for the next opening
+    "reschedule": Transition(frozenset({R}), Q),
+    # claimed after its expires_at: deleted, never run
+    "expire": Transition(frozenset({R}), None),
 }
 
 FINAL_STATES = frozenset({C, A})
@@ -42,9 +65,9 @@ FINAL_STATES = frozenset({C, A})
 
 def sources(event: str) -> frozenset[JobState]:
     """The states ``event`` may be fired from."""
-    return EVENTS[event][0]
+    return EVENTS[event].sources
 
 
-def target(event: str) -> JobState:
-    """The state ``event`` leads to."""
-    return EVENTS[event][1]
+def target(event: str) -> JobState | None:
+    """The state ``event`` leads to; None when it deletes the job."""
+    return EVENTS[event].target

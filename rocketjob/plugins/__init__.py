@@ -1,6 +1,8 @@
 """Job behaviours as class attributes (DESIGN §2): retry, cron, singleton, throttles and
-processing windows. One module per behaviour; this module holds the attributes every job
-class inherits and validates them when a job class is defined.
+processing windows. One module per behaviour. The attributes themselves are declared by
+:class:`rocketjob.behaviours.Behaviours` (a base of every job class); importing this
+package registers each behaviour's hooks into ``rocketjob.job.HOOKS`` (``import
+rocketjob`` does it), so the job model never imports a behaviour.
 
 ::
 
@@ -15,34 +17,9 @@ class and the attribute.
 
 from __future__ import annotations
 
-import random
-from typing import ClassVar
-
-from rocketjob.plugins import cron, retry, singleton, throttle, window
-
-
-class Behaviours:
-    """The behaviour attributes of a job class, with their defaults (all off)."""
-
-    #: Automatic retries after the first failure (0: none).
-    retry_limit: ClassVar[int] = 0
-    #: Five cron fields plus an optional IANA zone: one instance is always scheduled.
-    cron_schedule: ClassVar[str | None] = None
-    #: At most one instance queued, running or paused at a time.
-    singleton: ClassVar[bool] = False
-    #: At most this many instances of this class running at once, across all servers.
-    throttle_running_jobs: ClassVar[int | None] = None
-    #: A throttle shared by every class naming the same group...
-    throttle_group: ClassVar[str | None] = None
-    #: ...with at most this many of them running at once.
-    throttle_group_limit: ClassVar[int | None] = None
-    #: ``(cron opening time, duration in seconds)``: runs only inside the window.
-    processing_window: ClassVar[tuple[str, float] | None] = None
-
-    def retry_delay(self, attempt: int) -> float:
-        """Seconds to wait before automatic retry number ``attempt`` (1, 2, ...): about
-        Sidekiq's ``attempt**4 + 15 + random(0..10*attempt)``. Override to change it."""
-        return float(attempt**4 + 15 + random.randint(0, 10 * attempt))
+from rocketjob.behaviours import Behaviours
+from rocketjob.job import HOOKS
+from rocketjob.plugins import cron, hooks, retry, singleton, throttle, window
 
 
 def validate_job_class(cls: type) -> None:
@@ -54,5 +31,7 @@ def validate_job_class(cls: type) -> None:
     throttle.validate(cls, name)
     window.validate(cls, name)
 
+
+hooks.register(HOOKS, validate_job_class)
 
 __all__ = ["Behaviours", "validate_job_class"]

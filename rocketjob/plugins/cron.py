@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rocketjob.errors import DuplicateJob
+from rocketjob.job import Job, resolve_class
 from rocketjob.log import logger
 from rocketjob.plugins.schedule import CronSchedule
-
-if TYPE_CHECKING:
-    from rocketjob.job import Job
 
 
 def validate(cls: Any, name: str) -> None:
@@ -68,8 +66,6 @@ def schedule_next(job: Job, now: dt.datetime) -> Job | None:
 def ensure_scheduled(classes: Iterable[str], now: dt.datetime) -> list[Job]:
     """Make sure each cron class among ``classes`` (dotted paths) has its one instance;
     returns the instances this call created."""
-    from rocketjob.job import resolve_class
-
     created: list[Job] = []
     for path in sorted(classes):
         cls = resolve_class(path)
@@ -84,7 +80,5 @@ def ensure_scheduled(classes: Iterable[str], now: dt.datetime) -> list[Job]:
 
 def cron_classes(classes: Iterable[str]) -> list[type[Job]]:
     """The cron job classes among ``classes`` (dotted paths), sorted by path."""
-    from rocketjob.job import resolve_class
-
     found = [resolve_class(path) for path in sorted(classes)]
     return [cls for cls in found if cls is not None and schedule_of(cls) is not None]

@@ -1,18 +1,28 @@
-"""Where behaviours meet the job life cycle: called by the enqueuer, the executor and
-the state machine. Each hook is small and delegates to one behaviour module."""
+"""Where behaviours meet the job life cycle: the functions each behaviour registers into
+``rocketjob.job.HOOKS``. Each is small and delegates to one behaviour module."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from rocketjob.hooks import JobHooks
+from rocketjob.job import Job
 from rocketjob.log import logger
 from rocketjob.plugins import cron, retry, window
 from rocketjob.plugins.singleton import singleton_key
 from rocketjob.state import JobState
 
-if TYPE_CHECKING:
-    from rocketjob.job import Job
+
+def register(hooks: JobHooks[Job], validate: Callable[[type[Job]], None]) -> None:
+    """Plug the behaviours into the job model (once, at import of rocketjob.plugins)."""
+    if on_build in hooks.building:
+        return
+    hooks.class_defined.append(validate)
+    hooks.building.append(on_build)
+    hooks.deferral.append(window_reschedule)
+    hooks.after_event.append(after_event)
 
 
 def on_build(job: Job, now: dt.datetime) -> None:
@@ -28,27 +38,17 @@ def window_reschedule(job: Job, now: dt.datetime) -> dt.datetime | None:
     return window.next_opening(type(job), now)
 
 
-def after_failure(job: Job, now: dt.datetime) -> None:
-    """A job failed on a worker (and after_fail ran): retry it, or, when it failed for
-    good, schedule a cron class's next instance."""
-    if job.state == JobState.FAILED and retry.retry_failed(job, now):
+def after_event(job: Job, event: str, now: dt.datetime, by_worker: bool) -> None:
+    """After an event: a job that failed on a worker is retried while it has retries
+    left (retry); a cron class schedules its next instance when this one completed,
+    was aborted or failed for good (cron)."""
+    retried = event == "fail" and by_worker and retry.retry_failed(job, now)
+    if retried:
         logger.info("job retry scheduled", job_id=job.id, failure_count=job.failure_count,
                     run_at=str(job.run_at))  # fmt: skip
         return
-    if job.state == JobState.FAILED:
+    if event in ("complete", "abort") or (event == "fail" and job.state == JobState.FAILED):
         cron.schedule_next(job, now)
-
-
-def after_event(job: Job, event: str, now: dt.datetime) -> None:
-    """After a state-machine event (``job.abort()``, ``job.fail(exc)``): a cron class
-    schedules its next instance when this one reached a final or failed state."""
-    if event in ("abort", "fail", "complete"):
-        cron.schedule_next(job, now)
-
-
-def after_complete(job: Job, now: dt.datetime) -> None:
-    """A job completed on a worker: a cron class schedules its next instance."""
-    cron.schedule_next(job, now)
 
 
 def describe(cls: Any) -> dict[str, Any]:

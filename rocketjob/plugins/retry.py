@@ -11,13 +11,11 @@ stays failed with its last exception.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rocketjob.errors import InvalidTransition, JobNotFound, ValidationError
+from rocketjob.job import Job
 from rocketjob.state import JobState
-
-if TYPE_CHECKING:
-    from rocketjob.job import Job
 
 
 def validate(cls: Any, name: str) -> None:

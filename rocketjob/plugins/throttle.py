@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rocketjob.errors import ValidationError
+from rocketjob.job import resolve_class
 from rocketjob.store.base import ClaimLimit
 
 #: group name -> (limit, class that declared it first)
@@ -54,8 +55,6 @@ def validate(cls: Any, name: str) -> None:
 
 def claim_limits(classes: Iterable[str]) -> list[ClaimLimit]:
     """The throttles that apply to the job classes ``classes`` (dotted paths)."""
-    from rocketjob.job import resolve_class
-
     limits: list[ClaimLimit] = []
     groups: dict[str, tuple[int, set[str]]] = {}
     for path in sorted(classes):

@@ -12,13 +12,27 @@ pagination), so any number of jobs is handled in bounded memory.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 from rocketjob.errors import InvalidTransition, JobNotFound
+from rocketjob.lifecycle import Lifecycle
 
 
 class BulkActions:
     """Class-wide events, mixed into :class:`rocketjob.Job`."""
+
+    @classmethod
+    def where(
+        cls,
+        state: str | Iterable[str] | None = None,
+        job_class: str | type | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = 1000,
+        descending: bool = False,
+    ) -> Sequence[Lifecycle]:
+        """Jobs by state and class, in id order (Job implements it)."""
+        raise NotImplementedError
 
     @classmethod
     def fire_all(
@@ -31,12 +45,11 @@ class BulkActions:
         moved = 0
         after: str | None = None
         while True:
-            page: list[Any] = cls.where(  # type: ignore[attr-defined]
-                state, job_class, after=after, limit=page_size
-            )
+            page = cls.where(state, job_class, after=after, limit=page_size)
             for job in page:
+                action: Callable[[], object] = getattr(job, event)  # may be overridden
                 try:
-                    getattr(job, event)()
+                    action()
                     moved += 1
                 except (InvalidTransition, JobNotFound):
                     continue  # changed or gone meanwhile
