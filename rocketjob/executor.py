@@ -267,7 +267,7 @@ class Executor:
                 return "failed"
             self._ran(started, ok=True)
             if self._write(finish, job):
-                job.outcome_written("complete", finish, utcnow(), self._count_callback_error)
+                job.outcome_written("complete", finish, utcnow(), self.count_callback_error)
                 logger.debug(
                     "job completed",
                     job_id=job.id,
@@ -283,12 +283,12 @@ class Executor:
 
     def _fail(self, job: Job, worker: str, exc: BaseException) -> None:
         """The fail event: the job keeps ``exc``; retry and cron follow (behaviours)."""
-        finish = job.worker_outcome("fail", worker, utcnow(), self._count_callback_error, exc=exc)
+        finish = job.worker_outcome("fail", worker, utcnow(), self.count_callback_error, exc=exc)
         if self._write(finish, job):
             logger.opt(exception=exc).error(
                 "job failed", job_id=job.id, job_class=job.job_class, error=type(exc).__name__
             )
-            job.outcome_written("fail", finish, utcnow(), self._count_callback_error)
+            job.outcome_written("fail", finish, utcnow(), self.count_callback_error)
 
     def _outside_window(self, job: Job, worker: str) -> bool:
         """Re-schedule a job claimed outside its processing window (not run, not
@@ -305,10 +305,10 @@ class Executor:
         self, job: Job, event: str, worker: str, run_at: dt.datetime | None = None
     ) -> None:
         """An outcome without a run (expire, reschedule): built, written, followed up."""
-        finish = job.worker_outcome(event, worker, utcnow(), self._count_callback_error,
+        finish = job.worker_outcome(event, worker, utcnow(), self.count_callback_error,
                                     run_at=run_at)  # fmt: skip
         if self._write(finish, job):
-            job.outcome_written(event, finish, utcnow(), self._count_callback_error)
+            job.outcome_written(event, finish, utcnow(), self.count_callback_error)
 
     def _write(self, finish: Finish, job: Job) -> bool:
         """Write an outcome, retrying while the store is unreachable (bounded)."""
@@ -331,7 +331,8 @@ class Executor:
                 logger.info("job no longer ours; outcome dropped", job_id=job.id)
             return written
 
-    def _count_callback_error(self, job: Lifecycle, name: str, exc: Exception) -> None:
+    def count_callback_error(self, job: Lifecycle, name: str, exc: Exception) -> None:
+        """Count and log an error of a callback or behaviour that ran after a write."""
         self.callback_errors += 1
         logger.error("job callback failed", job_id=job.id, callback=name, error=repr(exc))
 

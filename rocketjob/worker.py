@@ -33,6 +33,7 @@ from rocketjob.job import REGISTRY, Job
 from rocketjob.log import job_context, logger
 from rocketjob.plugins import cron, throttle
 from rocketjob.plugins.dirmon_confine import configure_roots as configure_dirmon_roots
+from rocketjob.requeue import requeue_server_jobs
 from rocketjob.store import ClaimLimit, Store
 from rocketjob.threads import JobThreads
 
@@ -359,7 +360,9 @@ class Worker:
         self.threads.stop()
         finished = self._wait_for_threads()
         try:
-            requeued = self.store.requeue_jobs(self.server_name)
+            requeued = requeue_server_jobs(
+                self.store, self.server_name, self.executor.count_callback_error
+            )
             self.store.remove_server(self.server_name)
         except StoreError as exc:
             logger.error("could not release jobs at stop", error=str(exc))

@@ -1,13 +1,16 @@
 """Releasing a dead worker's jobs through a short-lived store connection.
 
 The supervisor holds no database client at fork: it opens the store, re-queues the
-worker's running jobs, removes its server document, and closes the store again.
+worker's running jobs through their lifecycle (``before_requeue`` and ``after_requeue``
+run here, importing the job's module when needed; see :mod:`rocketjob.requeue`),
+removes its server document, and closes the store again.
 """
 
 from __future__ import annotations
 
 from rocketjob import connection
 from rocketjob.log import logger
+from rocketjob.requeue import requeue_server_jobs
 
 
 def release_jobs(server_name: str) -> int | None:
@@ -16,7 +19,7 @@ def release_jobs(server_name: str) -> int | None:
     reap it as a zombie after ``zombie_seconds``)."""
     try:
         store = connection.current_store()
-        requeued = store.requeue_jobs(server_name)
+        requeued = requeue_server_jobs(store, server_name)
         store.remove_server(server_name)
         return requeued
     except Exception as exc:  # boundary: the store may be down; zombie reaping covers it

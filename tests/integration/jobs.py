@@ -55,3 +55,22 @@ class SlowFirstJob(Job):
         except FileNotFoundError:
             seen = False
         SleepJob.perform_now(path, tag, 0.0 if seen else seconds)
+
+
+class RequeueMarkJob(Job):
+    """Like SlowFirstJob; its requeue callbacks append ``<callback> <tag> <pid>`` (the
+    pid of the process that ran the callback) and count themselves in a custom field."""
+
+    requeue_callbacks: int = 0
+
+    def perform(self, path: str, tag: str, seconds: float) -> None:
+        SlowFirstJob.perform_now(path, tag, seconds)
+
+    def before_requeue(self) -> None:
+        path, tag = self.arguments["args"][:2]
+        append_line(path, f"before_requeue {tag} {os.getpid()} {self.state}")
+
+    def after_requeue(self) -> None:
+        path, tag = self.arguments["args"][:2]
+        append_line(path, f"after_requeue {tag} {os.getpid()} {self.state}")
+        self.save(requeue_callbacks=self.requeue_callbacks + 1)
