@@ -177,7 +177,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         return Enqueuer(cls, {}).create(**values)
 
     @classmethod
-    def perform_now(cls, *args: Any, **kwargs: Any) -> Any:
+    def perform_now(cls, *args: Any, **kwargs: Any) -> object:
         """Run ``perform`` inline with its perform callbacks; nothing is stored. Returns
         perform()'s value and raises its errors."""
         job = cls()
@@ -342,13 +342,6 @@ class Job(Lifecycle, Behaviours, BulkActions):
     def expired(self) -> bool:
         """Past its expires_at (an expired job is destroyed, never run)."""
         return self.expires_at is not None and self.expires_at <= utcnow()
-
-    queued = property(lambda self: self.state == JobState.QUEUED, doc="state is queued")
-    running = property(lambda self: self.state == JobState.RUNNING, doc="state is running")
-    completed = property(lambda self: self.state == JobState.COMPLETED, doc="state is completed")
-    failed = property(lambda self: self.state == JobState.FAILED, doc="state is failed")
-    paused = property(lambda self: self.state == JobState.PAUSED, doc="state is paused")
-    aborted = property(lambda self: self.state == JobState.ABORTED, doc="state is aborted")
 
     def status(self) -> dict[str, Any]:
         """A JSON-safe dict of everything Mission Control shows about this job."""

@@ -73,8 +73,8 @@ class Lifecycle:
     _exception: dict[str, Any] | None
 
     # -- what the job model provides (rocketjob.job.Job) ---------------------------
-    def perform(self, *args: Any, **kwargs: Any) -> Any:
-        """The work. Override it in every job class."""
+    def perform(self, *args: Any, **kwargs: Any) -> object:
+        """The work. Override it in every job class; its value is the job's result."""
         raise NotImplementedError(f"{type(self).__qualname__} must define perform()")
 
     def load_doc(self, doc: JobDoc) -> None:
@@ -88,13 +88,46 @@ class Lifecycle:
     def _after_event(self, event: str, now: dt.datetime, by_worker: bool) -> None:
         """Run the behaviours after an event (Job runs ``HOOKS.after_event``)."""
 
+    # -- states -------------------------------------------------------------------------
+    @property
+    def queued(self) -> bool:
+        """state is queued"""
+        return self.state == JobState.QUEUED
+
+    @property
+    def running(self) -> bool:
+        """state is running"""
+        return self.state == JobState.RUNNING
+
+    @property
+    def completed(self) -> bool:
+        """state is completed"""
+        return self.state == JobState.COMPLETED
+
+    @property
+    def failed(self) -> bool:
+        """state is failed"""
+        return self.state == JobState.FAILED
+
+    @property
+    def paused(self) -> bool:
+        """state is paused"""
+        return self.state == JobState.PAUSED
+
+    @property
+    def aborted(self) -> bool:
+        """state is aborted"""
+        return self.state == JobState.ABORTED
+
     # -- callbacks --------------------------------------------------------------------
-    def run_perform(self) -> Any:
+    def run_perform(self) -> object:
         """before_perform, around_perform(perform), after_perform; returns the result."""
         args = self.arguments.get("args", [])
         kwargs = self.arguments.get("kwargs", {})
         self.run_callback("before_perform")
-        around: Callable[..., Any] | None = getattr(self, "around_perform", None)
+        around: Callable[[Callable[[], object]], object] | None = getattr(
+            self, "around_perform", None
+        )
         if around is None:
             result = self.perform(*args, **kwargs)
         else:
