@@ -38,6 +38,11 @@ def requeue_server_jobs(
         cls = resolve_class(doc["job_class"])
         if cls is None:
             continue  # unknown here: requeued below, without callbacks
-        if cls.from_doc(doc).requeue_released(store, on_error):
+        try:
+            job = cls.from_doc(doc)
+        except Exception as exc:  # a document this code cannot read: requeued below
+            logger.error("job not loaded for requeue", job_id=doc["id"], error=repr(exc))
+            continue
+        if job.requeue_released(store, on_error):
             moved += 1
     return moved + store.requeue_jobs(server_name)
