@@ -209,12 +209,12 @@ def inline(*, max_jobs: int = MAX_ROUNDS) -> Iterator[None]:
                 enqueue.AFTER_ENQUEUE.remove(_run_inline)
 
 
-def _run_inline(jobs: Sequence[Job]) -> None:
+def _run_inline(jobs: Sequence[enqueue.NewJob]) -> None:
     """The enqueue hook: run ``jobs`` now when this context is inline."""
     state = _ACTIVE.get()
     if state is None:
         return
-    state.pending.extend(jobs)
+    state.pending.extend(job for job in jobs if isinstance(job, Job))
     if state.running:
         return  # a job enqueued by a running job: the outer call runs it next
     state.running = True
