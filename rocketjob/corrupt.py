@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rocketjob import codec
 from rocketjob.state import JobState
 
-if TYPE_CHECKING:
-    from rocketjob.job import Job
+
+class LoadedJob(Protocol):
+    """The fields of a job that :func:`load_corrupt` sets (:class:`rocketjob.Job` has
+    them). A protocol, not the Job class: the stores import this module, and the job
+    model imports the stores (``tests/test_import_graph.py``)."""
+
+    state: JobState
+    arguments: dict[str, Any]
+    result: Any
+    _exception: dict[str, Any] | None
+
 
 #: Fields holding times (a datetime or None).
 TIME_FIELDS = ("run_at", "expires_at", "created_at", "started_at", "completed_at")
@@ -117,7 +126,7 @@ def _time_check(value: Any) -> Callable[[], str | None]:
     return check
 
 
-def load_corrupt(job: Job, doc: dict[str, Any]) -> None:
+def load_corrupt(job: LoadedJob, doc: dict[str, Any]) -> None:
     """Load a document that does not decode into ``job``: readable values as they are,
     placeholders for the rest, and ``job.corruption`` naming the first bad field."""
     field, reason = find_corruption(doc) or ("document", "it cannot be read")
