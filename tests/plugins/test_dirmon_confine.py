@@ -5,6 +5,9 @@ PostgreSQL), and now refused at creation or at run time."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -230,3 +233,27 @@ def test_a_worker_enforces_its_configured_roots(store_url: str, layout: dict[str
         dirmon_confine.configure_roots([str(root)])
     assert codes == [0]
     outside_untouched(layout)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm (another filesystem)")
+def test_a_move_across_filesystems_copies_without_following_links(
+    layout: dict[str, Path],
+) -> None:
+    """/dev/shm (tmpfs) is another filesystem than the temporary directory, so
+    os.replace fails with EXDEV and the file is copied through O_NOFOLLOW descriptors."""
+    if os.stat("/dev/shm").st_dev == os.stat(layout["root"]).st_dev:
+        pytest.skip("/dev/shm is on the same filesystem here")
+    other = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        root = layout["root"]
+        (root / "in" / "a.csv").write_text("across")
+        roots = [str(root), str(other)]
+        archive = Archive.open(str(other / "arc"), dirmon_confine.real_roots(roots))
+        try:
+            moved = archive.move_in(str(root), str(root / "in" / "a.csv"))
+        finally:
+            archive.close()
+        assert Path(moved).parent == other / "arc" and Path(moved).read_text() == "across"
+        assert not (root / "in" / "a.csv").exists()
+    finally:
+        shutil.rmtree(other)

@@ -7,6 +7,7 @@ gets exactly the same answers. On SQLite and PostgreSQL (the counters live in th
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -100,3 +101,16 @@ def test_unknown_names_get_the_same_answers_and_count_per_address(store_url: str
         assert page.status_code == 429 and "try again in" in page.text
         assert page.headers["retry-after"] == "1"
         assert http.get("/login", headers=HTML).status_code == 200
+
+
+def test_parallel_guesses_cannot_skip_the_count(store_url: str) -> None:
+    """50 guesses sent at once over 10 connections: still exactly 5 are checked."""
+    with live_server(config(store_url), FakeClock()) as base:
+
+        def guess(i: int) -> int:
+            with client(base) as http:
+                return metrics_attempt(http, "oper", f"guess-{i}").status_code
+
+        with ThreadPoolExecutor(10) as pool:
+            statuses = sorted(pool.map(guess, range(50)))
+    assert statuses == [401] * 5 + [429] * 45
