@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from rocketjob.store.base import MissionControlStore
+from rocketjob.web.memory_state import MemoryWebState
 from tests.store.conftest import StoreEnv
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -15,13 +16,31 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 def web(store: Any) -> Any:
+    if isinstance(store, MemoryWebState):  # Mission Control's fallback keeps the contract
+        return store
     assert isinstance(store, MissionControlStore)
     store.prepare_mission_control()
     return store
 
 
+class MemoryEnv:
+    """A StoreEnv stand-in whose every connection is one MemoryWebState."""
+
+    def __init__(self) -> None:
+        self.state = MemoryWebState()
+
+    def open(self) -> MemoryWebState:
+        return self.state
+
+
 def session(sid: str, user: str, at: dt.datetime = T0) -> dict[str, Any]:
     return {"id": sid, "user": user, "fingerprint": "f" + user, "created_at": at, "last_seen": at}
+
+
+def test_the_memory_fallback_keeps_the_same_contract() -> None:
+    for test in (test_sessions_are_stored_touched_and_revoked, test_expired_sessions_are_deleted,
+                 test_login_failures_count_reset_and_clear):  # fmt: skip
+        test(MemoryEnv())  # type: ignore[arg-type]
 
 
 def test_sessions_are_stored_touched_and_revoked(store_env: StoreEnv) -> None:
