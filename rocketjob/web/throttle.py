@@ -74,5 +74,8 @@ class LoginThrottle:
                 self.audit(name or "?", action, key, "refused", detail)
 
     def succeeded(self, name: str) -> None:
-        """Clear the name's counter after a right password."""
-        self.state.clear_login_failures(f"user:{name}")
+        """Clear the name's counter after a right password (a read, and a write only when
+        there is something to clear: Basic auth succeeds on every scrape)."""
+        key = f"user:{name}"
+        if self.state.get_login_failures([key]):
+            self.state.clear_login_failures(key)
