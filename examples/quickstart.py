@@ -66,14 +66,19 @@ def run_examples(workdir: Path) -> int:
     failing = FailingJob.perform_later("bad input")
     print(f"future-dated job scheduled: {future.scheduled}")
 
-    jobs = [fire_and_forget, high_priority, future, retained, calculation, expired]
+    jobs = [fire_and_forget, high_priority, future, retained, calculation]
     wait(lambda: all(job.reload().completed for job in jobs) and failing.reload().failed)
+    wait(lambda: rocketjob.current_store().get_job(expired.id or "") is None)  # discarded
+    expired.reload()
     print(f"fire-and-forget ImportJob:   {fire_and_forget.state}")
     print(f"high-priority ImportJob:     {high_priority.state}")
     print(f"future-dated ImportJob:      {future.state}")
     print(f"retained ImportJob:          {retained.state} at {retained.completed_at}")
     print(f"CalculateJob result:         {calculation.state}, result = {calculation.result}")
-    print(f"expired ImportJob:           destroyed unrun ({expired.state})")
+    print(
+        f"expired ImportJob:           discarded unrun (expired={expired.expired}, "
+        f"completed={expired.completed})"
+    )
     print(f"FailingJob:                  {failing.state}: {failing.exception}")
     print(f"status of the retained job:  {sorted(retained.status())[:6]}...")
     print(f"counts by state:             {Job.counts_by_state()}")

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from loguru import logger as _logger
 
-from rocketjob import codec, state
+from rocketjob import codec, state, timing
 from rocketjob.behaviours import Behaviours
 from rocketjob.bulk import BulkActions
 from rocketjob.clock import utcnow
@@ -147,10 +148,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
             setattr(self, spec.name, spec.initial())
         for name, value in values.items():
             if name not in BUILTIN_FIELDS and name not in cls._custom_fields:
-                raise ValidationError(
-                    f"{cls.__qualname__} has no field {name!r}; declare it as a class "
-                    f"annotation (for example `{name}: str = ''`)"
-                )
+                raise ValidationError(unknown_field_message(cls, name))
             setattr(self, name, value)
 
     # -- enqueueing ---------------------------------------------------------------
@@ -280,9 +278,12 @@ class Job(Lifecycle, Behaviours, BulkActions):
 
     def reload(self) -> Self:
         """Re-read this job from the store and return it. A job destroyed on completion
-        reads as completed."""
+        reads as completed; one discarded unrun at expiry (last seen queued, its
+        ``expires_at`` passed) keeps its state and reads as ``expired``, never completed."""
         doc = current_store().get_job(self._require_id())
         if doc is None:
+            if self.state == JobState.QUEUED and self.expired:
+                return self
             if self.destroy_on_complete:
                 self.state = JobState.COMPLETED
                 self.percent_complete = 100
@@ -353,6 +354,10 @@ class Job(Lifecycle, Behaviours, BulkActions):
         out["expired"] = self.expired
         if self.corruption is not None:
             out["corrupt"] = "{}: {}".format(*self.corruption)
+        now = utcnow()
+        out.update(timing.job_times(doc, now))
+        retry_at = timing.next_retry_at(str(self.state), self.failure_count, self.run_at, now)
+        out["next_retry_at"] = retry_at.isoformat() if retry_at else None
         return out
 
     def __repr__(self) -> str:
@@ -375,6 +380,19 @@ class Job(Lifecycle, Behaviours, BulkActions):
 
 #: Where behaviours plug into every job class (rocketjob.plugins registers into it).
 HOOKS: JobHooks[Job] = JobHooks()
+
+
+def unknown_field_message(cls: type[Job], name: str) -> str:
+    """Why ``name`` is not a field of ``cls``: a near miss of a known field or option
+    (``prority``) is named; anything else is told how to declare a custom field."""
+    known = [*BUILTIN_FIELDS, *cls._custom_fields, "connection"]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    if close:
+        return f"{cls.__qualname__} has no field {name!r}: did you mean {close[0]!r}?"
+    return (
+        f"{cls.__qualname__} has no field {name!r}; declare it as a class annotation "
+        f"(for example `{name}: str = ''`)"
+    )
 
 
 def transition_error(job: Job, event: str) -> InvalidTransition:
