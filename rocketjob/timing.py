@@ -25,7 +25,8 @@ _UNITS = ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s"))
 
 
 def _runnable_since(doc: Mapping[str, Any]) -> dt.datetime | None:
-    created, run_at = doc.get("created_at"), doc.get("run_at")
+    created: dt.datetime | None = doc.get("created_at")
+    run_at: dt.datetime | None = doc.get("run_at")
     if created is None:
         return run_at
     return max(created, run_at) if run_at is not None else created
@@ -62,7 +63,8 @@ def duration(doc: Mapping[str, Any], now: dt.datetime) -> float | None:
     started = _started(doc)
     if started is None:
         return None
-    state, finished = str(doc.get("state")), doc.get("completed_at")
+    state = str(doc.get("state"))
+    finished: dt.datetime | None = doc.get("completed_at")
     if state == "running":
         return round(max(0.0, (now - started).total_seconds()), 3)
     if finished is None or finished < started:
