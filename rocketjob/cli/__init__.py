@@ -9,13 +9,15 @@
     rocketjob jobs show|retry|pause|resume|abort|destroy|run-now ID
 
 Exit codes: 0 ok; 2 usage or configuration error; 3 a job module failed to import at
-boot; 4 the store cannot be reached at start-up. Every error exit prints one line.
+boot; 4 the store cannot be reached at start-up; 141 the output pipe was closed (`| head`),
+quietly. Every error exit prints one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from rocketjob.cli import cron, daemon, dirmon, jobs, servers, web
 from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
 
 EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
+EXIT_BROKEN_PIPE = 141
 
 #: Subcommand registrars: each adds its parser and sets ``func``.
 COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
@@ -44,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser = argparse.ArgumentParser(
         prog="rocketjob",
-        description="High-performance, reliable background jobs.",
+        description="High-performance, reliable background jobs. With no command, "
+        "run the daemon: `rocketjob -c FILE` starts the supervisor and its worker processes.",
+        epilog="Run `rocketjob COMMAND --help` for a command's options.",
         parents=[common],
     )
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
@@ -76,11 +81,25 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def quiet_broken_pipe() -> int:
+    """The reader of our output went away (``rocketjob jobs list | head``): exit at once
+    and quietly, as ``cat`` does, with 141 (128 + SIGPIPE). stdout is pointed at
+    /dev/null so the interpreter's final flush cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rocketjob`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except ConfigError as exc:
         return fail(str(exc), EXIT_USAGE)
     except JobImportError as exc:

@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from rocketjob.cli import bulk
+from rocketjob.cli import bulk, show
 from rocketjob.cli.common import connect, load_config, to_json
+from rocketjob.clock import utcnow
 from rocketjob.errors import InvalidTransition, JobNotFound
 from rocketjob.job import Job
 
@@ -26,6 +27,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     listing.set_defaults(func=list_jobs)
     show = sub.add_parser("show", help="show one job", parents=[common])
     show.add_argument("job_id")
+    show.add_argument("--json", action="store_true", help="print job.status() as JSON")
     show.set_defaults(func=show_job)
     for action in ACTIONS:
         parser = sub.add_parser(action, help=f"{action} a job", parents=[common])
@@ -47,15 +49,12 @@ def list_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print("[" + ",\n ".join(to_json(row) for row in rows) + "]")
         return 0
-    print(f"{'ID':24}  {'STATE':9}  {'PRI':>3}  {'CLASS':40}  CREATED")
+    print(show.list_header())
     for row in rows:
         flag = "" if row["runnable"] else "  (no live server runs this class)"
         if row.get("corrupt"):
             flag = f"  (corrupt: {row['corrupt']})"
-        print(
-            f"{row['id']:24}  {row['state']:9}  {row['priority']:>3}  {row['job_class']:40}  "
-            f"{row['created_at'][:19]}{flag}"
-        )
+        print(show.list_row(row) + flag)
     return 0
 
 
@@ -68,14 +67,20 @@ def _runnable_classes(store: Any) -> set[str] | None:
 
 
 def show_job(args: argparse.Namespace) -> int:
-    """Print every field of one job as JSON."""
+    """Print every field of one job: aligned and readable, or ``job.status()`` as JSON
+    with ``--json``."""
     connect(load_config(args))
     try:
         job = Job.find(args.job_id)
     except JobNotFound as exc:
         print(f"rocketjob: error: {exc}", file=sys.stderr)
         return 1
-    print(to_json(job.status()))
+    status = job.status()
+    if args.json:
+        print(to_json(status))
+        return 0
+    for line in show.show_lines(status, utcnow()):
+        print(line)
     return 0
 
 

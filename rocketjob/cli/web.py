@@ -16,6 +16,7 @@ from typing import Any
 
 from rocketjob.cli.common import load_config
 from rocketjob.errors import ConfigError
+from rocketjob.log import logger, setup_logging
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -54,13 +55,21 @@ def serve(args: argparse.Namespace) -> int:
         ) from exc
     if os.getcwd() not in sys.path:  # job modules of the current project import as usual
         sys.path.insert(0, os.getcwd())
-    app = create_app(config)
-    print(f"rocketjob: Mission Control on http://{bind}/", file=sys.stderr, flush=True)
-    # proxy_headers off: the peer address must be the socket's, never X-Forwarded-For
-    # (trusted_proxies and login throttling rely on it; rocketjob.web.proxy reads it).
-    uvicorn.run(
-        app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False
-    )
+    handle = setup_logging(  # the daemon's appenders and format (a worker's: threaded)
+        config.logging.level, config.appenders, role="worker",
+        stdlib_level=config.logging.stdlib_level, close_timeout=config.logging.close_timeout,
+    )  # fmt: skip
+    try:
+        app = create_app(config)
+        logger.info("mission control serving", url=f"http://{bind}/")
+        # log_config=None: uvicorn's own loggers go through the stdlib handler that
+        # setup_logging installed, so they come out in the same format as ours.
+        # proxy_headers off: the peer address must be the socket's, never X-Forwarded-For
+        # (trusted_proxies and login throttling rely on it; rocketjob.web.proxy reads it).
+        uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning",
+                    server_header=False, proxy_headers=False)  # fmt: skip
+    finally:
+        handle.close()
     return 0
 
 

@@ -301,6 +301,9 @@ class MissionControlStore(Protocol):
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
         """``{job_class: {state: count}}`` over every job."""
 
+    def count_scheduled(self, now: dt.datetime) -> dict[str, int]:
+        """``{job_class: count}`` of queued jobs whose run_at is after ``now``."""
+
     def scan_jobs(
         self,
         query: JobQuery,

@@ -35,6 +35,8 @@ class Snapshot:
     timings: list[tuple[float, float]] = field(default_factory=list)
     taken_at: float = 0.0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    #: Queued jobs whose run_at is later than ``now``, per class (part of "queued" above).
+    scheduled_by_class: dict[str, int] = field(default_factory=dict)
 
     def finished(self, state: str) -> int:
         """Stored jobs in ``state`` that finished within the window."""
@@ -45,6 +47,22 @@ class Snapshot:
         """Every job in the store."""
         return sum(self.by_state.values())
 
+    @property
+    def scheduled(self) -> int:
+        """Queued jobs that wait for a later run_at."""
+        return sum(self.scheduled_by_class.values())
+
+    def in_view(self, name: str) -> int:
+        """Jobs in a job list of Mission Control: a state, ``scheduled`` (queued for
+        later), ``queued`` (ready to run now) or ``all``."""
+        if name == "all":
+            return self.total
+        if name == "scheduled":
+            return self.scheduled
+        if name == "queued":
+            return max(self.by_state.get("queued", 0) - self.scheduled, 0)
+        return self.by_state.get(name, 0)
+
 
 def take_snapshot(store: Store, now: dt.datetime) -> Snapshot:
     """Count every job by state and class and read the last hour's finished jobs."""
@@ -52,8 +70,9 @@ def take_snapshot(store: Store, now: dt.datetime) -> Snapshot:
         by_class = store.count_jobs_by_class()
         per_minute = store.finished_per_minute(now - WINDOW)
         timings = store.recent_timings(now - WINDOW, TIMING_SAMPLE)
+        scheduled = store.count_scheduled(now)
     else:  # a store without Mission Control methods: by state only, no timings
-        by_class, per_minute, timings = {}, [], []
+        by_class, per_minute, timings, scheduled = {}, [], [], {}
     by_state: dict[str, int] = {}
     if by_class:
         for states in by_class.values():
@@ -61,7 +80,7 @@ def take_snapshot(store: Store, now: dt.datetime) -> Snapshot:
                 by_state[state] = by_state.get(state, 0) + count
     else:
         by_state = store.count_jobs()
-    return Snapshot(by_state, by_class, per_minute, timings, time.monotonic(), now)
+    return Snapshot(by_state, by_class, per_minute, timings, time.monotonic(), now, scheduled)
 
 
 class CountsCache:

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from rocketjob import codec
+from rocketjob import codec, timing
 from rocketjob.web.auth import current_user
 from rocketjob.web.csrf import FIELD, csrf_token
 from rocketjob.web.paths import app_path, root_path
@@ -32,8 +33,25 @@ def make_environment() -> jinja2.Environment:
     from rocketjob.web.inline import inline_text, too_large
 
     env.filters.update(ts=format_time, ago=format_age, pretty=pretty_json, number=format_number,
-                       inline=inline_text, too_large=too_large)  # fmt: skip
+                       inline=inline_text, too_large=too_large, when=when,
+                       seconds=timing.human_seconds)  # fmt: skip
     return env
+
+
+@jinja2.pass_context
+def when(context: Any, value: dt.datetime | None, both: bool = False) -> Markup:
+    """A time as people read it, relative to the page's ``now`` ("3 min ago", "in 2 h"),
+    with the absolute UTC time on hover; ``both=True`` shows the absolute time with the
+    relative one beside it (the job page)."""
+    if value is None:
+        return Markup("")
+    absolute, relative = format_time(value), timing.relative(value, context["now"])
+    iso = value.astimezone(dt.UTC).isoformat()
+    if both:
+        return Markup('<time datetime="{}">{}</time> <small class="rel">({})</small>').format(
+            iso, absolute, relative
+        )
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, absolute, relative)
 
 
 def format_time(value: dt.datetime | None) -> str:
@@ -91,6 +109,7 @@ def render(
         "refresh": app_state.refresh_seconds,
         "path": app_path(request.scope),
         "root": root_path(request.scope),
+        "now": app_state.data.now(),
     }
     html = app_state.templates.get_template(template).render({**shared, **context})
     return HTMLResponse(html, status_code=status)

@@ -209,6 +209,18 @@ class MongoMissionControl:
         return counts
 
     @_translated
+    def count_scheduled(self, now: dt.datetime) -> dict[str, int]:
+        """Queued jobs whose run_at is after ``now``, per class (callers cache it)."""
+        millis, micros = split_time(now)
+        later = {"$or": [{"run_at": {"$gt": millis}},
+                         {"run_at": millis, "_us.run_at": {"$gt": micros}}]}  # fmt: skip
+        rows = self._jobs.aggregate([
+            {"$match": {"state": "queued", **later}},
+            {"$group": {"_id": "$job_class", "n": {"$sum": 1}}},
+        ])  # fmt: skip
+        return {row["_id"]: int(row["n"]) for row in rows}
+
+    @_translated
     def scan_jobs(
         self,
         query: JobQuery,

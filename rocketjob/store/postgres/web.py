@@ -248,6 +248,17 @@ class PostgresMissionControl:
         return counts
 
     @_translated
+    def count_scheduled(self, now: dt.datetime) -> dict[str, int]:
+        """Queued jobs whose run_at is after ``now``, per class (callers cache it)."""
+        statement = sql.SQL(
+            "SELECT job_class, count(*) FROM {jobs} WHERE state = 'queued' AND run_at > %s"
+            " GROUP BY 1"
+        ).format(jobs=self._jobs)
+        with self._single() as conn:
+            rows = conn.execute(statement, (now,)).fetchall()
+        return {job_class: int(count) for job_class, count in rows}
+
+    @_translated
     def scan_jobs(
         self,
         query: JobQuery,

@@ -183,6 +183,16 @@ class SQLiteMissionControl:
             counts.setdefault(job_class, {})[state] = count
         return counts
 
+    def count_scheduled(self, now: dt.datetime) -> dict[str, int]:
+        """Queued jobs whose run_at is after ``now``, per class (a scan of the queued
+        jobs' index: callers cache it)."""
+        rows = self._query(
+            "SELECT job_class, COUNT(*) FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
+            "AND run_at > ? GROUP BY job_class",
+            [to_micros(now)],
+        )
+        return {job_class: int(count) for job_class, count in rows}
+
     def scan_jobs(
         self,
         query: JobQuery,

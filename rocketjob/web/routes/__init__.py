@@ -11,10 +11,14 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from rocketjob.web.auth import current_user
 from rocketjob.web.csrf import check_csrf
+from rocketjob.web.paths import app_path
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,21 @@ class NavItem:
 
 
 async def form(request: Request) -> FormData:
-    """The POSTed form, after checking its CSRF token (403 otherwise)."""
+    """The POSTed form, after checking its CSRF token: a request without the right token
+    gets 403 and is written to the audit log as refused, like every other action."""
     data = await request.form()
-    check_csrf(request, data)
+    try:
+        check_csrf(request, data)
+    except HTTPException as exc:
+        user = current_user(request)
+        action = str(data.get("action") or data.get("command") or "post")[:100]
+        job_id = request.path_params.get("job_id")
+        target = f"job {job_id}" if job_id else app_path(request.scope)
+        await run_in_threadpool(
+            request.app.state.data.audit, user.name if user else "?", action, target,
+            "refused", str(exc.detail),
+        )  # fmt: skip
+        raise
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rocketjob import timing
 from rocketjob.corrupt import find_corruption
 from rocketjob.job import resolve_class
 from rocketjob.web import inline
@@ -59,6 +61,9 @@ async def job_list(request: Request) -> Response:
         return page, data.snapshot()
 
     page, snapshot = await run_in_threadpool(load)
+    now = data.now()
+    for doc in page.jobs:  # how long each ran and waited, shown in the list's columns
+        doc.update(timing.job_times(doc, now))
     query = {"class": filters["job_class"], "q": filters["text"], "order": filters["order"]}
     query = {k: v for k, v in query.items() if v and not (k == "order" and v == "newest")}
     next_url = (
@@ -90,6 +95,26 @@ def custom_fields(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+#: The job page's label for completed_at, by state.
+FINISHED_LABELS = {"completed": "Completed", "failed": "Failed at", "aborted": "Aborted at"}
+#: Pages of jobs in these states do not refresh themselves (nothing changes any more).
+FINAL_STATES = ("completed", "aborted")
+
+
+def retry_facts(doc: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """Automatic retries of the job's class: the limit, the failures so far, the next
+    retry time (a failed job re-queued for later) and whether a failed job will still be
+    retried automatically (its worker re-queues it)."""
+    cls = resolve_class(doc["job_class"])
+    limit = int(getattr(cls, "retry_limit", 0) or 0)
+    failures = int(doc.get("failure_count") or 0)
+    return {
+        "limit": limit, "failures": failures,
+        "next_at": timing.next_retry_at(doc["state"], failures, doc["run_at"], now),
+        "pending": doc["state"] == "failed" and failures <= limit and limit > 0,
+    }  # fmt: skip
+
+
 @require("view")
 async def job_page(request: Request) -> Response:
     """GET /job/{id}: every field of one job."""
@@ -98,15 +123,18 @@ async def job_page(request: Request) -> Response:
     if doc is None:
         return render_error(request, 404, f"no job with id {request.path_params['job_id']!r}")
     fields = await run_in_threadpool(custom_fields, doc)
-    scheduled = doc["state"] == "queued" and doc["run_at"] is not None
-    key = "scheduled" if scheduled and doc["run_at"] > data.now() else doc["state"]
+    now = data.now()
+    scheduled = doc["state"] == "queued" and doc["run_at"] is not None and doc["run_at"] > now
+    key = "scheduled" if scheduled else doc["state"]
     user = current_user(request)
     context = {
         "job": doc, "fields": fields, "actions": ACTIONS_BY_STATE.get(key, ()),
         "can_act": user is not None and user.can("operator"),
         "can_destroy": user is not None and user.can("admin"),
-        "live": doc["state"] in ("running", "queued"),
+        "live": doc["state"] not in FINAL_STATES, "scheduled": scheduled,
         "corruption": find_corruption(doc),
+        "times": timing.job_times(doc, now), "retries": retry_facts(doc, now),
+        "finished_label": FINISHED_LABELS.get(doc["state"], "Finished"),
     }  # fmt: skip
     return render(request, "job.html", context)
 
