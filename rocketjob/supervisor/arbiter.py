@@ -140,6 +140,9 @@ class Supervisor(SignalHandlers):
         """A worker exited: release its jobs at once, then decide what to do."""
         worker, now = exited.worker, self.clock.monotonic()
         requeued = release_jobs(worker.server_name)
+        # Counted once: a worker that drained re-queued its leftover jobs itself and said
+        # so in its own "worker stopped"; here only jobs the supervisor re-queued appear.
+        released = {} if requeued == 0 else {"requeued": requeued}
         boot_failed = not worker.ready and exited.code == EXIT_IMPORT
         quiet = boot_failed or self.halt_error is not None
         logger.log(
@@ -148,8 +151,8 @@ class Supervisor(SignalHandlers):
             number=worker.number,
             pid=worker.pid,
             how=exited.describe(),
-            requeued=requeued,
             requested=worker.stop_requested,
+            **released,
         )
         if self.stopping:
             return
