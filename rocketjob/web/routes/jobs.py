@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rocketjob import timing
+from rocketjob import attempts, timing
 from rocketjob.corrupt import find_corruption
 from rocketjob.job import resolve_class
 from rocketjob.web import inline
@@ -135,6 +135,7 @@ async def job_page(request: Request) -> Response:
         "corruption": find_corruption(doc),
         "times": timing.job_times(doc, now), "retries": retry_facts(doc, now),
         "finished_label": FINISHED_LABELS.get(doc["state"], "Finished"),
+        "attempts": list(reversed(attempts.readable(doc.get("attempts")))),
     }  # fmt: skip
     return render(request, "job.html", context)
 
