@@ -112,8 +112,8 @@ def test_next_automatic_retry_and_failed_attempts(client: TestClient) -> None:
     retry = re.search(r'<td class="next-retry retry-note">(.*?)</td>', page, re.S)
     assert retry and "(in 29 min" in retry.group(1) and "retry 2 of" in retry.group(1)
     table = page[page.index("<h2>Failed attempts</h2>") :]
-    rows = re.findall(r'<td class="num">(\d)</td>.*?<code>([^<]*)</code>.*?<strong>([^<]*)</strong>:'
-                      r" ([^<]*)</td>", table, re.S)  # fmt: skip
+    cell = r'<td class="num">(\d)</td>.*?<code>([^<]*)</code>.*?<strong>([^<]*)</strong>: ([^<]*)'
+    rows = re.findall(cell + "</td>", table, re.S)
     assert [(n, w, c, unescape(m)) for n, w, c, m in rows] == [
         ("2", "host:7:t2", "TimeoutError", "try 2 <b>"),
         ("1", "host:7:t1", "TimeoutError", "try 1 <b>"),
@@ -136,7 +136,7 @@ def test_a_csrf_refusal_is_audited(make_client: AppFactory) -> None:
     response = client.post(f"/job/{job.id}/action", data={"action": "retry"}, headers=HTML)
     assert response.status_code == 403
     audit = client.get("/audit", headers=HTML).text
-    row = re.search(rf"<tr class=\"outcome-refused\">(.*?)</tr>", audit, re.S)
+    row = re.search(r"<tr class=\"outcome-refused\">(.*?)</tr>", audit, re.S)
     assert row, audit
     cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
     assert cells[1:5] == ["local", "retry", f'<a href="/job/{job.id}">job {job.id}</a>', "refused"]
