@@ -131,7 +131,7 @@ def test_jobs_commands(daemon_config: Path, sqlite_url: str) -> None:
     assert [row["id"] for row in only_failed] == [failed.id]
     text = run_cli("jobs", "list", "-c", str(daemon_config)).stdout
     assert "no live server runs this class" in text and failed.id in text
-    shown = json.loads(run_cli("jobs", "show", failed.id, env=env).stdout)
+    shown = json.loads(run_cli("jobs", "show", failed.id, "--json", env=env).stdout)
     assert shown["exception"]["message"] == "bad row"
     assert run_cli("jobs", "retry", failed.id, env=env).returncode == 0
     assert failed.reload().queued
