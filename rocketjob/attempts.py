@@ -50,6 +50,15 @@ def with_failure(
     return [*kept, entry]
 
 
+def after_failure(job: Any, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``attempts`` of ``job`` once the fail event's ``changes`` (exception,
+    failure_count, completed_at) are written: the one hook every fail payload calls."""
+    return with_failure(
+        getattr(job, "attempts", None), changes["exception"], number=changes["failure_count"],
+        at=changes["completed_at"], started_at=getattr(job, "started_at", None),
+    )  # fmt: skip
+
+
 def readable(attempts: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
     """The entries with ``at`` and ``started_at`` as datetimes and ``ran_for`` (seconds
     or None), for pages and the CLI; malformed entries are skipped."""

@@ -39,7 +39,7 @@ BUILTIN_FIELDS = (
     "id", "job_class", "arguments", "description", "priority", "run_at", "expires_at",
     "destroy_on_complete", "collect_output", "result", "state", "created_at", "started_at",
     "completed_at", "failure_count", "worker_name", "server_name", "percent_complete",
-    "exception", "log_level", "singleton_key",
+    "exception", "log_level", "singleton_key", "attempts",
 )  # fmt: skip
 _RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger"}
 #: Built-ins stored as they are (the others are converted by ``load_doc``).
@@ -144,6 +144,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         self._exception: dict[str, Any] | None = None
         self.log_level = cls.log_level
         self.singleton_key: str | None = None
+        self.attempts: list[dict[str, Any]] | None = None  # failed attempts (rocketjob.attempts)
         for spec in cls._custom_fields.values():
             setattr(self, spec.name, spec.initial())
         for name, value in values.items():

@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
-from rocketjob import codec, sizes, state
+from rocketjob import attempts, codec, sizes, state
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import InvalidTransition, JobNotFound
@@ -187,6 +187,7 @@ class Lifecycle:
                 "failure_count": self.failure_count + 1,
                 "completed_at": now,
             }
+            changes["attempts"] = attempts.after_failure(self, changes)
         elif event == "retry":
             changes = {"run_at": run_at, "completed_at": None}
         elif event == "abort":

@@ -122,3 +122,23 @@ def test_a_misspelt_option_names_the_field_meant() -> None:
     with pytest.raises(ValidationError, match="declare it as a class annotation"):
         NoopJob.set(rows=5).perform_later()
     assert Job.counts_by_state() == {}
+
+
+@pytest.mark.usefixtures("sqlite_url")
+def test_every_failed_attempt_of_a_retried_job_is_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A worker runs a job that fails three times (retry_limit 2): each failure leaves
+    an entry, oldest first, with the worker, the exception and when it started."""
+    from tests.plugins.jobs import FlakyJob
+
+    job = FlakyJob.perform_later(str(tmp_path / "tries.txt"))
+    with running_worker(imports=["tests.plugins.jobs"]):
+        wait_for(lambda: job.reload().failed and job.failure_count == 3)
+    history = job.attempts
+    assert [a["number"] for a in history] == [1, 2, 3]
+    for entry in history:
+        assert entry["class_name"] == "RuntimeError" and entry["worker_name"].count(":") == 2
+        started, at = (dt.datetime.fromisoformat(entry[k]) for k in ("started_at", "at"))
+        assert started <= at
+    assert job.status()["attempts"] == history
+    readable = attempts.readable(history)
+    assert all(a["ran_for"] is not None and a["ran_for"] >= 0 for a in readable)

@@ -55,6 +55,8 @@ JOB_FIELDS: dict[str, str] = {
     "exception": "None or {class_name, message, backtrace: [str], worker_name}",
     "log_level": "str or None",
     "fields": "encoded dict of the class's custom fields",
+    "attempts": "None or [{number, at, started_at, worker_name, class_name, message}]: the "
+    "failed attempts, oldest first, the last 25 (see rocketjob.attempts)",
     "singleton_key": "str or None: at most one job per key is queued, running or paused "
     "(the store enforces it atomically; a duplicate raises DuplicateJob)",
 }

@@ -43,6 +43,7 @@ def job_doc(**values: Any) -> JobDoc:
         "log_level": None,
         "fields": {},
         "singleton_key": None,
+        "attempts": None,
     }
     doc.update(values)
     return doc

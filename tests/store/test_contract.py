@@ -64,7 +64,9 @@ def test_insert_and_get_round_trip_every_field(store: Store) -> None:
         },
         log_level="debug",
         fields={"user_id": 42, "tags": ["a"]},
-    )
+        attempts=[{"number": 1, "at": when.isoformat(), "started_at": None,
+                   "worker_name": "host:1:t0", "class_name": "KeyError", "message": "x"}],
+    )  # fmt: skip
     store.insert_jobs([doc])
     assert store.get_job(doc["id"]) == doc
 

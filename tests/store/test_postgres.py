@@ -15,6 +15,7 @@ from psycopg import sql
 
 import rocketjob
 import rocketjob.store.postgres.schema as postgres_schema
+import rocketjob.store.postgres.sql as postgres_sql
 import rocketjob.store.postgres.web as postgres_web
 from rocketjob import JobNotFound, connection
 from rocketjob.store import JobQuery, open_store
@@ -179,6 +180,8 @@ def test_version_2_schema_migrates_to_partial_listing_indexes(
             postgres_schema, "MIGRATIONS", {v: postgres_schema.MIGRATIONS[v] for v in (1, 2)}
         )
         patch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
+        before_attempts = tuple(c for c in postgres_schema.JOB_COLUMNS if c != "attempts")
+        patch.setattr(postgres_sql, "JOB_COLUMNS", before_attempts)  # the columns of v2
         old = pg_env.open()
         docs = [job_doc(), job_doc(job_class="app.jobs.MailJob"), job_doc(state="failed")]
         old.insert_jobs(docs)
@@ -222,6 +225,10 @@ def test_version_2_schema_migrates_to_partial_listing_indexes(
     }
     listed = store.find_jobs(JobQuery(states=["failed"]))
     assert [doc["id"] for doc in listed] == [docs[2]["id"]]
+    assert listed[0]["attempts"] is None  # migration 5 added the column to existing rows
+    history = [{"number": 1, "at": "2026-01-02T03:04:05+00:00", "started_at": None,
+                "worker_name": "h:1:t", "class_name": "KeyError", "message": "x"}]  # fmt: skip
+    assert store.update_job(docs[2]["id"], {"attempts": history})["attempts"] == history  # type: ignore[index]
     assert [doc["id"] for doc in store.find_jobs(JobQuery(states=["queued"]))] == [
         docs[0]["id"],
         docs[1]["id"],

@@ -10,7 +10,7 @@ from rocketjob.ids import new_id
 from rocketjob.store import JobQuery
 from rocketjob.store.base import JobBatch
 from rocketjob.store.sqlite.extras import MIGRATION_2
-from rocketjob.store.sqlite.rows import insert_job_rows, job_filters, job_to_row
+from rocketjob.store.sqlite.rows import JOB_COLUMNS, insert_job_rows, job_filters, job_to_row
 from rocketjob.store.sqlite.store import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
 from store.helpers import job_doc
 
@@ -31,7 +31,13 @@ def _version_3_file(path: Path) -> list[dict[str, object]]:
         for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
-    insert_job_rows(conn, [job_to_row(doc) for doc in docs])
+    columns = [name for name in JOB_COLUMNS if name != "attempts"]  # version 3's columns
+    for doc in docs:
+        row = dict(zip(JOB_COLUMNS, job_to_row(doc), strict=True))
+        conn.execute(
+            f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [row[name] for name in columns],
+        )
     conn.execute("PRAGMA user_version = 3")
     conn.close()
     return docs
@@ -47,7 +53,7 @@ def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
     docs = _version_3_file(path)
     store = SQLiteStore(f"sqlite:///{path}")
     try:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         rows = store._conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE name IN "
             "('jobs_state', 'jobs_class_state', 'jobs_queue')"
@@ -62,6 +68,12 @@ def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
         assert [doc["id"] for doc in queued] == [docs[0]["id"], docs[1]["id"]]
         assert [d["id"] for d in store.find_jobs(JobQuery(states=["failed"]))] == [docs[2]["id"]]
         assert store.queued_job_classes() == ["app.jobs.ImportJob", "app.jobs.MailJob"]
+        failed = store.get_job(docs[2]["id"])
+        assert failed is not None and failed["attempts"] is None  # version 5: the new column
+        history = [{"number": 1, "at": "2026-01-02T03:04:05+00:00", "started_at": None,
+                    "worker_name": "h:1:t", "class_name": "KeyError", "message": "x"}]  # fmt: skip
+        updated = store.update_job(docs[2]["id"], {"attempts": history})
+        assert updated is not None and updated["attempts"] == history
     finally:
         store.close()
 

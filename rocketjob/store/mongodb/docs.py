@@ -21,7 +21,8 @@ from rocketjob.store.base import JOB_FIELDS, JobDoc, ServerDoc
 
 TIME_FIELDS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at",
                          "heartbeat_at"})  # fmt: skip
-DATA_FIELDS = frozenset({"arguments", "result", "fields", "exception", "info", "commands"})
+DATA_FIELDS = frozenset({"arguments", "result", "fields", "exception", "info", "commands",
+                         "attempts"})  # fmt: skip
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

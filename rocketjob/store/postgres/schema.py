@@ -119,6 +119,10 @@ CREATE OR REPLACE FUNCTION {schema}.rocketjob_claimable(classes text[], at times
         AND (j.run_at IS NULL OR j.run_at <= at) ORDER BY j.priority, j.id LIMIT n
         FOR UPDATE OF j SKIP LOCKED; END$$;
 """,
+    # 5: the failed-attempt history of each job (rocketjob.attempts)
+    5: """
+ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS attempts jsonb;
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -131,7 +135,7 @@ JOB_COLUMN_TYPES = {
     "result": "json", "created_at": "timestamptz", "started_at": "timestamptz",
     "completed_at": "timestamptz", "failure_count": "integer", "worker_name": "text",
     "server_name": "text", "percent_complete": "smallint", "exception": "jsonb",
-    "log_level": "text", "fields": "json", "singleton_key": "text",
+    "log_level": "text", "fields": "json", "singleton_key": "text", "attempts": "jsonb",
 }  # fmt: skip
 SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
                   "busy", "info", "commands")  # fmt: skip
@@ -139,7 +143,7 @@ SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", 
 #: ``jsonb`` normalises numbers (1e20 reads back as an int) and reorders keys, which
 #: would break the codec's exact round trip. Store-owned shapes are ``jsonb``.
 _JSON_COLUMNS = frozenset({"arguments", "result", "fields"})
-_JSONB_COLUMNS = frozenset({"exception", "info", "commands"})
+_JSONB_COLUMNS = frozenset({"exception", "info", "commands", "attempts"})
 _TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at",
                            "heartbeat_at"})  # fmt: skip
 

@@ -21,7 +21,7 @@ from rocketjob.store.base import JOB_FIELDS, JobBatch, JobDoc, JobQuery, ServerD
 
 JOB_COLUMNS = tuple(JOB_FIELDS)
 TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at"})
-JSON_COLUMNS = frozenset({"arguments", "result", "exception", "fields"})
+JSON_COLUMNS = frozenset({"arguments", "result", "exception", "fields", "attempts"})
 BOOL_COLUMNS = frozenset({"destroy_on_complete", "collect_output"})
 SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
                    "busy", "info", "commands")  # fmt: skip

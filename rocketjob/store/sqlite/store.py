@@ -48,7 +48,7 @@ from rocketjob.store.sqlite.rows import (
 from rocketjob.store.sqlite.wake import Wakeups
 from rocketjob.store.sqlite.web import SQLiteMissionControl
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -118,6 +118,9 @@ CREATE INDEX IF NOT EXISTS jobs_class_state ON jobs (job_class, state, id)
     WHERE state <> 'queued'
 """
 
+#: Schema version 5: the failed-attempt history of each job (rocketjob.attempts).
+MIGRATION_5 = "ALTER TABLE jobs ADD COLUMN attempts TEXT"
+
 
 def parse_url(url: str) -> tuple[str, dict[str, str]]:
     """The file path and options of ``sqlite:///relative.db`` or ``sqlite:////abs.db``."""
@@ -183,7 +186,8 @@ class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
-            migrations = ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3), (4, MIGRATION_4))
+            migrations = ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3), (4, MIGRATION_4),
+                          (5, MIGRATION_5))  # fmt: skip
             for version, script in migrations:
                 if current < version:
                     for statement in script.split(";"):
