@@ -41,12 +41,16 @@ def with_failure(
     entry = {
         "number": number,
         "at": at.astimezone(dt.UTC).isoformat(),
-        "started_at": started_at.astimezone(dt.UTC).isoformat() if started_at else None,
+        "started_at": started_at.astimezone(dt.UTC).isoformat()
+        if isinstance(started_at, dt.datetime)
+        else None,
         "worker_name": exception.get("worker_name"),
         "class_name": exception.get("class_name"),
         "message": message[:MESSAGE_LIMIT],
     }
-    kept = [dict(item) for item in (previous or [])][-(MAX_ATTEMPTS - 1) :]
+    # a corrupt job's undecodable history is not a list: start afresh
+    items = previous if isinstance(previous, list | tuple) else []
+    kept = [dict(item) for item in items if isinstance(item, Mapping)][-(MAX_ATTEMPTS - 1) :]
     return [*kept, entry]
 
 
@@ -63,7 +67,7 @@ def readable(attempts: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any
     """The entries with ``at`` and ``started_at`` as datetimes and ``ran_for`` (seconds
     or None), for pages and the CLI; malformed entries are skipped."""
     out = []
-    for item in attempts or []:
+    for item in attempts if isinstance(attempts, list | tuple) else []:
         if not isinstance(item, Mapping):
             continue
         at, started = _time(item.get("at")), _time(item.get("started_at"))

@@ -24,9 +24,14 @@ from typing import Any
 _UNITS = ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s"))
 
 
+def _time(doc: Mapping[str, Any], name: str) -> dt.datetime | None:
+    """A time field, or None (also for a corrupt job's undecodable value)."""
+    value = doc.get(name)
+    return value if isinstance(value, dt.datetime) else None
+
+
 def _runnable_since(doc: Mapping[str, Any]) -> dt.datetime | None:
-    created: dt.datetime | None = doc.get("created_at")
-    run_at: dt.datetime | None = doc.get("run_at")
+    created, run_at = _time(doc, "created_at"), _time(doc, "run_at")
     if created is None:
         return run_at
     return max(created, run_at) if run_at is not None else created
@@ -37,8 +42,7 @@ def _started(doc: Mapping[str, Any]) -> dt.datetime | None:
     started_at left by an earlier attempt of a retried job does not count)."""
     if str(doc.get("state")) in ("queued", "paused"):
         return None
-    started: dt.datetime | None = doc.get("started_at")
-    return started
+    return _time(doc, "started_at")
 
 
 def _waiting(doc: Mapping[str, Any]) -> bool:
@@ -64,7 +68,7 @@ def duration(doc: Mapping[str, Any], now: dt.datetime) -> float | None:
     if started is None:
         return None
     state = str(doc.get("state"))
-    finished: dt.datetime | None = doc.get("completed_at")
+    finished = _time(doc, "completed_at")
     if state == "running":
         return round(max(0.0, (now - started).total_seconds()), 3)
     if finished is None or finished < started:

@@ -46,7 +46,11 @@ def test_jobs_show_reads_as_text_and_as_json(sqlite_url: str) -> None:
     assert fields["exception"] == "RuntimeError: bad row 17"
     failed_at = next(line for line in lines if line.startswith("  failed at "))
     assert failed_at.endswith("UTC (just now)") or failed_at.endswith(" s ago)")
-    backtrace = lines[lines.index("  backtrace:") + 1 :]
+    backtrace = lines[
+        lines.index("  backtrace:") + 1 : lines.index("  failed attempts (last 1, oldest first):")
+    ]
+    attempt = lines[-1].split()
+    assert attempt[:1] == ["1."] and attempt[-4:] == ["RuntimeError:", "bad", "row", "17"]
     assert backtrace[0] == "    Traceback (most recent call last):"
     assert backtrace[-1] == "    RuntimeError: bad row 17"  # one line each, not a JSON array
 

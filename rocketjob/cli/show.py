@@ -19,7 +19,13 @@ LIST_COLUMNS = (("ID", 24), ("STATE", 9), ("PRI", 3), ("CLASS", 36), ("CREATED",
 
 
 def _parse(value: Any) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    """An ISO time of a status dict (None for anything else, such as a corrupt value)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _time(value: Any, now: dt.datetime) -> str:
@@ -64,6 +70,7 @@ def show_lines(status: dict[str, Any], now: dt.datetime) -> Iterator[str]:
     state = shown_state(status)
     pairs: list[tuple[str, Any]] = [
         ("state", state),
+        ("corrupt", status.get("corrupt") or ""),  # a stored value that cannot be decoded
         ("description", status.get("description") or ""),
         ("priority", status["priority"]),
         ("arguments", _arguments(status["arguments"])),

@@ -45,6 +45,8 @@ def when(context: Any, value: dt.datetime | None, both: bool = False) -> Markup:
     relative one beside it (the job page)."""
     if value is None:
         return Markup("")
+    if not isinstance(value, dt.datetime):  # a corrupt row's undecodable time
+        return Markup("{}").format(format_time(value))
     absolute, relative = format_time(value), timing.relative(value, context["now"])
     iso = value.astimezone(dt.UTC).isoformat()
     if both:

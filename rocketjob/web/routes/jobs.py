@@ -124,7 +124,8 @@ async def job_page(request: Request) -> Response:
         return render_error(request, 404, f"no job with id {request.path_params['job_id']!r}")
     fields = await run_in_threadpool(custom_fields, doc)
     now = data.now()
-    scheduled = doc["state"] == "queued" and doc["run_at"] is not None and doc["run_at"] > now
+    run_at = doc["run_at"] if isinstance(doc["run_at"], dt.datetime) else None
+    scheduled = doc["state"] == "queued" and run_at is not None and run_at > now
     key = "scheduled" if scheduled else doc["state"]
     user = current_user(request)
     context = {
