@@ -40,6 +40,7 @@ class MongoExtras:
 
     _db: Any
     _jobs: Any
+    drop_orphan_slices: Any  # rocketjob.store.mongodb.slices
 
     def _create_extra_indexes(self) -> None:
         """The singleton index, the finished-jobs index and the dirmon collection."""
@@ -88,7 +89,9 @@ class MongoExtras:
         ids = [raw["_id"] for raw in self._jobs.find(where, {"_id": 1}).limit(int(limit))]
         if not ids:
             return 0
-        return int(self._jobs.delete_many({**where, "_id": {"$in": ids}}).deleted_count)
+        deleted = int(self._jobs.delete_many({**where, "_id": {"$in": ids}}).deleted_count)
+        self.drop_orphan_slices(ids)  # batch jobs' slices go with them (rocketjob.batch)
+        return deleted
 
     # -- dirmon entries ------------------------------------------------------------------
     def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:

@@ -52,6 +52,7 @@ from rocketjob.store.mongodb.docs import (
     to_sets,
 )
 from rocketjob.store.mongodb.extras import MongoExtras, is_duplicate_singleton
+from rocketjob.store.mongodb.slices import MongoSlices
 from rocketjob.store.mongodb.wakeup import Wakeups
 from rocketjob.store.mongodb.web import MongoMissionControl, job_filter
 
@@ -105,7 +106,7 @@ def _split_url(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, "")), ours
 
 
-class MongoStore(MongoExtras, MongoMissionControl):
+class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
     """The MongoDB implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:
@@ -215,7 +216,10 @@ class MongoStore(MongoExtras, MongoMissionControl):
         where: dict[str, Any] = {"_id": job_id}
         if from_states is not None:
             where["state"] = {"$in": list(from_states)}
-        return self._jobs.delete_one(where).deleted_count > 0
+        deleted = bool(self._jobs.delete_one(where).deleted_count)
+        if deleted:
+            self.delete_slices(job_id)  # a batch job's slices go with it
+        return deleted
 
     @_translated
     def find_jobs(self, query: JobQuery) -> list[JobDoc]:

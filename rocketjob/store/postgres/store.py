@@ -41,6 +41,7 @@ from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, Validat
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.postgres.extras import PostgresExtras
 from rocketjob.store.postgres.listen import Listener
+from rocketjob.store.postgres.slices import PostgresSlices
 from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
 from rocketjob.store.postgres.web import PostgresMissionControl, job_filters
 
@@ -93,7 +94,7 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class PostgresStore(PostgresExtras, PostgresMissionControl):
+class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
     """The PostgreSQL implementation of :class:`rocketjob.store.base.Store`."""
 
     #: Outcome batches a worker process may have in flight at once (GroupCommitter). One:

@@ -32,6 +32,7 @@ from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery,
 from rocketjob.store.sqlite.enqueue import EnqueueCommitter
 from rocketjob.store.sqlite.extras import MIGRATION_2, SQLiteExtras, duplicate_error
 from rocketjob.store.sqlite.lock import WriterLock
+from rocketjob.store.sqlite.slices import SQLiteSlices
 from rocketjob.store.sqlite.rows import (
     JOB_COLUMNS,
     REQUEUE,
@@ -138,7 +139,7 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     return path, options
 
 
-class SQLiteStore(SQLiteExtras, SQLiteMissionControl):
+class SQLiteStore(SQLiteExtras, SQLiteSlices, SQLiteMissionControl):
     """The SQLite implementation of :class:`rocketjob.store.base.Store`."""
 
     def __init__(self, url: str) -> None:

@@ -1,0 +1,264 @@
+"""PostgreSQL store: the slices of batch jobs (a mixin of :class:`PostgresStore`; the
+contract is :mod:`rocketjob.store.slices`).
+
+* Table ``rocketjob_slices`` keyed by ``(job_id, number)`` with a foreign key to the job
+  ``ON DELETE CASCADE``: deleting a job (any path) deletes its slices. Created on first
+  use under a transaction-level advisory lock (racing processes create it once).
+* An upload is one transaction: the job's INSERT, then ``COPY ... FROM STDIN`` fed from
+  the stream of slices (the fastest bulk path; nothing is held in memory).
+* Claims lock the slices they take with ``FOR UPDATE SKIP LOCKED`` (racing workers skip
+  each other's rows); a job whose class has a limit is locked first (``FOR UPDATE`` on
+  its row), so counting its running slices and claiming are one serialised step.
+* Records and output are ``text`` (JSON written by the codec): never parsed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from rocketjob.store.base import JobDoc
+from rocketjob.store.postgres.extras import _translated
+from rocketjob.store.postgres.schema import JOB_COLUMNS, to_param
+from rocketjob.store.slices import NewSlice, SliceDoc, server_of
+
+Conn = psycopg.Connection[Any]
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS {slices} (
+    job_id text NOT NULL REFERENCES {jobs} (id) ON DELETE CASCADE,
+    number integer NOT NULL,
+    state text NOT NULL,
+    first_record bigint NOT NULL,
+    record_count integer NOT NULL,
+    records text NOT NULL,
+    output text,
+    failure text,
+    worker_name text,
+    server_name text,
+    started_at timestamptz,
+    completed_at timestamptz,
+    PRIMARY KEY (job_id, number)
+);
+CREATE INDEX IF NOT EXISTS rocketjob_slices_queued ON {slices} (job_id, number)
+    WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS rocketjob_slices_server ON {slices} (server_name)
+    WHERE state = 'running'
+"""
+_COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "records", "output",
+            "failure", "worker_name", "server_name", "started_at", "completed_at")  # fmt: skip
+_PAGE_COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "output",
+                 "failure")  # fmt: skip
+
+
+def slice_from_row(row: Sequence[Any], columns: Sequence[str] = _COLUMNS) -> SliceDoc:
+    """A slice document from a row of ``columns``."""
+    doc = dict(zip(columns, row, strict=True))
+    if doc.get("failure") is not None:
+        doc["failure"] = orjson.loads(doc["failure"])
+    return doc
+
+
+def _cols(columns: Sequence[str], prefix: str | None = None) -> sql.Composable:
+    if prefix is None:
+        return sql.SQL(", ").join(map(sql.Identifier, columns))
+    return sql.SQL(", ").join(sql.Identifier(prefix, name) for name in columns)
+
+
+class PostgresSlices:
+    """Batch job slices on PostgreSQL (see the module docstring)."""
+
+    _jobs: sql.Composed
+    _opts: Any
+    _slices_ready = False
+
+    def _transaction(self) -> AbstractContextManager[Conn]:
+        raise NotImplementedError  # provided by PostgresStore
+
+    def _single(self) -> AbstractContextManager[Conn]:
+        raise NotImplementedError  # provided by PostgresStore
+
+    @property
+    def _slices(self) -> sql.Composable:
+        if not self._slices_ready:
+            self._create_slices()
+        return sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._opts.schema))
+
+    def _create_slices(self) -> None:
+        slices = sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._opts.schema))
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                         (f"rocketjob:slices:{self._opts.schema}",))  # fmt: skip
+            for statement in _TABLE.split(";\n"):
+                conn.execute(sql.SQL(statement).format(slices=slices, jobs=self._jobs))
+        self._slices_ready = True
+
+    @_translated
+    def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
+        table = self._slices
+        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            self._jobs, _cols(JOB_COLUMNS), sql.SQL(", ").join(sql.Placeholder() * len(JOB_COLUMNS))
+        )
+        copy = sql.SQL(
+            "COPY {} (job_id, number, state, first_record, record_count, records) FROM STDIN"
+        ).format(table)
+        job_id, count = doc["id"], 0
+        with self._transaction() as conn:
+            conn.execute("SET LOCAL statement_timeout = 0")  # an upload may take minutes
+            conn.execute(insert, [to_param(n, doc.get(n)) for n in JOB_COLUMNS])
+            with conn.cursor().copy(copy) as sink:
+                for piece in slices:
+                    sink.write_row((job_id, piece.number, "queued", piece.first_record,
+                                    piece.record_count, piece.records))  # fmt: skip
+                    count += 1
+            conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
+        return count
+
+    def _channel_name(self) -> str:
+        return f"rocketjob_queued_{self._opts.schema}"[:63]
+
+    @_translated
+    def claim_slices(
+        self,
+        worker_names: Sequence[str],
+        job_classes: Sequence[str],
+        now: dt.datetime,
+        limits: Mapping[str, int],
+    ) -> list[SliceDoc]:
+        if not worker_names or not job_classes:
+            return []
+        table = self._slices
+        opened = sql.SQL(
+            "SELECT j.id, j.job_class FROM {jobs} j WHERE j.state = 'running'"
+            " AND j.worker_name IS NULL AND j.job_class = ANY(%s) AND EXISTS (SELECT 1 FROM"
+            " {slices} s WHERE s.job_id = j.id AND s.state = 'queued') ORDER BY j.priority, j.id"
+        ).format(jobs=self._jobs, slices=table)
+        with self._single() as conn:
+            jobs = conn.execute(opened, (list(job_classes),)).fetchall()
+        if not jobs:
+            return []
+        names, claimed = list(worker_names), []
+        with self._transaction() as conn:
+            for job_id, job_class in jobs:
+                take = self._room(conn, job_id, limits.get(job_class, 0), len(names))
+                if take:
+                    got = self._claim_of(conn, job_id, names[:take], now)
+                    claimed += got
+                    names = names[len(got) :]
+                if not names:
+                    break
+        return claimed
+
+    def _room(self, conn: Conn, job_id: str, limit: int, wanted: int) -> int:
+        if limit <= 0:
+            return wanted
+        conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(self._jobs),
+                     (job_id,))  # fmt: skip
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE job_id = %s AND state = 'running'").format(
+                self._slices
+            ),
+            (job_id,),
+        ).fetchone()
+        return max(0, min(wanted, limit - (row[0] if row else 0)))
+
+    def _claim_of(
+        self, conn: Conn, job_id: str, workers: list[str], now: dt.datetime
+    ) -> list[SliceDoc]:
+        """Claim up to ``len(workers)`` queued slices of one job, in number order."""
+        statement = sql.SQL(
+            "WITH locked AS (SELECT number FROM {s} WHERE job_id = %(job)s AND state = 'queued'"
+            " ORDER BY number LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
+            " picked AS (SELECT number, row_number() OVER (ORDER BY number) AS n FROM locked)"
+            " UPDATE {s} AS t SET state = 'running',"
+            " worker_name = (%(workers)s::text[])[picked.n], server_name = %(server)s,"
+            " started_at = %(now)s FROM picked WHERE t.job_id = %(job)s"
+            " AND t.number = picked.number RETURNING {cols}"
+        ).format(s=self._slices, cols=_cols(_COLUMNS, "t"))
+        params = {"job": job_id, "limit": len(workers), "workers": workers,
+                  "server": server_of(workers[0]), "now": now}  # fmt: skip
+        rows = conn.execute(statement, params).fetchall()
+        return sorted((slice_from_row(row) for row in rows), key=lambda doc: doc["number"])
+
+    @_translated
+    def finish_slice(
+        self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
+    ) -> bool:
+        values = {**changes, "worker_name": None, "server_name": None}
+        if values.get("failure") is not None:
+            values["failure"] = orjson.dumps(values["failure"]).decode()
+        sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values)
+        statement = sql.SQL(
+            "UPDATE {} SET {} WHERE job_id = %s AND number = %s AND state = 'running'"
+            " AND worker_name = %s"
+        ).format(self._slices, sets)
+        with self._single() as conn:
+            cursor = conn.execute(statement, [*values.values(), job_id, number, worker_name])
+            return cursor.rowcount > 0
+
+    @_translated
+    def count_slices(self, job_id: str) -> dict[str, int]:
+        statement = sql.SQL("SELECT state, count(*) FROM {} WHERE job_id = %s GROUP BY state")
+        with self._single() as conn:
+            rows = conn.execute(statement.format(self._slices), (job_id,)).fetchall()
+        return {state: int(count) for state, count in rows if count}
+
+    @_translated
+    def failed_slices(self, job_id: str) -> list[SliceDoc]:
+        statement = sql.SQL(
+            "SELECT {} FROM {} WHERE job_id = %s AND state = 'failed' ORDER BY number"
+        ).format(_cols(_COLUMNS), self._slices)
+        with self._single() as conn:
+            return [slice_from_row(row) for row in conn.execute(statement, (job_id,))]
+
+    @_translated
+    def read_slices(self, job_id: str, after: int, limit: int) -> list[SliceDoc]:
+        statement = sql.SQL(
+            "SELECT {} FROM {} WHERE job_id = %s AND number > %s ORDER BY number LIMIT %s"
+        ).format(_cols(_PAGE_COLUMNS), self._slices)
+        with self._single() as conn:
+            rows = conn.execute(statement, (job_id, after, limit)).fetchall()
+        return [slice_from_row(row, _PAGE_COLUMNS) for row in rows]
+
+    @_translated
+    def retry_slices(self, job_id: str) -> int:
+        statement = sql.SQL(
+            "UPDATE {} SET state = 'queued', completed_at = NULL"
+            " WHERE job_id = %s AND state = 'failed'"
+        ).format(self._slices)
+        with self._single() as conn:
+            return conn.execute(statement, (job_id,)).rowcount
+
+    @_translated
+    def requeue_slices(self, server_name: str) -> int:
+        statement = sql.SQL(
+            "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL,"
+            " started_at = NULL WHERE state = 'running' AND server_name = %s"
+        ).format(self._slices)
+        with self._single() as conn:
+            count = conn.execute(statement, (server_name,)).rowcount
+            if count:
+                conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
+        return count
+
+    @_translated
+    def delete_slices(self, job_id: str) -> int:
+        statement = sql.SQL("DELETE FROM {} WHERE job_id = %s").format(self._slices)
+        with self._single() as conn:
+            return conn.execute(statement, (job_id,)).rowcount
+
+    @_translated
+    def take_batch_job(self, job_id: str, worker_name: str) -> bool:
+        statement = sql.SQL(
+            "UPDATE {} SET worker_name = %s, server_name = %s WHERE id = %s"
+            " AND state = 'running' AND worker_name IS NULL"
+        ).format(self._jobs)
+        with self._single() as conn:
+            cursor = conn.execute(statement, (worker_name, server_of(worker_name), job_id))
+            return cursor.rowcount > 0
