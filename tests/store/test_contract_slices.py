@@ -85,7 +85,7 @@ def test_claims_follow_job_priority_then_slice_number(store: Store) -> None:
 
 
 def test_concurrent_claims_never_share_a_slice(store_env: StoreEnv, store: Store) -> None:
-    slices, job_id = opened(store, 60)
+    _slices, job_id = opened(store, 60)
     taken: list[tuple[str, int]] = []
     lock = threading.Lock()
 

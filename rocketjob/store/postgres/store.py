@@ -41,8 +41,8 @@ from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, Validat
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.postgres.extras import PostgresExtras
 from rocketjob.store.postgres.listen import Listener
-from rocketjob.store.postgres.slices import PostgresSlices
 from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
+from rocketjob.store.postgres.slices import PostgresSlices
 from rocketjob.store.postgres.web import PostgresMissionControl, job_filters
 
 P = ParamSpec("P")

@@ -32,7 +32,6 @@ from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery,
 from rocketjob.store.sqlite.enqueue import EnqueueCommitter
 from rocketjob.store.sqlite.extras import MIGRATION_2, SQLiteExtras, duplicate_error
 from rocketjob.store.sqlite.lock import WriterLock
-from rocketjob.store.sqlite.slices import SQLiteSlices
 from rocketjob.store.sqlite.rows import (
     JOB_COLUMNS,
     REQUEUE,
@@ -46,6 +45,7 @@ from rocketjob.store.sqlite.rows import (
     to_column,
     to_micros,
 )
+from rocketjob.store.sqlite.slices import SQLiteSlices
 from rocketjob.store.sqlite.wake import Wakeups
 from rocketjob.store.sqlite.web import SQLiteMissionControl
 
