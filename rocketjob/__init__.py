@@ -5,6 +5,7 @@ daemon forks worker processes that claim and perform them.
 """
 
 import rocketjob.plugins  # noqa: F401 (registers the behaviours into rocketjob.job.HOOKS)
+from rocketjob.batch import BatchFailed, BatchJob
 from rocketjob.connection import connect, current_store, disconnect
 from rocketjob.errors import (
     ConfigError,
@@ -25,6 +26,8 @@ from rocketjob.state import JobState
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchFailed",
+    "BatchJob",
     "ConfigError",
     "CorruptJob",
     "DuplicateJob",

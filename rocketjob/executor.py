@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from rocketjob.batch.runner import SliceRunner
 from rocketjob.clock import utcnow
 from rocketjob.errors import CorruptJob, StoreError
 from rocketjob.job import Job
@@ -232,6 +233,9 @@ class Executor:
         """Run the claimed job ``doc`` to its outcome. Never raises. Every outcome is
         built and followed up by the job's lifecycle; only the write is the executor's
         (through the group commit)."""
+        if "records" in doc:  # a slice of a batch job (rocketjob.batch.runner)
+            self._slice_runner().run(doc)
+            return
         job = Job.from_doc(doc)
         if not RUN_OBSERVERS:
             self._run(job, doc["worker_name"])
@@ -242,6 +246,14 @@ class Executor:
             outcome = self._run(job, doc["worker_name"])
         finally:
             observed(outcome)
+
+    def _slice_runner(self) -> SliceRunner:
+        runner: SliceRunner | None = self.__dict__.get("_slices")
+        if runner is None:
+            runner = self.__dict__["_slices"] = SliceRunner(
+                self.store, self.count_callback_error, self.job_context
+            )
+        return runner
 
     def _run(self, job: Job, worker: str) -> str:
         """Run ``job``; returns its outcome: completed, failed, expired or rescheduled."""

@@ -17,6 +17,7 @@ from rocketjob.job import resolve_class
 from rocketjob.lifecycle import Lifecycle, OnError
 from rocketjob.log import logger
 from rocketjob.store.base import JobQuery, Store
+from rocketjob.store.slices import SliceStore
 
 
 def log_callback_error(job: Lifecycle, name: str, exc: Exception) -> None:
@@ -45,4 +46,8 @@ def requeue_server_jobs(
             continue
         if job.requeue_released(store, on_error):
             moved += 1
+    if isinstance(store, SliceStore):  # batch job slices running there (rocketjob.batch)
+        slices = store.requeue_slices(server_name)
+        if slices:
+            logger.info("batch slices re-queued", server=server_name, slices=slices)
     return moved + store.requeue_jobs(server_name)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import psutil
 
 from rocketjob import connection, sizes
+from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
 from rocketjob.errors import JobImportError, StoreError
@@ -108,6 +109,7 @@ class Worker:
         self.threads: JobThreads | None = None
         self.job_classes: list[str] = []
         self.claim_limits: list[ClaimLimit] = []
+        self.batch = BatchClaims([])
         self._process = psutil.Process()
         self._next_heartbeat = 0.0
         self._next_command_check = 0.0
@@ -124,6 +126,7 @@ class Worker:
             self.config.worker.include, self.config.worker.exclude
         )
         self.claim_limits = throttle.claim_limits(self.job_classes)
+        self.batch = BatchClaims(self.job_classes)
         self.store = connection.current_store()
         self.executor = Executor(
             self.store,
@@ -191,6 +194,11 @@ class Worker:
             return 0
         for doc in docs:
             self.threads.assign(doc)
+        if len(docs) < len(idle) and self.batch:  # idle threads left: slices of batch jobs
+            slices = self.batch.claim(self.store, idle[len(docs) :], self.clock.now())
+            for doc in slices:
+                self.threads.assign(doc)
+            return len(docs) + len(slices)
         return len(docs)
 
     def _claim_ahead(self, worker_names: list[str]) -> ClaimAhead | None:
@@ -271,6 +279,7 @@ class Worker:
         reaped = self.store.reap_zombie_servers(dt.datetime.fromtimestamp(cutoff, dt.UTC))
         for name in reaped:
             logger.warning("zombie server reaped; its jobs re-queued", server=name)
+            self.batch.release(self.store, name)
 
     def _identity(self) -> dict[str, Any]:
         return {

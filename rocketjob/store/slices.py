@@ -75,7 +75,9 @@ class SliceStore(Protocol):
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
         """Store the job ``doc`` and every slice (consumed as a stream, written in the
         engine's fastest bulk way), all or none; return how many slices were stored.
-        An error raised while iterating ``slices`` stores nothing and is raised as is."""
+        An error raised while iterating ``slices`` stores nothing and is raised as is.
+        ``doc`` is read once ``slices`` is exhausted, so the caller may complete it while
+        streaming (the record and slice counts)."""
 
     def claim_slices(
         self,

@@ -4,8 +4,9 @@ contract is :mod:`rocketjob.store.slices`).
 * Table ``rocketjob_slices`` keyed by ``(job_id, number)`` with a foreign key to the job
   ``ON DELETE CASCADE``: deleting a job (any path) deletes its slices. Created on first
   use under a transaction-level advisory lock (racing processes create it once).
-* An upload is one transaction: the job's INSERT, then ``COPY ... FROM STDIN`` fed from
-  the stream of slices (the fastest bulk path; nothing is held in memory).
+* An upload is one transaction: ``COPY ... FROM STDIN`` fed from the stream of slices
+  (the fastest bulk path; nothing is held in memory), then the job's INSERT (the foreign
+  key is deferred to the commit).
 * Claims lock the slices they take with ``FOR UPDATE SKIP LOCKED`` (racing workers skip
   each other's rows); a job whose class has a limit is locked first (``FOR UPDATE`` on
   its row), so counting its running slices and claiming are one serialised step.
@@ -32,7 +33,8 @@ Conn = psycopg.Connection[Any]
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS {slices} (
-    job_id text NOT NULL REFERENCES {jobs} (id) ON DELETE CASCADE,
+    job_id text NOT NULL REFERENCES {jobs} (id) ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED,
     number integer NOT NULL,
     state text NOT NULL,
     first_record bigint NOT NULL,
@@ -111,12 +113,14 @@ class PostgresSlices:
         job_id, count = doc["id"], 0
         with self._transaction() as conn:
             conn.execute("SET LOCAL statement_timeout = 0")  # an upload may take minutes
-            conn.execute(insert, [to_param(n, doc.get(n)) for n in JOB_COLUMNS])
             with conn.cursor().copy(copy) as sink:
                 for piece in slices:
                     sink.write_row((job_id, piece.number, "queued", piece.first_record,
                                     piece.record_count, piece.records))  # fmt: skip
                     count += 1
+            # the job last: ``doc`` may be completed by the stream (record counts); the
+            # foreign key is checked at commit (DEFERRABLE INITIALLY DEFERRED)
+            conn.execute(insert, [to_param(n, doc.get(n)) for n in JOB_COLUMNS])
             conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
         return count
 

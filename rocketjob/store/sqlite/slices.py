@@ -100,10 +100,11 @@ class SQLiteSlices:
         rows = ((job_id, s.number, s.first_record, s.record_count, s.records) for s in slices)
 
         def run(conn: sqlite3.Connection) -> int:
-            insert_job_rows(conn, [job_to_row(doc)])
             before = conn.total_changes
             conn.executemany(_INSERT, rows)
-            return conn.total_changes - before
+            count = conn.total_changes - before
+            insert_job_rows(conn, [job_to_row(doc)])  # last: the stream may complete doc
+            return count
 
         count: int = self._write(run)
         self._wakeups.nudge()

@@ -1,0 +1,69 @@
+"""Batch job classes used by the batch tests (in-process workers and real daemons)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from rocketjob import BatchJob
+
+#: (job id, event) of the before_batch / after_batch hooks run in this process.
+EVENTS: list[tuple[str | None, str]] = []
+_lock = threading.Lock()
+
+
+class SquareJob(BatchJob):
+    """Collects ``{"n": n, "square": n * n}`` per record (records are dicts or ints)."""
+
+    slice_size = 10
+    collect_output = True
+
+    def before_batch(self) -> None:
+        EVENTS.append((self.id, "before_batch"))
+
+    def perform(self, record: Any) -> object:
+        n = int(record["n"]) if isinstance(record, dict) else int(record)
+        return {"n": n, "square": n * n}
+
+    def after_batch(self) -> None:
+        EVENTS.append((self.id, "after_batch"))
+
+
+class PickyJob(BatchJob):
+    """Fails on every record equal to ``bad`` (a custom field) until it is cleared."""
+
+    slice_size = 4
+    collect_output = True
+    destroy_on_complete = False
+    bad: int = 0
+    marker: str = ""  # a file: when it exists, no record fails any more
+
+    def perform(self, record: Any) -> object:
+        n = int(record)
+        if n == self.bad and not (self.marker and os.path.exists(self.marker)):
+            raise ValueError(f"bad record {n}")
+        return n
+
+
+class CountingJob(BatchJob):
+    """Appends ``pid record`` lines to the file named by its ``log`` field; sleeps
+    ``pause`` seconds per record. Counts concurrent slices in ``peak``."""
+
+    slice_size = 5
+    log: str = ""
+    pause: float = 0.0
+
+    def perform(self, record: Any) -> object:
+        with open(self.log, "a") as out:
+            out.write(f"{os.getpid()} {record}\n")
+        if self.pause:
+            time.sleep(self.pause)
+        return None
+
+
+class ThrottledJob(CountingJob):
+    """At most two slices of one job run at once."""
+
+    throttle_running_workers = 2
