@@ -157,3 +157,27 @@ def test_counts_cache_serves_stale_figures_and_refreshes_in_background(store_url
     wait_for(lambda: cache.get().by_state == {"queued": 1}, timeout=5)
     assert len(opened) == 1  # its own connection, opened once
     cache.close()
+
+
+def test_text_search_takes_wildcards_literally(store_url: str) -> None:
+    """``%``, ``_`` and ``\\`` in the searched text match themselves, never anything."""
+    store = mc_store()
+    literal = ReportJob.set(description="50% done_now \\ ok").perform_later("x")
+    ReportJob.set(description="500 doneXnow").perform_later("y")
+    for text in ("50%", "done_now", "\\ ok", "DONE_NOW"):
+        found, _ = store.scan_jobs(JobQuery(["queued"], limit=10), text=text)
+        assert [doc["id"] for doc in found] == [literal.id], text
+    assert store.scan_jobs(JobQuery(["queued"], limit=10), text="%%%")[0] == []
+
+
+def test_count_scheduled_counts_queued_jobs_for_later_per_class(store_url: str) -> None:
+    store = mc_store()
+    now = dt.datetime.now(dt.UTC)
+    ReportJob.set(run_at=now + dt.timedelta(hours=1)).perform_all_later([("a",), ("b",)])
+    BrokenJob.set(run_at=now + dt.timedelta(minutes=5)).perform_later("c")
+    ReportJob.set(run_at=now - dt.timedelta(minutes=5)).perform_later("due")
+    ReportJob.perform_later("now")
+    ReportJob.set(run_at=now + dt.timedelta(hours=1)).perform_later("held").pause()
+    assert store.count_scheduled(now) == {
+        "tests.web.webjobs.ReportJob": 2, "tests.web.webjobs.BrokenJob": 1,
+    }  # fmt: skip

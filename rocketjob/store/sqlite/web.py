@@ -273,9 +273,12 @@ def _scan_predicates(
     where: list[str] = []
     params: list[Any] = []
     if text:
-        haystack = " || ' ' || ".join(f"coalesce({c}, '')" for c in _TEXT_COLUMNS)
-        where.append(f"instr(lower({haystack}), ?) > 0")
-        params.append(text.lower())
+        # One LIKE per column (case-insensitive for ASCII, as lower() is): half the time
+        # of instr() over the columns concatenated and lowered, 45 ms against 110 ms for
+        # the 20,000-job worst case of bin/web_speed. Wildcards in the text are escaped.
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in _TEXT_COLUMNS) + ")")
+        params.extend([pattern] * len(_TEXT_COLUMNS))
     if scheduled is not None:
         moment = to_micros(now or dt.datetime.now(dt.UTC))
         future = "(run_at IS NOT NULL AND run_at > ?)"
