@@ -19,7 +19,7 @@ ends ``failed`` with its exception kept (nothing is raised to the caller), and
 ``retry_limit`` re-queues it. Unlike a worker, the retries run at once: the back-off delay
 is ignored, so a test never waits for it. Jobs scheduled for later (``run_at`` in the
 future, such as a cron class's next instance) stay queued; ``drain(include_scheduled=True)``
-runs them too. See docs/testing.md.
+runs them too. ``drain()`` also runs batch jobs' slices. See docs/testing.md.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rocketjob import connection, enqueue
+from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import utcnow
 from rocketjob.errors import RocketJobError
 from rocketjob.executor import Executor
@@ -49,6 +50,8 @@ MAX_ROUNDS = 100
 #: Runs of one job in a row, retries included, before it is left queued (a job whose
 #: ``after_fail`` retries it forever would otherwise never settle).
 MAX_ATTEMPTS = 100
+#: Slices of one batch job run in a row at most (a bound, like MAX_ATTEMPTS).
+_MAX_SLICES = 1_000_000
 #: Far enough ahead that every scheduled job is due (``include_scheduled``).
 _FAR_FUTURE = dt.timedelta(days=365 * 100)
 
@@ -89,11 +92,24 @@ class LocalRunner:
             ran = True
             failures = doc["failure_count"]
             self.executor.run(doc)
+            self._run_slices(doc["job_class"])
             after = self.store.get_job(job_id)
             retried = after is not None and after["state"] == "queued"
             if not (retried and after is not None and after["failure_count"] > failures):
                 return ran
         return ran
+
+    def _run_slices(self, job_class: str) -> None:
+        """A batch job's slices, as a worker's idle threads claim them, until none is
+        left (the last one ends the job: after_batch, complete or fail)."""
+        claims = BatchClaims([job_class])
+        if not claims:
+            return
+        for _ in range(_MAX_SLICES):
+            slices = claims.claim(self.store, [self.worker_name], utcnow())
+            if not slices:
+                return
+            self.executor.run(slices[0])
 
     def _claim(self, job_id: str) -> JobDoc | None:
         """What a worker's claim does, for this one job: queued -> running, owned here."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import rocketjob
-from rocketjob import Job, JobState, testing
+from rocketjob import BatchJob, Job, JobState, testing
 from rocketjob.testing import DrainLimitReached
 
 #: (job class name, event) in the order they happened.
@@ -233,3 +233,35 @@ def test_temporary_store_puts_the_previous_store_back(tmp_path: Path) -> None:
         assert Job.counts_by_state() == {"queued": 1}
         folder = Path(first.url.removeprefix("sqlite:///")).parent
     assert not folder.exists()
+
+
+class Squares(BatchJob):
+    slice_size = 2
+    collect_output = True
+
+    def before_batch(self) -> None:
+        CALLS.append(("Squares", "before_batch"))
+
+    def perform(self, record: Any) -> object:
+        if record == "bad":
+            raise ValueError("bad record")
+        return int(record) ** 2
+
+    def after_batch(self) -> None:
+        CALLS.append(("Squares", "after_batch"))
+
+
+def test_drain_runs_a_batch_job_and_its_slices() -> None:
+    job = Squares.upload([1, 2, 3, 4, 5])
+    (ran,) = testing.drain()
+    assert ran.id == job.id and ran.completed
+    assert list(Squares.find(job.id or "").output()) == [1, 4, 9, 16, 25]
+    assert CALLS == [("Squares", "before_batch"), ("Squares", "after_batch")]
+
+
+def test_drain_fails_a_batch_job_with_a_failed_record() -> None:
+    job = Squares.upload([1, "bad", 3])
+    (ran,) = testing.drain()
+    assert ran.failed
+    ((number, record, error),) = Squares.find(job.id or "").failed_records()
+    assert (number, record, error.message) == (2, "bad", "bad record")
