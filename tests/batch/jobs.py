@@ -63,7 +63,18 @@ class CountingJob(BatchJob):
         return None
 
 
-class ThrottledJob(CountingJob):
-    """At most two slices of one job run at once."""
+class ThrottledJob(BatchJob):
+    """At most two slices of one job run at once; each record writes ``b time record``
+    when it starts and ``e time record`` when it ends to the file ``log``."""
 
+    slice_size = 2
     throttle_running_workers = 2
+    log: str = ""
+
+    def perform(self, record: Any) -> object:
+        with _lock, open(self.log, "a") as out:
+            out.write(f"b {time.time():.6f} {record}\n")
+        time.sleep(0.02)
+        with _lock, open(self.log, "a") as out:
+            out.write(f"e {time.time():.6f} {record}\n")
+        return None
