@@ -7,6 +7,7 @@
     rocketjob --version                           print the installed version
     rocketjob jobs list [--state S] [--class C] [--json]
     rocketjob jobs show|retry|pause|resume|abort|destroy|run-now ID
+    rocketjob batch upload CLASS FILE [--priority N] | download ID FILE | failed ID [--json]
 
 Exit codes: 0 ok; 2 usage or configuration error; 3 a job module failed to import at
 boot; 4 the store cannot be reached at start-up; 141 the output pipe was closed (`| head`),
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rocketjob.cli import cron, daemon, dirmon, jobs, servers, web
+from rocketjob.cli import batch, cron, daemon, dirmon, jobs, servers, web
 from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
 
 EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
@@ -35,6 +36,7 @@ COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     web.register,
     cron.register,
     dirmon.register,
+    batch.register,
 ]
 
 
