@@ -4,6 +4,8 @@
 
     rocketjob      SQLite file in run/, WAL, synchronous=FULL (the store's default)
     rocketjob-pg   PostgreSQL ($BENCH_PG_DSN, the harness's ``bench`` database)
+    rocketjob-pg-stale  the same without the harness's ANALYZE before the drain: the jobs
+                   table was created by setup() and never analyzed (stale statistics)
 
 The harness process enqueues with rocketjob's normal API (``perform_later`` per job,
 ``perform_all_later`` per chunk for bulk): run.sh installs /work/main into the harness
@@ -51,13 +53,16 @@ class Adapter(base.Adapter):
         processes: int = 2,
         threads: int = 10,
         synchronous: str | None = None,
+        analyze: bool = True,
         **opts: Any,
     ) -> None:
         super().__init__(**opts)
         self.store, self.processes, self.threads = store, processes, threads
+        self.analyze = analyze
         if store == "postgres":
             self.url = PG_DSN
-            self.name, self.backend = "rocketjob-pg", "postgres"
+            self.name = "rocketjob-pg" if analyze else "rocketjob-pg-stale"
+            self.backend = "postgres" if analyze else "postgres, no ANALYZE before the drain"
         else:
             self.name = "rocketjob" if synchronous is None else f"rocketjob-{synchronous}"
             self.url = f"sqlite:///{DB}" + (f"?synchronous={synchronous}" if synchronous else "")
@@ -96,7 +101,7 @@ class Adapter(base.Adapter):
         BenchNoop.perform_all_later([(i, now) for i in ids])
 
     def before_drain(self) -> None:
-        if self.store == "postgres":
+        if self.store == "postgres" and self.analyze:
             base.pg_analyze(self.url)
 
     def worker_cmds(self) -> list[list[str]]:

@@ -3,7 +3,9 @@
 #   bench/peer/run.sh                                   # rocketjob,huey,pgqueuer  N=10000 RUNS=3
 #   SYSTEMS=rocketjob,rocketjob-pg,huey,pgqueuer N=10000 RUNS=3 bench/peer/run.sh
 #   SYSTEMS=rocketjob N=2000 RUNS=1 bench/peer/run.sh
-# Env: SYSTEMS, N, RUNS (passed to run_all.sh), PEER_SRC (default ../shared/peer-bench),
+# Env: SYSTEMS, N, RUNS (passed to run_all.sh), BENCH_PG_DSN (the harness's PostgreSQL
+#      database, default postgresql://root@127.0.0.1:5432/bench: its public schema is
+#      dropped), PEER_SRC (default ../shared/peer-bench),
 #      PEER_DIR (scratch copy, default /tmp/peer-bench), BENCH_VENV (harness venv, default
 #      /tmp/peer-bench-venv; created from the harness's requirements.txt plus rocketjob).
 # Results: $PEER_DIR/results.md and results.json.
@@ -33,6 +35,7 @@ cat >> "$DIR/systems/__init__.py" <<'PY'
 SYSTEMS["rocketjob"] = ("systems.rocketjob_sys", {})
 SYSTEMS["rocketjob-normal"] = ("systems.rocketjob_sys", {"synchronous": "normal"})
 SYSTEMS["rocketjob-pg"] = ("systems.rocketjob_sys", {"store": "postgres"})
+SYSTEMS["rocketjob-pg-stale"] = ("systems.rocketjob_sys", {"store": "postgres", "analyze": False})
 DEFAULT.append("rocketjob")
 PY
 
@@ -45,7 +48,12 @@ fi
 "$BENCH_VENV/bin/python" -c 'import rocketjob' 2>/dev/null \
   || "$BENCH_VENV/bin/pip" install -q -e "$ROOT"
 
-# 4. run it
+[ "${PREPARE_ONLY:-0}" = 1 ] && exit 0   # bench/peer/remote.sh: the copy and venv only
+
+# 4. run it (the load average before and after, as the machine may be shared)
 cd "$DIR"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  ($(date -u +%H:%M:%SZ))"
 ./run_all.sh
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)  ($(date -u +%H:%M:%SZ))"
+cat "$DIR/results.md"
 echo "rocketjob adapter: $DIR/systems/rocketjob_sys.py; table: $DIR/results.md"
