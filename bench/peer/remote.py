@@ -60,7 +60,7 @@ def one(system: str, run: int, opts: argparse.Namespace) -> dict[str, Any]:
     proxy = subprocess.Popen(
         [opts.proxy_python, "-m", "bench.latency_proxy", "--listen", str(opts.port),
          "--target", opts.target, "--delay-ms", str(opts.delay_ms), "--stats", str(stats)],
-        env={**os.environ, "PYTHONPATH": opts.root}, stdout=subprocess.DEVNULL,
+        cwd=opts.root, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     out = RUN / f"{system}.remote{run}.json"
     try:
