@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,19 @@ from typing import Any
 
 HERE = Path.cwd()  # the harness copy
 RUN = HERE / "run"
+
+
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections (the proxy is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _series(path: Path) -> list[dict[str, float]]:
@@ -64,7 +78,7 @@ def one(system: str, run: int, opts: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     out = RUN / f"{system}.remote{run}.json"
     try:
-        time.sleep(0.5)  # the proxy listens
+        wait_listening(opts.port)
         env = {**os.environ, "BENCH_PG_DSN": f"postgresql://root@127.0.0.1:{opts.port}/{opts.db}"}
         subprocess.run(
             [sys.executable, "bench.py", "--one", system, "--json", str(out), "-n", str(opts.n),

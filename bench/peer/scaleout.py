@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path.cwd()))  # the harness copy: jobcommon, systems
-from remote import _at, _series
+from remote import _at, _series, wait_listening
 
 RUN = Path.cwd() / "run"
 STAMPS = RUN / "scaleout.stamps"
@@ -101,7 +101,7 @@ def one(system: str, size: int, opts: argparse.Namespace) -> dict[str, float]:
     n = opts.n * size
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        time.sleep(0.5)
+        wait_listening(opts.port)
         _reset(system, dsn)
         _enqueue(system, dsn, n)
         subprocess.run([sys.executable, "-c", f"import psycopg; psycopg.connect({dsn!r}, "
