@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
 import psycopg
@@ -39,6 +39,7 @@ import rocketjob.store.postgres.schema as schema
 import rocketjob.store.postgres.sql as postgres_sql
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.postgres.enqueue import PostgresEnqueues
 from rocketjob.store.postgres.extras import PostgresExtras
 from rocketjob.store.postgres.listen import Listener
 from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
@@ -113,6 +114,7 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
         self._channel = f"rocketjob_queued_{self._opts.schema}"[:63]
         self._listener = Listener(self._opts.conninfo, self._channel)
         self._sql = postgres_sql.build(self._jobs, self._channel, ident)
+        self._enqueues = PostgresEnqueues(self._single, self._insert_now)
         self._first_connect()
         self._pool = psycopg_pool.ConnectionPool(
             self._opts.conninfo,
@@ -177,8 +179,17 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
             raise ValidationError(
                 f"connection= must be an open psycopg (3) Connection, got {type(connection)!r}"
             )
-        # One statement (rows + NOTIFY): atomic on an autocommit connection, part of the
-        # caller's transaction otherwise (NOTIFY delivered only if it commits).
+        if connection is not None:
+            self._insert_now(connection, docs)
+        elif isinstance(docs, JobBatch):
+            with self._single() as conn:
+                self._insert_now(conn, docs)
+        else:  # concurrent enqueues of this process share a statement (postgres/enqueue.py)
+            self._enqueues.insert(cast(Any, docs))
+
+    def _insert_now(self, conn: Conn, docs: Sequence[JobDoc]) -> None:
+        """One statement (rows + NOTIFY): atomic on an autocommit connection, part of the
+        caller's transaction otherwise (NOTIFY delivered only if it commits)."""
         if len(docs) == 1:
             doc = docs[0]
             query, params = self._sql.insert_one, [to_param(n, doc.get(n)) for n in JOB_COLUMNS]
@@ -192,11 +203,7 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
             params.append(orjson.dumps(per_job).decode())
         else:
             query, params = self._sql.insert_many, [orjson.dumps(list(docs)).decode()]
-        if connection is None:
-            with self._single() as conn:
-                conn.execute(query, params)
-        else:
-            connection.execute(query, params)
+        conn.execute(query, params)
 
     @_translated
     def get_job(self, job_id: str) -> JobDoc | None:
