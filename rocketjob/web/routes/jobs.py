@@ -16,6 +16,7 @@ from rocketjob.corrupt import find_corruption
 from rocketjob.job import resolve_class
 from rocketjob.web import inline
 from rocketjob.web.auth import current_user, require
+from rocketjob.web.batch import batch_facts
 from rocketjob.web.data import JOB_ACTIONS, PAGE_SIZE, VIEWS
 from rocketjob.web.render import render, render_error
 from rocketjob.web.routes import NavItem
@@ -124,6 +125,7 @@ async def job_page(request: Request) -> Response:
         return render_error(request, 404, f"no job with id {request.path_params['job_id']!r}")
     fields = await run_in_threadpool(custom_fields, doc)
     now = data.now()
+    batch = await run_in_threadpool(batch_facts, data.store, doc, now)
     run_at = doc["run_at"] if isinstance(doc["run_at"], dt.datetime) else None
     scheduled = doc["state"] == "queued" and run_at is not None and run_at > now
     key = "scheduled" if scheduled else doc["state"]
@@ -137,6 +139,7 @@ async def job_page(request: Request) -> Response:
         "times": timing.job_times(doc, now), "retries": retry_facts(doc, now),
         "finished_label": FINISHED_LABELS.get(doc["state"], "Finished"),
         "attempts": list(reversed(attempts.readable(doc.get("attempts")))),
+        "batch": batch,
     }  # fmt: skip
     return render(request, "job.html", context)
 

@@ -1,0 +1,42 @@
+"""Mission Control on a batch job: slice counts, rate, failed records (escaped), and
+retry / abort acting on the slices."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from rocketjob import Job
+from tests.batch.jobs import PickyJob
+from tests.conftest import running_worker, wait_for
+from tests.web.conftest import post
+
+IMPORTS = ("tests.batch.jobs",)
+
+
+def test_a_failed_batch_shows_its_slices_and_escaped_failed_records(client: TestClient) -> None:
+    job = PickyJob.upload(["1", "2", "<b>x</b>", "4", "5", "6"])
+    with running_worker(threads=2, imports=IMPORTS):
+        wait_for(lambda: job.reload().failed)
+    page = client.get(f"/job/{job.id}")
+    assert page.status_code == 200
+    html = page.text
+    assert '<span id="slices-failed">1 failed</span>' in html
+    assert '<span id="slices-completed">1 completed</span>' in html
+    assert 'id="failed-records"' in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert '<td class="num">3</td>' in html
+
+
+def test_retry_requeues_the_failed_slices_and_abort_stops_them(client: TestClient) -> None:
+    job = PickyJob.upload(range(1, 9), bad=2)
+    with running_worker(threads=2, imports=IMPORTS):
+        wait_for(lambda: job.reload().failed)
+    post(client, f"/job/{job.id}/action", {"action": "retry"})
+    fresh = Job.find(job.id)
+    assert fresh.queued and job.slice_counts()["queued"] == 1
+    post(client, f"/job/{job.id}/action", {"action": "abort"})
+    assert Job.find(job.id).aborted
+    with running_worker(threads=2, imports=IMPORTS):
+        page = client.get(f"/job/{job.id}")
+    assert job.slice_counts()["queued"] == 1  # an aborted job hands out no slice
+    assert '<span id="slices-queued">1 queued</span>' in page.text
