@@ -146,6 +146,8 @@ def test_retry_a_failed_job_and_control_a_server(deployment: dict[str, Any]) -> 
     sync_playwright = _require_browser()
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: not the 5 s default
+
     base, job = deployment["base"], deployment["job"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -242,6 +244,8 @@ def test_dirmon_entries_and_cron_run_now(behaviours: dict[str, Any]) -> None:
     now runs it, the next one is scheduled; the dashboard shows the workers' counters."""
     sync_playwright = _require_browser()
     from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: not the 5 s default
 
     base, tmp = behaviours["base"], behaviours["tmp"]
     with sync_playwright() as p:

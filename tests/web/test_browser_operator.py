@@ -108,6 +108,8 @@ def test_dashboard_and_the_pages_of_failed_running_and_scheduled_jobs(
     sync_playwright = _require_browser()
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: not the 5 s default
+
     base = operations["base"]
     failed, running, scheduled = (operations[k] for k in ("failed", "running", "scheduled"))
     with sync_playwright() as p:

@@ -164,6 +164,8 @@ def test_browser_under_a_prefix(host: dict[str, Any]) -> None:
     sync_playwright = _require_browser()
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: not the 5 s default
+
     base, job_id = host["base"], host["job"]
     root = f"{base}{PREFIX}"
     with sync_playwright() as p:
