@@ -226,6 +226,7 @@ class Executor:
         self.committer = GroupCommitter(store, claim_ahead, on_claimed, busy)
         self.job_context = job_context or (lambda job: nullcontext())
         self.is_stopping = is_stopping
+        self.claim_ahead = claim_ahead
         self.callback_errors = 0
         self.stats = JobStats()
 
@@ -251,9 +252,14 @@ class Executor:
         runner: SliceRunner | None = self.__dict__.get("_slices")
         if runner is None:
             runner = self.__dict__["_slices"] = SliceRunner(
-                self.store, self.count_callback_error, self.job_context
+                self.store, self.count_callback_error, self.job_context, self._may_claim
             )
         return runner
+
+    def _may_claim(self) -> bool:
+        """Whether a thread may claim its next slice (not paused, not stopping)."""
+        ahead = self.claim_ahead
+        return not self.is_stopping() and (ahead is None or ahead([]) is not None)
 
     def _run(self, job: Job, worker: str) -> str:
         """Run ``job``; returns its outcome: completed, failed, expired or rescheduled."""

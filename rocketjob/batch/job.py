@@ -25,9 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-import orjson
-
-from rocketjob import codec
+from rocketjob.batch.fastjson import loads_list
 from rocketjob.batch.output import iter_output, write_output
 from rocketjob.batch.source import Slicer, Source, read_records
 from rocketjob.connection import current_store
@@ -157,7 +155,7 @@ class BatchJob(Job):
         out = []
         for doc in self._slices().failed_slices(self._require_id()):
             failure = doc["failure"] or {}
-            records = codec.decode(orjson.loads(doc["records"]))
+            records = loads_list(doc["records"])
             index = int(failure.get("index", 0))
             record = records[index] if index < len(records) else None
             out.append((int(failure.get("record_number", 0)), record,

@@ -14,6 +14,7 @@ from typing import IO, Any
 import orjson
 
 from rocketjob import codec
+from rocketjob.batch.fastjson import loads_list
 from rocketjob.errors import ValidationError
 from rocketjob.store.slices import SliceStore
 
@@ -28,7 +29,7 @@ def iter_output(store: SliceStore, job_id: str) -> Iterator[Any]:
     while page := store.read_slices(job_id, after, PAGE_SLICES):
         for doc in page:
             if doc.get("output"):
-                yield from codec.decode(orjson.loads(doc["output"]))
+                yield from loads_list(doc["output"])
         after = page[-1]["number"]
 
 

@@ -21,9 +21,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-import orjson
-
-from rocketjob import codec
+from rocketjob.batch.fastjson import dumps_list, loads_list
 from rocketjob.batch.job import BatchJob
 from rocketjob.clock import utcnow
 from rocketjob.errors import StoreError
@@ -47,28 +45,49 @@ class SliceRunner:
         store: Store,
         on_error: OnError,
         job_context: Callable[[Job], AbstractContextManager[Any]] | None = None,
+        keep_going: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
+        self.keep_going = keep_going
         self.slices = slice_store(store)
         self.on_error = on_error
         self.job_context = job_context or (lambda job: nullcontext())
         self._jobs: OrderedDict[str, tuple[float, BatchJob]] = OrderedDict()
 
     def run(self, doc: SliceDoc) -> None:
-        """Run the claimed slice ``doc`` and write its outcome. Never raises."""
+        """Run the claimed slice ``doc``, write its outcome, and go on with the job's next
+        slices (claimed in the same transaction as each outcome) while ``keep_going()``.
+        Never raises."""
+        current: SliceDoc | None = doc
+        while current is not None:
+            current = self._run_one(current)
+
+    def _run_one(self, doc: SliceDoc) -> SliceDoc | None:
+        """Run one slice; the next slice claimed for this thread, or None."""
         try:
             job = self._job(doc["job_id"])
             if job is None:  # deleted meanwhile: its slices go with it
-                return
+                return None
             with self.job_context(job):
                 changes = self._perform(job, doc)
-            written = self.slices.finish_slice(doc["job_id"], doc["number"],
-                                               doc["worker_name"], changes)  # fmt: skip
-            if written:
+            key = (doc["job_id"], doc["number"], doc["worker_name"])
+            following: SliceDoc | None = None
+            if self.keep_going():
+                limit = type(job).throttle_running_workers
+                written, following = self.slices.finish_and_claim_slice(
+                    *key, changes, utcnow(), limit
+                )
+            else:
+                written = self.slices.finish_slice(*key, changes)
+            if written and following is None:
                 self._end_if_last(job, doc["worker_name"])
+            if following is not None:
+                following["id"] = f"{following['job_id']}/{following['number']}"
+            return following
         except Exception as exc:  # the store or a decoding error: the slice stays running
             logger.error("slice not run", job_id=doc.get("job_id"), slice=doc.get("number"),
                          error=repr(exc))  # fmt: skip
+            return None
 
     def _job(self, job_id: str) -> BatchJob | None:
         now = time.monotonic()
@@ -87,13 +106,13 @@ class SliceRunner:
 
     def _perform(self, job: BatchJob, doc: SliceDoc) -> dict[str, Any]:
         """Run the slice's records; the changes its outcome writes."""
-        records = codec.decode(orjson.loads(doc["records"]))
+        records = loads_list(doc["records"])
         failure = doc.get("failure")
         start = int(failure["index"]) if failure else 0
         collect = job.collect_output
         output: list[Any] = []
         if collect and doc.get("output"):
-            output = codec.decode(orjson.loads(doc["output"]))[:start]
+            output = loads_list(doc["output"])[:start]
         perform, append = job.perform, output.append
         index = start
         try:
@@ -155,4 +174,4 @@ def end_batch(
 
 
 def _dumps(output: list[Any], collect: bool) -> str | None:
-    return codec.dumps(codec.encode(output, "output")) if collect else None
+    return dumps_list(output, "output") if collect else None

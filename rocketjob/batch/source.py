@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 
 import orjson
 
-from rocketjob import codec
+from rocketjob.batch.fastjson import dumps_list
 from rocketjob.errors import ValidationError
 from rocketjob.store.slices import NewSlice
 
@@ -112,7 +112,7 @@ def _csv_records(text: IO[str], where: str) -> Iterator[dict[str, str]]:
                 f"{where}: line {reader.line_num}: {len(row)} fields, but the header has "
                 f"{width}; fix that line (nothing was stored)"
             )
-        yield dict(zip(header, row, strict=True))
+        yield dict(zip(header, row))  # noqa: B905 (the width was checked)
 
 
 def _jsonl_records(text: IO[str], where: str) -> Iterator[Any]:
@@ -146,13 +146,13 @@ class Slicer:
         while chunk := list(islice(records, self.size)):
             first = self.records + 1
             try:
-                encoded = codec.encode(chunk, "record")
+                text = dumps_list(chunk, "record")
             except ValidationError as exc:
                 raise ValidationError(
                     f"records {first}..{first + len(chunk) - 1}: {exc} (nothing was stored)"
                 ) from None
             self.slices += 1
             self.records += len(chunk)
-            yield NewSlice(self.slices, first, len(chunk), codec.dumps(encoded))
+            yield NewSlice(self.slices, first, len(chunk), text)
             if self.on_progress is not None:
                 self.on_progress(self.records)

@@ -98,6 +98,20 @@ class SliceStore(Protocol):
         """Apply ``changes`` (state, output, failure, completed_at; worker and server are
         cleared) if the slice is still running on ``worker_name``; True if written."""
 
+    def finish_and_claim_slice(
+        self,
+        job_id: str,
+        number: int,
+        worker_name: str,
+        changes: Mapping[str, Any],
+        now: dt.datetime,
+        limit: int,
+    ) -> tuple[bool, SliceDoc | None]:
+        """``finish_slice``, then (when it was written and the job is still running and
+        opened) claim the job's next queued slice for the same worker within ``limit``
+        (0 = none), in one transaction where the engine has them: a busy thread pays one
+        commit per slice. Returns (written, the next slice or None)."""
+
     def count_slices(self, job_id: str) -> dict[str, int]:
         """Slices of the job per state (states with none are left out)."""
 

@@ -177,3 +177,36 @@ def test_slices_are_deleted_with_their_job(store: Store, how: str) -> None:
         assert slices.delete_slices(job_id) == 3
     assert slices.count_slices(job_id) == {}
     assert slices.count_slices(other) == {"queued": 2}
+
+
+def test_finish_and_claim_takes_the_next_slice_in_one_step(store: Store) -> None:
+    slices, job_id = opened(store, 3)
+    [first] = slices.claim_slices(["h:1:t0"], [CLASS], utcnow(), {})
+    done = {"state": "completed", "completed_at": utcnow()}
+    written, following = slices.finish_and_claim_slice(job_id, 1, "h:1:t0", done, utcnow(), 0)
+    assert written and following is not None
+    assert (following["number"], following["worker_name"]) == (2, "h:1:t0")
+    assert slices.finish_and_claim_slice(job_id, 1, "h:1:t0", done, utcnow(), 0) == (False, None)
+    [other] = slices.claim_slices(["h:2:t0"], [CLASS], utcnow(), {})
+    assert other["number"] == 3
+    written, following = slices.finish_and_claim_slice(job_id, 2, "h:1:t0", done, utcnow(), 0)
+    assert written and following is None  # none left queued
+    assert slices.count_slices(job_id) == {"completed": 2, "running": 1}
+    assert first["number"] == 1
+
+
+def test_finish_and_claim_stops_at_an_aborted_job_and_at_the_limit(store: Store) -> None:
+    slices, job_id = opened(store, 4)
+    claimed = slices.claim_slices(["h:1:t0", "h:1:t1"], [CLASS], utcnow(), {})
+    done = {"state": "completed", "completed_at": utcnow()}
+    one, two = claimed
+    written, following = slices.finish_and_claim_slice(
+        job_id, one["number"], one["worker_name"], done, utcnow(), 1
+    )  # t1 still runs a slice: a limit of 1 leaves no room
+    assert written and following is None
+    store.update_job(job_id, {"state": "aborted"})
+    written, following = slices.finish_and_claim_slice(
+        job_id, two["number"], two["worker_name"], done, utcnow(), 0
+    )
+    assert written and following is None
+    assert slices.count_slices(job_id) == {"completed": 2, "queued": 2}

@@ -139,6 +139,23 @@ class MongoSlices:
         )
         return bool(result.matched_count)
 
+    def finish_and_claim_slice(
+        self,
+        job_id: str,
+        number: int,
+        worker_name: str,
+        changes: Mapping[str, Any],
+        now: dt.datetime,
+        limit: int,
+    ) -> tuple[bool, SliceDoc | None]:
+        """Two writes (no transaction): the finish, then a claim of the next slice."""
+        if not self.finish_slice(job_id, number, worker_name, changes):
+            return False, None
+        if self._jobs.find_one({"_id": job_id, "state": "running", "worker_name": None},
+                               {"_id": 1}) is None:  # fmt: skip
+            return True, None
+        return True, self._claim_one(self._slices, job_id, worker_name, now, limit)
+
     def count_slices(self, job_id: str) -> dict[str, int]:
         rows = self._slices.aggregate(
             [{"$match": {"job_id": job_id}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]

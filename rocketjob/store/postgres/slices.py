@@ -190,10 +190,9 @@ class PostgresSlices:
         rows = conn.execute(statement, params).fetchall()
         return sorted((slice_from_row(row) for row in rows), key=lambda doc: doc["number"])
 
-    @_translated
-    def finish_slice(
+    def _finish(
         self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
-    ) -> bool:
+    ) -> tuple[sql.Composed, list[Any]]:
         values = {**changes, "worker_name": None, "server_name": None}
         if values.get("failure") is not None:
             values["failure"] = orjson.dumps(values["failure"]).decode()
@@ -202,9 +201,39 @@ class PostgresSlices:
             "UPDATE {} SET {} WHERE job_id = %s AND number = %s AND state = 'running'"
             " AND worker_name = %s"
         ).format(self._slices, sets)
+        return statement, [*values.values(), job_id, number, worker_name]
+
+    @_translated
+    def finish_slice(
+        self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
+    ) -> bool:
+        statement, params = self._finish(job_id, number, worker_name, changes)
         with self._single() as conn:
-            cursor = conn.execute(statement, [*values.values(), job_id, number, worker_name])
-            return cursor.rowcount > 0
+            return conn.execute(statement, params).rowcount > 0
+
+    @_translated
+    def finish_and_claim_slice(
+        self,
+        job_id: str,
+        number: int,
+        worker_name: str,
+        changes: Mapping[str, Any],
+        now: dt.datetime,
+        limit: int,
+    ) -> tuple[bool, SliceDoc | None]:
+        statement, params = self._finish(job_id, number, worker_name, changes)
+        still_open = sql.SQL(
+            "SELECT 1 FROM {} WHERE id = %s AND state = 'running' AND worker_name IS NULL"
+        ).format(self._jobs)
+        with self._transaction() as conn:
+            if conn.execute(statement, params).rowcount == 0:
+                return False, None
+            if conn.execute(still_open, (job_id,)).fetchone() is None:
+                return True, None
+            if not self._room(conn, job_id, limit, 1):
+                return True, None
+            claimed = self._claim_of(conn, job_id, [worker_name], now)
+        return True, (claimed[0] if claimed else None)
 
     @_translated
     def count_slices(self, job_id: str) -> dict[str, int]:

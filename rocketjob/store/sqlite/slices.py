@@ -147,15 +147,35 @@ class SQLiteSlices:
         self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
     ) -> bool:
         self._slices()
-        values = {**changes, "worker_name": None, "server_name": None}
-        sets = ", ".join(f"{name} = ?" for name in values)
-        params = [_column(name, value) for name, value in values.items()]
-        sql = (
-            f"UPDATE slices SET {sets} WHERE job_id = ? AND number = ? AND state = 'running'"
-            " AND worker_name = ?"
-        )
-        args = (*params, job_id, number, worker_name)
+        sql, args = _finish(job_id, number, worker_name, changes)
         return bool(self._write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True))
+
+    def finish_and_claim_slice(
+        self,
+        job_id: str,
+        number: int,
+        worker_name: str,
+        changes: Mapping[str, Any],
+        now: dt.datetime,
+        limit: int,
+    ) -> tuple[bool, SliceDoc | None]:
+        self._slices()
+        sql, args = _finish(job_id, number, worker_name, changes)
+
+        def run(conn: sqlite3.Connection) -> tuple[bool, SliceDoc | None]:
+            if not conn.execute(sql, args).rowcount:
+                return False, None
+            if not conn.execute(_STILL_OPEN, (job_id,)).fetchone():
+                return True, None
+            if not _room(conn, job_id, limit, 1):
+                return True, None
+            row = conn.execute(_NEXT, (job_id,)).fetchone()
+            if row is None:
+                return True, None
+            return True, _claim_one(conn, job_id, row[0], worker_name, now)
+
+        result: tuple[bool, SliceDoc | None] = self._write(run)
+        return result
 
     def count_slices(self, job_id: str) -> dict[str, int]:
         self._slices()
@@ -211,6 +231,24 @@ class SQLiteSlices:
         )
         args = (worker_name, server_of(worker_name), job_id)
         return bool(self._write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True))
+
+
+_STILL_OPEN = "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker_name IS NULL"
+_NEXT = "SELECT number FROM slices WHERE job_id = ? AND state = 'queued' ORDER BY number LIMIT 1"
+
+
+def _finish(
+    job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
+) -> tuple[str, tuple[Any, ...]]:
+    """The compare-and-set UPDATE of a slice's outcome and its parameters."""
+    values = {**changes, "worker_name": None, "server_name": None}
+    sets = ", ".join(f"{name} = ?" for name in values)
+    params = [_column(name, value) for name, value in values.items()]
+    sql = (
+        f"UPDATE slices SET {sets} WHERE job_id = ? AND number = ? AND state = 'running'"
+        " AND worker_name = ?"
+    )
+    return sql, (*params, job_id, number, worker_name)
 
 
 def _create_slices(conn: sqlite3.Connection) -> None:
