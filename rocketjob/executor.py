@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from rocketjob.aio.kinds import NotAwaitedError, is_coroutine_job, refuse_awaitable
 from rocketjob.batch.runner import SliceRunner
 from rocketjob.clock import utcnow
 from rocketjob.errors import CorruptJob, StoreError
@@ -44,6 +45,7 @@ WRITE_RETRY_SECONDS = 60.0
 #: docs/performance.md), and longer jobs, whose commit costs little beside them, are
 #: written at once.
 LINGER_SECONDS = 0.001
+_ON_A_THREAD = "{} is a coroutine job (async def perform): it runs on an event loop, not a thread"
 
 
 class _Slot:
@@ -266,6 +268,9 @@ class Executor:
         if job.corruption is not None:  # its stored document does not decode: never run
             self._fail(job, worker, CorruptJob(job.id, *job.corruption))
             return "failed"
+        if is_coroutine_job(type(job)):  # never on a thread: it would not be awaited
+            self._fail(job, worker, NotAwaitedError(_ON_A_THREAD.format(job.job_class)))
+            return "failed"
         if job.expired:
             self._outcome(job, "expire", worker)
             logger.info("job expired", job_id=job.id, job_class=job.job_class)
@@ -277,7 +282,7 @@ class Executor:
         with self.job_context(job):
             try:
                 job.run_start()
-                result = job.run_perform()
+                result = refuse_awaitable(job, job.run_perform())
                 finish = job.worker_outcome("complete", worker, utcnow(), result=result)
             except BaseException as exc:  # the job's own error: kept on the job, not raised
                 self._ran(started, ok=False)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import psutil
 
 from rocketjob import connection, sizes
+from rocketjob.aio.kinds import thread_job_classes
 from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
@@ -108,6 +109,7 @@ class Worker:
         self.store: Store | None = None
         self.threads: JobThreads | None = None
         self.job_classes: list[str] = []
+        self.thread_classes: list[str] = []  # never a coroutine job (rocketjob.aio)
         self.claim_limits: list[ClaimLimit] = []
         self.batch = BatchClaims([])
         self._process = psutil.Process()
@@ -125,6 +127,7 @@ class Worker:
         self.job_classes = select_job_classes(
             self.config.worker.include, self.config.worker.exclude
         )
+        self.thread_classes = thread_job_classes(self.job_classes)
         self.claim_limits = throttle.claim_limits(self.job_classes)
         self.batch = BatchClaims(self.job_classes)
         self.store = connection.current_store()
@@ -186,7 +189,7 @@ class Worker:
         assert self.store is not None and self.threads is not None
         try:
             docs = self.store.claim_jobs(
-                idle, self.job_classes, self.clock.now(), self.claim_limits
+                idle, self.thread_classes, self.clock.now(), self.claim_limits
             )
         except StoreError as exc:
             logger.warning("store unavailable; backing off", error=str(exc))
@@ -206,7 +209,7 @@ class Worker:
         transaction, unless paused or stopping."""
         if self.paused or self.stopping is not None:
             return None
-        return ClaimAhead(worker_names, self.job_classes, self.clock.now(), self.claim_limits)
+        return ClaimAhead(worker_names, self.thread_classes, self.clock.now(), self.claim_limits)
 
     def _assign(self, docs: list[Any]) -> None:
         assert self.threads is not None
