@@ -13,7 +13,6 @@ the ``after_*`` callbacks still see a stored state.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +23,7 @@ from rocketjob.aio.kinds import NotAwaitedError, is_coroutine_job, refuse_awaita
 from rocketjob.batch.runner import SliceRunner
 from rocketjob.clock import utcnow
 from rocketjob.errors import CorruptJob, StoreError
+from rocketjob.group_commit import GroupCommit, Slot
 from rocketjob.job import Job
 from rocketjob.lifecycle import Lifecycle
 from rocketjob.log import logger
@@ -48,27 +48,6 @@ LINGER_SECONDS = 0.001
 _ON_A_THREAD = "{} is a coroutine job (async def perform): it runs on an event loop, not a thread"
 
 
-class _Slot:
-    __slots__ = ("done", "error", "item", "nudged", "taken", "wake", "written")
-
-    def __init__(self, item: Finish) -> None:
-        self.item = item
-        self.done = False
-        self.taken = False  # in a batch being written
-        self.nudged = False  # told to lead the next batch
-        self.written = False
-        self.error: BaseException | None = None
-        self.wake = threading.Lock()  # a binary semaphore: released to wake its thread
-        self.wake.acquire()
-
-    def signal(self) -> None:
-        """Wake the slot's thread; a wake-up already pending is enough (it re-checks)."""
-        try:  # noqa: SIM105 (the hot path: no contextlib object per wake-up)
-            self.wake.release()
-        except RuntimeError:
-            pass  # already released and not yet consumed: the thread re-checks anyway
-
-
 @dataclass(frozen=True)
 class ClaimAhead:
     """What a claim made together with outcomes needs (see GroupCommitter)."""
@@ -80,16 +59,17 @@ class ClaimAhead:
 
 
 class GroupCommitter:
-    """Coalesces concurrent ``finish_jobs`` calls into one transaction.
+    """Coalesces concurrent ``finish_jobs`` calls into one transaction (the mechanism is
+    :class:`rocketjob.group_commit.GroupCommit`, shared with the SQLite enqueues).
 
     The first thread to arrive leads: it waits up to ``linger`` seconds for the other
     threads that hold a job (``busy()`` of them in all) to arrive, then writes everything
     pending; threads arriving while a batch is written wait and are written together by
     the next leader. A lone job is written at once, and so is every job while a typical
-    job (``observe``) runs ``linger`` seconds or longer. When the store can
-    ``finish_and_claim`` and ``claim_ahead`` allows it, the same transaction claims the
-    next job for each thread whose outcome it writes (handed over by ``on_claimed``
-    before the threads are released), so a busy worker pays one commit per batch, not two.
+    job (``observe``) runs ``linger`` seconds or longer. When ``claim_ahead`` allows it,
+    the same transaction claims the next job for each thread whose outcome it writes
+    (``Store.finish_and_claim``; handed over by ``on_claimed`` before the threads are
+    released), so a busy worker pays one commit per batch, not two.
     """
 
     def __init__(
@@ -101,115 +81,53 @@ class GroupCommitter:
         linger: float = LINGER_SECONDS,
     ) -> None:
         self._store = store
-        self._lock = threading.Lock()
-        self._pending: list[_Slot] = []
-        self._writers = 0
         self._busy = busy
         self._linger = linger if busy is not None else 0.0
-        self._lingering: _Slot | None = None  # the leader waiting for the others
         self._typical_run = 0.0  # moving average of the jobs' run time, in seconds
+        self._claim_ahead = claim_ahead if on_claimed is not None else None
+        self._on_claimed = on_claimed
         # A store whose transactions can run side by side may allow more than one batch
         # in flight (``concurrent_writers``), so one batch's commit round trip does not
         # idle the threads that finish meanwhile. Every store here says 1: bigger batches
         # cost less per job than a second round trip saves (docs/performance.md).
-        self._max_writers = max(1, int(getattr(store, "concurrent_writers", 1)))
-        combined = getattr(store, "finish_and_claim", None)
-        self._claim_ahead = claim_ahead if combined is not None and on_claimed else None
-        self._on_claimed = on_claimed
+        self._group: GroupCommit[Finish] = GroupCommit(
+            self._write,
+            all_in=self._all_in if busy is not None else None,
+            linger=self._linger,
+            max_writers=store.concurrent_writers,
+        )
 
     def commit(self, item: Finish) -> bool:
         """Write ``item``; True if it was applied (the job was still ours)."""
-        slot = _Slot(item)
-        with self._lock:
-            self._pending.append(slot)
-            leader = self._lingering
-            if leader is not None and self._all_in():
-                self._lingering = None
-            else:
-                leader = None
-        if leader is not None:
-            leader.signal()  # the last one it waited for
-        deadline: float | None = None
-        while True:
-            wait, batch = 1.0, None
-            with self._lock:
-                if slot.done:
-                    break
-                if self._may_lead(slot):
-                    now = time.monotonic()
-                    deadline = now + self._linger if deadline is None else deadline
-                    if deadline > now and not self._all_in():
-                        self._lingering, wait = slot, deadline - now
-                    else:
-                        self._lingering, batch = None, self._take()
-            if batch is None:
-                slot.wake.acquire(timeout=wait)
-            else:
-                self._write_batch(batch)
-        if slot.error is not None:
-            raise slot.error
-        return slot.written
+        return self._group.submit(item)
 
     def observe(self, run_seconds: float) -> None:
         """Note how long a job ran (a moving average; a lost update under a race is
         harmless)."""
         self._typical_run += (run_seconds - self._typical_run) * 0.05
 
-    def _may_lead(self, slot: _Slot) -> bool:
-        return (
-            not slot.taken and self._writers < self._max_writers and self._lingering in (None, slot)
-        )
+    def _all_in(self, pending: int) -> bool:
+        """With the group's lock held: every thread holding a job has brought its outcome
+        (or jobs run so long that waiting for the others would not pay)."""
+        assert self._busy is not None  # only asked when there is a busy count
+        return self._typical_run >= self._linger or pending >= self._busy()
 
-    def _all_in(self) -> bool:
-        """With the lock held: every thread holding a job has brought its outcome."""
-        return (
-            self._busy is None
-            or self._typical_run >= self._linger
-            or len(self._pending) >= self._busy()
-        )
-
-    def _take(self) -> list[_Slot]:
-        """With the lock held: everything pending becomes the next batch."""
-        batch, self._pending = self._pending, []
-        self._writers += 1
-        for slot in batch:
-            slot.taken = True
-        return batch
-
-    def _write_batch(self, batch: list[_Slot]) -> None:
-        """Write ``batch`` (lock not held), then wake its threads, and one pending thread
-        to lead the next batch. Each thread has its own wake-up: no thundering herd on a
-        shared condition (``notify_all`` was a third of the drain's GIL time)."""
-        written: set[str] = set()
-        error: BaseException | None = None
-        try:
-            written = set(self._write([slot.item for slot in batch]))
-        except Exception as exc:
-            error = exc
-        with self._lock:
-            self._writers -= 1
-            for slot in batch:
-                slot.done, slot.written, slot.error = True, slot.item.job_id in written, error
-            leader = next((s for s in self._pending if not s.nudged), None)
-            if leader is not None:
-                leader.nudged = True
-        if leader is not None:
-            leader.signal()
-        for slot in batch:
-            slot.signal()
-
-    def _write(self, items: list[Finish]) -> list[str]:
+    def _write(self, batch: list[Slot[Finish]]) -> None:
+        items = [slot.item for slot in batch]
         request = (
             self._claim_ahead([item.worker_name for item in items]) if self._claim_ahead else None
         )
         if request is None:
-            return self._store.finish_jobs(items)
-        done, docs = self._store.finish_and_claim(  # type: ignore[attr-defined]
-            items, request.worker_names, request.job_classes, request.now, request.limits
-        )
-        if docs and self._on_claimed is not None:
-            self._on_claimed(docs)
-        return list(done)
+            written = set(self._store.finish_jobs(items))
+        else:
+            done, docs = self._store.finish_and_claim(
+                items, request.worker_names, request.job_classes, request.now, request.limits
+            )
+            if docs and self._on_claimed is not None:
+                self._on_claimed(docs)
+            written = set(done)
+        for slot in batch:
+            slot.written = slot.item.job_id in written
 
 
 class Executor:

@@ -33,14 +33,8 @@ from rocketjob.hooks import JobHooks
 from rocketjob.lifecycle import Lifecycle
 from rocketjob.state import JobState
 from rocketjob.store import JobDoc, JobQuery
+from rocketjob.store.job_fields import BUILTIN_FIELDS
 
-#: Built-in fields of every job, persisted as columns of the job document.
-BUILTIN_FIELDS = (
-    "id", "job_class", "arguments", "description", "priority", "run_at", "expires_at",
-    "destroy_on_complete", "collect_output", "result", "state", "created_at", "started_at",
-    "completed_at", "failure_count", "worker_name", "server_name", "percent_complete",
-    "exception", "log_level", "singleton_key", "attempts",
-)  # fmt: skip
 _RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger"}
 #: Built-ins stored as they are (the others are converted by ``load_doc``).
 _PLAIN_FIELDS = tuple(

@@ -17,8 +17,10 @@ from tests.store.helpers import CLASS, job_doc
 
 
 class CountingStore:
-    """A real store whose ``finish_jobs`` batches are recorded (no finish_and_claim, so
-    every batch goes through ``finish_jobs``)."""
+    """A real store whose ``finish_jobs`` batches are recorded (the committers here get no
+    ``claim_ahead``, so every batch goes through ``finish_jobs``)."""
+
+    concurrent_writers = 1
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -5,7 +5,8 @@ MongoDB) implements :class:`Store` and passes the one contract suite in
 ``tests/store/test_contract.py`` unchanged.
 
 Documents
-    A *job document* is a ``dict`` with exactly the keys of :data:`JOB_FIELDS`. Times are
+    A *job document* is a ``dict`` with exactly the keys of :data:`JOB_FIELDS` (listed
+    once, in :mod:`rocketjob.store.job_fields`). Times are
     timezone-aware UTC ``datetime`` objects (stores may keep microsecond precision only);
     ``arguments``, ``result`` and ``fields`` hold values already encoded by
     :mod:`rocketjob.codec` (plain JSON); ``exception`` is ``None`` or a plain dict.
@@ -29,37 +30,10 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from rocketjob.store.job_fields import JOB_FIELDS as JOB_FIELDS  # re-exported: the contract
+
 JobDoc = dict[str, Any]
 ServerDoc = dict[str, Any]
-
-#: Every key of a job document, with its meaning.
-JOB_FIELDS: dict[str, str] = {
-    "id": "str, unique, ordered by creation time (see rocketjob.ids)",
-    "job_class": "dotted path of the job class",
-    "state": "one of rocketjob.JobState",
-    "priority": "int 1..100, 1 highest",
-    "description": "str or None",
-    "arguments": "encoded {'args': [...], 'kwargs': {...}}",
-    "run_at": "datetime or None: not claimed before this time",
-    "expires_at": "datetime or None: destroyed instead of run after this time",
-    "destroy_on_complete": "bool",
-    "collect_output": "bool",
-    "result": "encoded value or None",
-    "created_at": "datetime",
-    "started_at": "datetime or None",
-    "completed_at": "datetime or None",
-    "failure_count": "int",
-    "worker_name": "str host:pid:thread or None",
-    "server_name": "str host:pid of the server running it, or None",
-    "percent_complete": "int 0..100",
-    "exception": "None or {class_name, message, backtrace: [str], worker_name}",
-    "log_level": "str or None",
-    "fields": "encoded dict of the class's custom fields",
-    "attempts": "None or [{number, at, started_at, worker_name, class_name, message}]: the "
-    "failed attempts, oldest first, the last 25 (see rocketjob.attempts)",
-    "singleton_key": "str or None: at most one job per key is queued, running or paused "
-    "(the store enforces it atomically; a duplicate raises DuplicateJob)",
-}
 
 #: States in which a job holds its ``singleton_key``.
 ACTIVE_STATES = ("queued", "running", "paused")
@@ -164,6 +138,12 @@ class Store(Protocol):
 
     url: str
 
+    #: How many outcome batches (``finish_jobs`` / ``finish_and_claim`` calls) one worker
+    #: process may have in flight at once (rocketjob.executor.GroupCommitter). Every store
+    #: here says 1: bigger batches cost less per job than a second round trip saves
+    #: (docs/performance.md).
+    concurrent_writers: int
+
     # -- jobs -----------------------------------------------------------------
     def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
         """Store every document, all or none, in as few round trips as the engine allows.
@@ -226,6 +206,21 @@ class Store(Protocol):
 
         Returns the ids whose outcome was written (the others were no longer running on
         their worker: aborted, paused or re-queued meanwhile)."""
+
+    def finish_and_claim(
+        self,
+        finished: Sequence[Finish],
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
+    ) -> tuple[list[str], list[JobDoc]]:
+        """``finish_jobs(finished)`` then ``claim_jobs(worker_names, job_classes, now,
+        limits)``, with the guarantees of both (outcomes compare and set, no job handed to
+        two callers, limits respected): one transaction and one commit where the engine
+        allows (SQLite, PostgreSQL), each document atomic on its own where it does not
+        (MongoDB). Returns the ids written and the jobs claimed, in claim order. With no
+        ``worker_names`` it only finishes."""
 
     def requeue_jobs(self, server_name: str) -> int:
         """Move every running job of ``server_name`` back to queued (worker and server

@@ -394,9 +394,7 @@ def test_finish_jobs_destroys_and_updates_only_when_still_owned(store: Store) ->
 
 
 def test_finish_and_claim_writes_outcomes_and_claims_in_claim_order(store: Store) -> None:
-    finish_and_claim = getattr(store, "finish_and_claim", None)
-    if finish_and_claim is None:
-        pytest.skip("this store has no finish_and_claim (the GroupCommitter falls back)")
+    finish_and_claim = store.finish_and_claim
     now = utcnow()
     store.insert_jobs([job_doc(priority=50) for _ in range(4)])
     a, b, c, d = store.claim_jobs([f"h:1:t{i}" for i in range(4)], [CLASS], now)

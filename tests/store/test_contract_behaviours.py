@@ -4,6 +4,7 @@ dirmon entries. Runs unchanged against SQLite, PostgreSQL and MongoDB."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -71,6 +72,45 @@ def test_group_limit_spans_classes(store: Store) -> None:
     workers = [f"h:1:t{i}" for i in range(6)]
     assert len(store.claim_jobs(workers, [CLASS, OTHER], utcnow(), group)) == 3
     assert store.claim_jobs(workers, [CLASS, OTHER], utcnow(), group) == []
+
+
+def test_finish_and_claim_counts_the_finished_job_out_of_the_limit(store: Store) -> None:
+    store.insert_jobs([job_doc() for _ in range(5)])
+    limit = [ClaimLimit("class:" + CLASS, frozenset({CLASS}), 2)]
+    first = store.claim_jobs(["h:1:t0", "h:1:t1", "h:1:t2"], [CLASS], utcnow(), limit)
+    assert len(first) == 2
+    done, claimed = store.finish_and_claim(
+        [Finish(first[0]["id"], first[0]["worker_name"], destroy=True)],
+        ["h:1:t0", "h:1:t2", "h:1:t3"],
+        [CLASS],
+        utcnow(),
+        limit,
+    )
+    assert done == [first[0]["id"]] and len(claimed) == 1  # one slot freed, one taken
+    assert store.count_jobs() == {"queued": 2, "running": 2}
+
+
+def test_finish_and_claim_from_many_threads_hands_each_job_out_once(store: Store) -> None:
+    store.insert_jobs([job_doc() for _ in range(60)])
+    seen: list[list[str]] = [[] for _ in range(4)]
+
+    def drain(n: int) -> None:
+        workers = [f"h:{n}:t{i}" for i in range(3)]
+        held = store.claim_jobs(workers, [CLASS], utcnow())
+        while held:
+            seen[n] += [doc["id"] for doc in held]
+            finished = [Finish(doc["id"], doc["worker_name"], destroy=True) for doc in held]
+            done, held = store.finish_and_claim(finished, workers, [CLASS], utcnow())
+            assert sorted(done) == sorted(item.job_id for item in finished)
+
+    threads = [threading.Thread(target=drain, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    every = [job_id for ids in seen for job_id in ids]
+    assert len(every) == 60 and len(set(every)) == 60
+    assert store.count_jobs() == {}
 
 
 def test_limit_holds_across_processes(store_env: StoreEnv) -> None:

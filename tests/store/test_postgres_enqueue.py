@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from rocketjob.errors import DuplicateJob
+from rocketjob.group_commit import Slot
+from rocketjob.store.base import JobDoc
 from rocketjob.store.postgres import PostgresStore
-from rocketjob.store.sqlite.enqueue import _Entry
+from rocketjob.store.sqlite.enqueue import Rows
 
 from .conftest import POSTGRES_URL, make_env, require_service
 from .helpers import job_doc
@@ -60,18 +62,23 @@ def test_concurrent_enqueues_are_all_stored_in_shared_statements(store: Postgres
     assert committer.transactions < threads * per_thread
 
 
+def _slot(*docs: JobDoc) -> Slot[Rows]:
+    """One caller's queued documents, as the group commit holds them."""
+    return Slot(cast(Rows, list(docs)))
+
+
 def test_one_callers_duplicate_singleton_fails_only_that_caller(store: PostgresStore) -> None:
     store.insert_jobs([job_doc(singleton_key="k")])
     first, duplicate, third = (
-        _Entry([job_doc(), job_doc()]),  # type: ignore[list-item]
-        _Entry([job_doc(), job_doc(singleton_key="k")]),  # type: ignore[list-item]
-        _Entry([job_doc()]),  # type: ignore[list-item]
+        _slot(job_doc(), job_doc()),
+        _slot(job_doc(), job_doc(singleton_key="k")),
+        _slot(job_doc()),
     )
     store._enqueues.write_batch([first, duplicate, third])
     assert first.error is None and third.error is None
     assert isinstance(duplicate.error, psycopg.errors.UniqueViolation)
     assert store.count_jobs() == {"queued": 4}  # the singleton, two of first, one of third
-    assert store.get_job(duplicate.rows[0]["id"]) is None  # type: ignore[call-overload]
+    assert store.get_job(cast(JobDoc, duplicate.item[0])["id"]) is None
 
 
 def test_a_duplicate_singleton_enqueue_raises_duplicate_job(store: PostgresStore) -> None:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable
+from rocketjob.group_commit import Slot
 from rocketjob.store.sqlite import SQLiteStore
-from rocketjob.store.sqlite.enqueue import EnqueueCommitter, _Entry
+from rocketjob.store.sqlite.enqueue import EnqueueCommitter, Rows
 from rocketjob.store.sqlite.rows import job_to_row
 from store.helpers import job_doc
 
@@ -30,6 +31,11 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 def _rows(*docs: dict[str, Any]) -> list[Any]:
     return [job_to_row(doc) for doc in docs]
+
+
+def _entry(*docs: dict[str, Any]) -> Slot[Rows]:
+    """One caller's rows, as the group commit holds them."""
+    return Slot(_rows(*docs))
 
 
 def test_concurrent_enqueues_are_all_stored_in_shared_commits(store: SQLiteStore) -> None:
@@ -60,15 +66,16 @@ def test_concurrent_enqueues_are_all_stored_in_shared_commits(store: SQLiteStore
 def test_one_callers_duplicate_fails_only_that_caller(store: SQLiteStore) -> None:
     store.insert_jobs([job_doc(singleton_key="k")])
     first, duplicate, third = (
-        _Entry(_rows(job_doc(), job_doc())),
-        _Entry(_rows(job_doc(), job_doc(singleton_key="k"))),  # all or none: neither row
-        _Entry(_rows(job_doc())),
+        _entry(job_doc(), job_doc()),
+        _entry(job_doc(), job_doc(singleton_key="k")),  # all or none: neither row
+        _entry(job_doc()),
     )
     store._enqueues.write_batch([first, duplicate, third])
     assert first.error is None and third.error is None
     assert isinstance(duplicate.error, DuplicateJob)
     assert store.count_jobs() == {"queued": 4}  # the singleton, two of first, one of third
-    assert store.get_job(duplicate.rows[0][0]) is None
+    assert store.get_job(duplicate.item[0][0]) is None
+    assert first.written and third.written and not duplicate.written
 
 
 def test_a_failed_transaction_stores_nothing_and_tells_every_caller(store: SQLiteStore) -> None:
@@ -77,10 +84,10 @@ def test_a_failed_transaction_stores_nothing_and_tells_every_caller(store: SQLit
             fn(conn)  # the rows are written, then the commit fails (a full disk, say)
             raise StoreUnavailable("disk I/O error")
 
-        return store._write(then_fail)
+        return store._db.write(then_fail)
 
-    committer = EnqueueCommitter(failing_write, store._integrity_error)
-    batch = [_Entry(_rows(job_doc())), _Entry(_rows(job_doc()))]
+    committer = EnqueueCommitter(failing_write, store._db.integrity_error)
+    batch = [_entry(job_doc()), _entry(job_doc())]
     committer.write_batch(batch)
     assert all(isinstance(entry.error, StoreUnavailable) for entry in batch)
     assert store.count_jobs() == {}
@@ -92,8 +99,8 @@ def test_an_interrupted_writer_leaves_no_caller_believing_its_jobs_were_stored(
     def interrupted(fn: Any) -> Any:
         raise KeyboardInterrupt
 
-    committer = EnqueueCommitter(interrupted, store._integrity_error)
-    batch = [_Entry(_rows(job_doc())), _Entry(_rows(job_doc()))]
+    committer = EnqueueCommitter(interrupted, store._db.integrity_error)
+    batch = [_entry(job_doc()), _entry(job_doc())]
     with pytest.raises(KeyboardInterrupt):
         committer.write_batch(batch)
     assert all(isinstance(entry.error, StoreError) for entry in batch)
@@ -110,9 +117,9 @@ def _held_first_commit(
         if not writing.is_set():
             writing.set()
             release.wait(10)
-        return store._write(fn, **options)
+        return store._db.write(fn, **options)
 
-    return EnqueueCommitter(slow_first_write, store._integrity_error), writing, release
+    return EnqueueCommitter(slow_first_write, store._db.integrity_error), writing, release
 
 
 def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteStore) -> None:
@@ -143,9 +150,9 @@ def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteSto
     for thread in queued:
         thread.start()
     deadline = time.monotonic() + 10
-    while len(committer._queue) < 3 and time.monotonic() < deadline:
+    while committer.queued < 3 and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert len(committer._queue) == 3
+    assert committer.queued == 3
     release.set()
     for thread in [first, *queued]:
         thread.join(10)
@@ -193,16 +200,22 @@ def test_a_caller_interrupted_while_queued_withdraws_its_rows(store: SQLiteStore
 def test_a_caller_interrupted_after_being_handed_the_lead_passes_it_on(
     store: SQLiteStore,
 ) -> None:
-    committer = store._enqueues
-    handed = _Entry(_rows(job_doc()))
-    handed.lead = True  # the writer before it chose it, then its caller was interrupted
-    committer._writing, committer._queue = True, [handed]
-    committer._abandon(handed)
-    assert committer._writing is False and committer._queue == []
+    """The writer before it handed a queued caller the lead (and its writer's place),
+    then that caller was interrupted: its rows are withdrawn and the lead goes to the next
+    queued caller, so nobody waits for a leader that will never come."""
+    group = store._enqueues._group
+    handed, behind = _entry(job_doc()), _entry(job_doc())
+    handed.lead = True
+    group._writers, group._pending = 1, [handed, behind]
+    group._withdraw(handed)
+    assert group._pending == [behind] and behind.lead and group._writers == 1
+    assert behind.wake.acquire(timeout=0)  # woken to lead
+    group._withdraw(behind)  # interrupted too: nobody left, the writer's place is free
+    assert group._pending == [] and group._writers == 0
     done = threading.Thread(target=store.insert_jobs, args=([job_doc()],))
     done.start()
     done.join(10)
-    assert not done.is_alive()  # nobody waits for a writer that will never come
+    assert not done.is_alive()
     assert store.count_jobs() == {"queued": 1}
 
 
@@ -210,7 +223,7 @@ def test_a_lone_single_job_enqueue_is_one_statement_and_a_batch_one_transaction(
     store: SQLiteStore,
 ) -> None:
     statements: list[str] = []
-    store._conn.set_trace_callback(statements.append)
+    store._db.conn.set_trace_callback(statements.append)
     store.insert_jobs([job_doc()])
     assert [sql.split()[0] for sql in statements] == ["INSERT"]  # SQLite's implicit txn
     statements.clear()
@@ -222,6 +235,6 @@ def test_a_lone_single_job_enqueue_is_one_statement_and_a_batch_one_transaction(
     store.insert_jobs([job_doc(singleton_key="k")])
     with pytest.raises(DuplicateJob):
         store.insert_jobs([job_doc(singleton_key="k")])
-    assert not store._conn.in_transaction
+    assert not store._db.conn.in_transaction
     store.insert_jobs([job_doc()])
     assert store.count_jobs() == {"queued": 5}

@@ -20,8 +20,8 @@ from tests.store.helpers import CLASS, job_doc
 
 def fill(store: SQLiteStore) -> None:
     """Cap the database at the pages it has now (the disk is full from here on)."""
-    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+    pages = store._db.conn.execute("PRAGMA page_count").fetchone()[0]
+    store._db.conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
 @pytest.fixture

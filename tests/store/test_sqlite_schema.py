@@ -9,9 +9,9 @@ from pathlib import Path
 from rocketjob.ids import new_id
 from rocketjob.store import JobQuery
 from rocketjob.store.base import JobBatch
-from rocketjob.store.sqlite.extras import MIGRATION_2
 from rocketjob.store.sqlite.rows import JOB_COLUMNS, insert_job_rows, job_filters, job_to_row
-from rocketjob.store.sqlite.store import _SCHEMA, MIGRATION_3, SCHEMA_VERSION, SQLiteStore
+from rocketjob.store.sqlite.schema import _SCHEMA, MIGRATION_2, MIGRATION_3, SCHEMA_VERSION
+from rocketjob.store.sqlite.store import SQLiteStore
 from store.helpers import job_doc
 
 WAL_HEADER, FRAME_HEADER, PAGE = 32, 24, 4096
@@ -44,7 +44,7 @@ def _version_3_file(path: Path) -> list[dict[str, object]]:
 
 
 def _plan(store: SQLiteStore, sql: str, params: list[object]) -> str:
-    rows = store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    rows = store._db.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
     return " | ".join(row[3] for row in rows)
 
 
@@ -53,8 +53,8 @@ def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
     docs = _version_3_file(path)
     store = SQLiteStore(f"sqlite:///{path}")
     try:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
-        rows = store._conn.execute(
+        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        rows = store._db.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE name IN "
             "('jobs_state', 'jobs_class_state', 'jobs_queue')"
         ).fetchall()
@@ -85,7 +85,7 @@ def test_an_enqueue_writes_the_table_and_the_claim_index_only(tmp_path: Path) ->
     store = SQLiteStore(f"sqlite:///{path}")
     try:
         store.insert_jobs([job_doc()])
-        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         assert Path(f"{path}-wal").stat().st_size == 0
         store.insert_jobs([job_doc()])
         frames = (Path(f"{path}-wal").stat().st_size - WAL_HEADER) // (FRAME_HEADER + PAGE)
@@ -125,7 +125,7 @@ def test_rows_with_different_null_columns_are_inserted_whole(tmp_path: Path) -> 
         job_doc(),
     ]
     try:
-        insert_job_rows(store._conn, [job_to_row(doc) for doc in docs])
+        insert_job_rows(store._db.conn, [job_to_row(doc) for doc in docs])
         stored = store.find_jobs(JobQuery(ids=[doc["id"] for doc in docs]))
         assert [job["id"] for job in stored] == sorted(doc["id"] for doc in docs)
         by_id = {job["id"]: job for job in stored}
@@ -149,7 +149,7 @@ def test_a_batch_is_inserted_from_its_template_row_and_each_job_reads_back_whole
             for job_id, args in zip(ids, arguments, strict=True):
                 assert store.get_job(job_id) == {**template, "id": job_id, "arguments": args}
                 null = "SELECT arguments IS NULL FROM jobs WHERE id = ?"
-                assert store._conn.execute(null, (job_id,)).fetchone()[0] == (args is None)
+                assert store._db.conn.execute(null, (job_id,)).fetchone()[0] == (args is None)
         assert store.count_jobs() == {"queued": 4}
     finally:
         store.close()

@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from rocketjob import codec
-from rocketjob.store.base import JOB_FIELDS, JobDoc, ServerDoc
+from rocketjob.store.base import SERVER_FIELDS, JobDoc, ServerDoc
+from rocketjob.store.job_fields import JOB_FIELDS, Kind, fields_of
 
-TIME_FIELDS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at",
-                         "heartbeat_at"})  # fmt: skip
-DATA_FIELDS = frozenset({"arguments", "result", "fields", "exception", "info", "commands",
-                         "attempts"})  # fmt: skip
+#: Stored as a BSON date (milliseconds) plus the microseconds in ``_us``.
+TIME_FIELDS = fields_of(Kind.TIME) | {"heartbeat_at"}
+#: Stored as BSON, or as codec text (flag in ``_text``) when a key is not BSON-safe.
+DATA_FIELDS = fields_of(Kind.DATA, Kind.DOC) | {"info", "commands"}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -71,7 +72,7 @@ def to_sets(changes: Mapping[str, Any]) -> dict[str, Any]:
             sets[f"_text.{name}"] = text
         else:
             sets[name] = value
-    if "state" in changes:  # the singleton index's field (see rocketjob.store.mongodb.extras)
+    if "state" in changes:  # the singleton index's field (see rocketjob.store.mongodb.singleton)
         if changes["state"] in ("completed", "failed", "aborted"):
             sets["_active_key"] = None
         elif changes.get("singleton_key") is not None:
@@ -130,8 +131,7 @@ def job_from_bson(raw: Mapping[str, Any]) -> JobDoc:
         return doc
 
 
-SERVER_NAMES = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
-                "busy", "info", "commands")  # fmt: skip
+SERVER_NAMES = tuple(SERVER_FIELDS)
 
 
 def server_from_bson(raw: Mapping[str, Any]) -> ServerDoc:

@@ -26,6 +26,8 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 
 from rocketjob.store.base import JobDoc
+from rocketjob.store.mongodb.connection import Database, Docs
+from rocketjob.store.mongodb.wakeup import Wakeups
 from rocketjob.store.slices import NewSlice, SliceDoc, server_of
 
 #: Slices per ``insert_many`` of an upload (bounded memory, few round trips).
@@ -45,17 +47,17 @@ def slice_from_bson(raw: Mapping[str, Any]) -> SliceDoc:
 class MongoSlices:
     """Batch job slices on MongoDB (see the module docstring)."""
 
-    _db: Any
-    _jobs: Any
-    _wakeups: Any
+    _db: Database  # the store's (rocketjob.store.mongodb.connection)
+    _jobs: Docs
+    _wakeups: Wakeups
     _slice_indexes = False
 
     def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
         raise NotImplementedError  # provided by MongoStore
 
     @property
-    def _slices(self) -> Any:
-        collection = self._db["rocketjob_slices"]
+    def _slices(self) -> Docs:
+        collection = self._db.db["rocketjob_slices"]
         if not self._slice_indexes:
             keys = [("job_id", ASCENDING), ("number", ASCENDING)]
             collection.create_index(keys, name="slice", unique=True)

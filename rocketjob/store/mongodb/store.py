@@ -21,29 +21,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
-import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
-import pymongo
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import (
     BulkWriteError,
-    ConfigurationError,
-    ConnectionFailure,
-    DuplicateKeyError,
-    ExecutionTimeout,
-    InvalidURI,
-    OperationFailure,
-    PyMongoError,
-    WTimeoutError,
 )
 
-from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
+from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.mongodb.connection import Database, translated
+from rocketjob.store.mongodb.dirmon import Dirmon
 from rocketjob.store.mongodb.docs import (
     job_from_bson,
     server_from_bson,
@@ -51,109 +41,38 @@ from rocketjob.store.mongodb.docs import (
     to_bson,
     to_sets,
 )
-from rocketjob.store.mongodb.extras import MongoExtras, is_duplicate_singleton
+from rocketjob.store.mongodb.singleton import with_active_key
 from rocketjob.store.mongodb.slices import MongoSlices
+from rocketjob.store.mongodb.throttle import Throttle
 from rocketjob.store.mongodb.wakeup import Wakeups
 from rocketjob.store.mongodb.web import MongoMissionControl, job_filter
 
-P = ParamSpec("P")
-R = TypeVar("R")
-DEFAULT_DATABASE = "rocketjob"
-CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000,
-                   "socketTimeoutMS": 30000}  # fmt: skip
-_AUTH_CODES = frozenset({13, 18})  # Unauthorized, AuthenticationFailed
 _MAX_COMMANDS = 1_000_000  # $slice needs a count: more than any list of pending commands
 _REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc)
-    for noise in (", full error:", " (configured timeouts:", ", Timeout:"):
-        text = text.split(noise)[0]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0][:300] if lines else type(exc).__name__
+class MongoStore(MongoSlices, MongoMissionControl):
+    """The MongoDB implementation of :class:`rocketjob.store.base.Store` (and of the
+    optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
+    :class:`MongoMissionControl`, which owns nothing but the typed collections; batch
+    slices from :class:`MongoSlices`)."""
 
-
-def _translated(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn pymongo errors into StoreUnavailable / StoreError with one line each."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except (DuplicateKeyError, BulkWriteError) as exc:
-            if is_duplicate_singleton(exc):
-                raise DuplicateJob(f"duplicate singleton_key: {_one_line(exc)}") from None
-            raise StoreError(f"MongoDB store: duplicate key: {_one_line(exc)}") from None
-        except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
-            raise StoreUnavailable(f"MongoDB store unavailable: {_one_line(exc)}") from None
-        except OperationFailure as exc:
-            if exc.code in _AUTH_CODES:
-                raise StoreUnavailable(f"MongoDB store: {_one_line(exc)}") from None
-            raise StoreError(f"MongoDB store: {_one_line(exc)}") from None
-        except PyMongoError as exc:
-            raise StoreError(f"MongoDB store: {_one_line(exc)}") from None
-
-    return wrapper
-
-
-def _split_url(url: str) -> tuple[str, dict[str, str]]:
-    """The URL for pymongo and the store's own options (removed from the query)."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {key: value for key, value in pairs if key == "wakeups"}
-    query = urlencode([(key, value) for key, value in pairs if key != "wakeups"])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, "")), ours
-
-
-class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
-    """The MongoDB implementation of :class:`rocketjob.store.base.Store`."""
+    #: Outcome batches a worker process may have in flight at once (GroupCommitter): one,
+    #: as on the other stores (bigger batches, fewer round trips per job).
+    concurrent_writers = 1
 
     def __init__(self, url: str) -> None:
         self.url = url
-        client_url, options = _split_url(url)
-        shown = urlsplit(url)
-        display = url.replace(f":{shown.password}@", ":***@") if shown.password else url
-        try:
-            given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
-            defaults: dict[str, Any] = {
-                k: v for k, v in CLIENT_DEFAULTS.items() if k.lower() not in given
-            }
-            with warnings.catch_warnings():  # pymongo only warns about bad URL options
-                warnings.simplefilter("error", UserWarning)
-                self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-                    client_url, tz_aware=True, tzinfo=dt.UTC, appname="rocketjob", **defaults
-                )
-            self._db = self._client.get_default_database(DEFAULT_DATABASE)
-            hello = self._client.admin.command("hello")
-            self._jobs = self._db["rocketjob_jobs"]
-            self._servers = self._db["rocketjob_servers"]
-            self._create_indexes()
-        except (InvalidURI, ConfigurationError, ValueError, UserWarning) as exc:
-            raise StoreUnavailable(f"store url {display!r} is invalid: {_one_line(exc)}") from None
-        except PyMongoError as exc:
-            if hasattr(self, "_client"):
-                self._client.close()
-            raise StoreUnavailable(
-                f"cannot open MongoDB store {display}: {_one_line(exc)}"
-            ) from None
-        replicated = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
-        self._transactions = replicated
-        streams = replicated and options.get("wakeups", "stream") != "poll"
-        self._wakeups = Wakeups(self._jobs, use_change_stream=streams)
-
-    def _create_indexes(self) -> None:
-        self._jobs.create_index(
-            [("state", ASCENDING), ("priority", ASCENDING), ("_id", ASCENDING)], name="claim"
-        )
-        by_class = [("job_class", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)]
-        self._jobs.create_index(by_class, name="class_state")
-        self._jobs.create_index([("server_name", ASCENDING), ("state", ASCENDING)], name="server")
-        self._servers.create_index([("heartbeat_at", ASCENDING)], name="heartbeat")
-        self._create_extra_indexes()
+        db = Database(url)
+        MongoMissionControl.__init__(self, db)
+        self._client, self._transactions = db.client, db.transactions
+        self._servers = db.servers
+        self._wakeups = Wakeups(db.jobs, use_change_stream=db.change_streams)
+        self._throttle = Throttle(db.throttle_slots, db.jobs)
+        self._dirmon = Dirmon(db)
 
     # -- jobs ------------------------------------------------------------------------
-    @_translated
+    @translated
     def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
         """All or none: one transaction where the server has them (replica sets);
         otherwise one ordered ``insert_many`` whose partial result is deleted again."""
@@ -181,12 +100,12 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
                 self._jobs.delete_many({"_id": {"$in": [d["_id"] for d in stored[:inserted]]}})
             raise
 
-    @_translated
+    @translated
     def get_job(self, job_id: str) -> JobDoc | None:
         raw = self._jobs.find_one({"_id": job_id})
         return job_from_bson(raw) if raw else None
 
-    @_translated
+    @translated
     def update_job(
         self,
         job_id: str,
@@ -203,7 +122,7 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
         if not changes:
             raw = self._jobs.find_one(where)
         else:
-            changes = self._with_active_key(job_id, changes, from_states)
+            changes = with_active_key(self._jobs, job_id, changes, from_states)
             raw = self._jobs.find_one_and_update(
                 where, {"$set": to_sets(changes)}, return_document=ReturnDocument.AFTER
             )
@@ -211,7 +130,7 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
                 self._wakeups.poke()
         return job_from_bson(raw) if raw else None
 
-    @_translated
+    @translated
     def delete_job(self, job_id: str, *, from_states: Collection[str] | None = None) -> bool:
         where: dict[str, Any] = {"_id": job_id}
         if from_states is not None:
@@ -221,7 +140,7 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
             self.delete_slices(job_id)  # a batch job's slices go with it
         return deleted
 
-    @_translated
+    @translated
     def find_jobs(self, query: JobQuery) -> list[JobDoc]:
         cursor = self._jobs.find(job_filter(query)).sort(
             "_id", DESCENDING if query.descending else ASCENDING
@@ -232,7 +151,7 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
             cursor = cursor.limit(int(query.limit))
         return [job_from_bson(raw) for raw in cursor]
 
-    @_translated
+    @translated
     def count_jobs(self, job_class: str | None = None) -> dict[str, int]:
         match = {} if job_class is None else {"job_class": job_class}
         rows = self._jobs.aggregate(
@@ -240,11 +159,11 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
         )
         return {row["_id"]: int(row["n"]) for row in rows}
 
-    @_translated
+    @translated
     def queued_job_classes(self) -> list[str]:
         return sorted(self._jobs.distinct("job_class", {"state": "queued"}))
 
-    @_translated
+    @translated
     def claim_jobs(
         self,
         worker_names: Sequence[str],
@@ -255,7 +174,7 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
         if not worker_names or not job_classes:
             return []
         if limits:
-            return self._claim_limited(worker_names, job_classes, now, limits)
+            return self._throttle.claim(worker_names, job_classes, now, limits)
         where = {
             "state": "queued",
             "job_class": {"$in": list(job_classes)},
@@ -277,7 +196,7 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
             claimed.append(job_from_bson(raw))
         return claimed
 
-    @_translated
+    @translated
     def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
         """One conditional write per job (each atomic on its document)."""
         done = []
@@ -295,7 +214,24 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
             self._wakeups.poke()
         return done
 
-    @_translated
+    def finish_and_claim(
+        self,
+        finished: Sequence[Finish],
+        worker_names: Sequence[str],
+        job_classes: Collection[str],
+        now: dt.datetime,
+        limits: Sequence[ClaimLimit] = (),
+    ) -> tuple[list[str], list[JobDoc]]:
+        """``finish_jobs`` then ``claim_jobs``. MongoDB writes each document atomically
+        (no multi-document transaction on a standalone server): every outcome is its own
+        compare-and-set on the job still running on its worker, every claim its own
+        ``find_one_and_update`` (throttled claims as in ``claim_jobs``), so the
+        guarantees are those of the two calls; the threads whose outcomes are written get
+        their next jobs without a poll of their own."""
+        done = self.finish_jobs(finished)
+        return done, self.claim_jobs(worker_names, job_classes, now, limits)
+
+    @translated
     def requeue_jobs(self, server_name: str) -> int:
         result = self._jobs.update_many(
             {"state": "running", "server_name": server_name}, {"$set": to_sets(_REQUEUE)}
@@ -310,12 +246,12 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
         self._wakeups.wait(timeout)
 
     # -- servers -----------------------------------------------------------------------
-    @_translated
+    @translated
     def register_server(self, doc: ServerDoc) -> None:
         full = {**doc, "info": doc.get("info") or {}, "commands": doc.get("commands") or []}
         self._servers.replace_one({"_id": doc["name"]}, to_bson(full, "name"), upsert=True)
 
-    @_translated
+    @translated
     def heartbeat_server(self, name: str, changes: Mapping[str, Any]) -> ServerDoc | None:
         """Write ``changes`` and read the pending commands in one ``find_one_and_update``
         (the document after the write); when there are some, a second single-document
@@ -336,20 +272,20 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
             self._servers.update_one({"_id": name}, [{"$set": {"commands": rest}}])
         return doc
 
-    @_translated
+    @translated
     def send_command(self, name: str, command: str) -> bool:
         result = self._servers.update_one({"_id": name}, {"$push": {"commands": command}})
-        return result.matched_count > 0
+        return int(result.matched_count) > 0
 
-    @_translated
+    @translated
     def list_servers(self) -> list[ServerDoc]:
         return [server_from_bson(raw) for raw in self._servers.find().sort("_id", ASCENDING)]
 
-    @_translated
+    @translated
     def remove_server(self, name: str) -> None:
         self._servers.delete_one({"_id": name})
 
-    @_translated
+    @translated
     def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
         """``find_one_and_delete`` per zombie: of racing callers, exactly one gets each
         document and re-queues its jobs."""
@@ -365,6 +301,38 @@ class MongoStore(MongoExtras, MongoSlices, MongoMissionControl):
         return sorted(reaped)
 
     # -- life cycle ------------------------------------------------------------------------
+    @translated
+    def delete_jobs(self, states: Collection[str], finished_before: dt.datetime, limit: int) -> int:
+        """Delete at most ``limit`` finished jobs in ``states``: read a page of ids, then
+        one ``delete_many`` re-checking the condition."""
+        if not states or limit <= 0:
+            return 0
+        where = {"state": {"$in": list(states)}, **time_filter("completed_at", "$lt",
+                                                                 finished_before)}  # fmt: skip
+        ids = [raw["_id"] for raw in self._jobs.find(where, {"_id": 1}).limit(int(limit))]
+        if not ids:
+            return 0
+        deleted = int(self._jobs.delete_many({**where, "_id": {"$in": ids}}).deleted_count)
+        self.drop_orphan_slices(ids)  # batch jobs' slices go with them (rocketjob.batch)
+        return deleted
+
+    # -- dirmon entries -----------------------------------------------------------
+    def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:
+        """Store a new dirmon entry; a duplicate name raises ValidationError."""
+        self._dirmon.insert(entry)
+
+    def list_dirmon_entries(self) -> list[dict[str, Any]]:
+        """Every dirmon entry, by name."""
+        return self._dirmon.entries()
+
+    def update_dirmon_entry(self, name: str, changes: Mapping[str, Any]) -> bool:
+        """Apply ``changes`` to the entry named ``name``; False if there is none."""
+        return self._dirmon.update(name, changes)
+
+    def delete_dirmon_entry(self, name: str) -> bool:
+        """Delete the entry named ``name``; False if there is none."""
+        return self._dirmon.delete(name)
+
     def close(self) -> None:
         self._wakeups.close()
         self._client.close()

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 
-from rocketjob.store import limits as lim
+import rocketjob.store.limits as lim
 from rocketjob.store.base import ClaimLimit, JobDoc
+from rocketjob.store.mongodb.connection import Docs
 from rocketjob.store.mongodb.docs import job_from_bson, time_filter, to_sets
 
 _QUEUED = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
@@ -46,7 +46,7 @@ def token_of(doc: JobDoc) -> str:
 class Throttle:
     """Claims under limits for one MongoStore (see the module docstring)."""
 
-    def __init__(self, slots: Any, jobs: Any) -> None:
+    def __init__(self, slots: Docs, jobs: Docs) -> None:
         self._slots = slots
         self._jobs = jobs
         self._ready: set[tuple[str, int]] = set()

@@ -18,8 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
@@ -27,6 +26,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from rocketjob.ids import new_id
 from rocketjob.store.base import JobDoc, JobQuery
+from rocketjob.store.mongodb.connection import Database, Docs
+from rocketjob.store.mongodb.connection import translated as _translated
 from rocketjob.store.mongodb.docs import job_from_bson, split_time
 
 P = ParamSpec("P")
@@ -37,19 +38,6 @@ _TEXT_FIELDS = ("id", "job_class", "description", "arguments", "exception", "wor
                 "fields")  # fmt: skip
 _TIMING_FIELDS = {"_id": 0, "completed_at": 1, "started_at": 1, "created_at": 1, "run_at": 1,
                   "_us": 1}  # fmt: skip
-
-
-def _translated(fn: Callable[P, R]) -> Callable[P, R]:
-    """pymongo errors as StoreUnavailable / StoreError, exactly as the store's own methods
-    (imported late: :mod:`rocketjob.store.mongodb` imports this module)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from rocketjob.store.mongodb.store import _translated as translate
-
-        return translate(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _at_or_after(field: str, value: dt.datetime) -> dict[str, Any]:
@@ -81,24 +69,22 @@ def _matches(doc: JobDoc, text: str | None, scheduled: bool | None, now: dt.date
 class MongoMissionControl:
     """Mission Control's listings, counts, figures and audit log (see the module docstring)."""
 
-    _db: Any
-    _jobs: Any
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._jobs, self._audit = db.jobs, db.audit
+        self._mission_control_ready = False
 
     @_translated
     def prepare_mission_control(self) -> None:
         """Create the finished-jobs index (the audit collection needs only ``_id``);
         idempotent. The first call on a large existing collection builds the index."""
-        if getattr(self, "_mission_control_ready", False):
+        if self._mission_control_ready:
             return
         self._jobs.create_index(
             [("completed_at", ASCENDING), ("state", ASCENDING)],
             name="finished_state",
         )
         self._mission_control_ready = True
-
-    @property
-    def _audit(self) -> Any:
-        return self._db["rocketjob_audit"]
 
     @_translated
     def add_audit(self, entry: Mapping[str, Any]) -> str:
@@ -124,12 +110,12 @@ class MongoMissionControl:
 
     # -- web sessions and failed logins -------------------------------------------------
     @property
-    def _sessions(self) -> Any:
-        return self._db["rocketjob_web_sessions"]
+    def _sessions(self) -> Docs:
+        return self._db.db["rocketjob_web_sessions"]
 
     @property
-    def _failures(self) -> Any:
-        return self._db["rocketjob_web_login_failures"]
+    def _failures(self) -> Docs:
+        return self._db.db["rocketjob_web_login_failures"]
 
     @_translated
     def add_web_session(self, session: Mapping[str, Any]) -> None:
@@ -183,6 +169,7 @@ class MongoMissionControl:
             {"_id": key}, {"$inc": {"failures": 1}, "$set": {"last_at": at}},
             upsert=True, return_document=ReturnDocument.AFTER,
         )  # fmt: skip
+        assert doc is not None  # an upsert returning the document after always finds one
         return int(doc["failures"])
 
     @_translated

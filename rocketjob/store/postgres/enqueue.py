@@ -5,7 +5,8 @@ transactions that sent a NOTIFY (a database-wide lock held from before the commi
 flush to its end), so threads of one process that enqueue one job each at the same
 time (a threaded web server) queued for one flush each: 8 threads enqueued no faster
 than one (docs/performance.md, many threads enqueueing). Instead, as on the SQLite
-store (:mod:`rocketjob.store.sqlite.enqueue`, whose hand-over this reuses): the first
+store (:mod:`rocketjob.store.sqlite.enqueue`, whose hand-over this reuses: the mechanism is
+:mod:`rocketjob.group_commit`): the first
 thread to arrive writes its jobs; threads arriving meanwhile queue theirs, and the next
 of them writes everything queued in ONE statement (rows and one NOTIFY), one commit.
 
@@ -23,8 +24,9 @@ from typing import Any, cast
 
 import psycopg
 
+from rocketjob.group_commit import Slot
 from rocketjob.store.base import JobDoc
-from rocketjob.store.sqlite.enqueue import EnqueueCommitter, _Entry
+from rocketjob.store.sqlite.enqueue import EnqueueCommitter, Rows
 
 #: Runs ``insert(conn, docs)`` on a pooled autocommit connection (``store._single``).
 Insert = Callable[[Any, Sequence[JobDoc]], None]
@@ -48,7 +50,7 @@ class PostgresEnqueues(EnqueueCommitter):
         """One caller's jobs: the store's usual single statement."""
         self._run(lambda conn: self._insert(conn, rows))
 
-    def _insert_each(self, conn: Any, batch: list[_Entry]) -> None:
+    def _insert_each(self, conn: Any, batch: list[Slot[Rows]]) -> None:
         """Every queued caller's jobs in one statement; after a unique-key failure (none
         of it stored), each caller's on its own, so only the duplicate's caller fails."""
         try:
@@ -61,6 +63,6 @@ class PostgresEnqueues(EnqueueCommitter):
                     entry.error = exc
 
 
-def _docs(entry: _Entry) -> Sequence[JobDoc]:
+def _docs(entry: Slot[Rows]) -> Sequence[JobDoc]:
     """The job documents a caller queued (the SQLite committer calls them rows)."""
-    return cast(Sequence[JobDoc], entry.rows)
+    return cast(Sequence[JobDoc], entry.item)

@@ -19,7 +19,8 @@ from psycopg import sql
 from psycopg.types.json import Json, Jsonb
 
 from rocketjob.errors import StoreUnavailable
-from rocketjob.store.base import JOB_FIELDS, JobDoc, ServerDoc
+from rocketjob.store.base import SERVER_FIELDS, JobDoc, ServerDoc
+from rocketjob.store.job_fields import JOB_FIELD_SPECS, JOB_FIELDS, Kind, fields_of
 
 #: Options of the store itself; every other query parameter goes to libpq as is.
 STORE_OPTIONS = {
@@ -127,25 +128,20 @@ ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS attempts jsonb;
 SCHEMA_VERSION = max(MIGRATIONS)
 
 JOB_COLUMNS = tuple(JOB_FIELDS)
-#: Each job column's type, as the migrations above create it.
-JOB_COLUMN_TYPES = {
-    "id": "text", "job_class": "text", "state": "text", "priority": "smallint",
-    "description": "text", "arguments": "json", "run_at": "timestamptz",
-    "expires_at": "timestamptz", "destroy_on_complete": "boolean", "collect_output": "boolean",
-    "result": "json", "created_at": "timestamptz", "started_at": "timestamptz",
-    "completed_at": "timestamptz", "failure_count": "integer", "worker_name": "text",
-    "server_name": "text", "percent_complete": "smallint", "exception": "jsonb",
-    "log_level": "text", "fields": "json", "singleton_key": "text", "attempts": "jsonb",
+#: The column type of each kind of field, as the migrations above create them. Payload
+#: columns are ``json`` (kept as written: key order and number spelling) because ``jsonb``
+#: normalises numbers (1e20 reads back as an int) and reorders keys, which would break the
+#: codec's exact round trip. Store-owned shapes are ``jsonb``.
+_COLUMN_TYPE = {
+    Kind.TEXT: "text", Kind.SMALLINT: "smallint", Kind.INT: "integer", Kind.BOOL: "boolean",
+    Kind.TIME: "timestamptz", Kind.DATA: "json", Kind.DOC: "jsonb",
 }  # fmt: skip
-SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
-                  "busy", "info", "commands")  # fmt: skip
-#: Payload columns are ``json`` (kept as written: key order and number spelling) because
-#: ``jsonb`` normalises numbers (1e20 reads back as an int) and reorders keys, which
-#: would break the codec's exact round trip. Store-owned shapes are ``jsonb``.
-_JSON_COLUMNS = frozenset({"arguments", "result", "fields"})
-_JSONB_COLUMNS = frozenset({"exception", "info", "commands", "attempts"})
-_TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at",
-                           "heartbeat_at"})  # fmt: skip
+#: Each job column's type.
+JOB_COLUMN_TYPES = {spec.name: _COLUMN_TYPE[spec.kind] for spec in JOB_FIELD_SPECS}
+SERVER_COLUMNS = tuple(SERVER_FIELDS)
+_JSON_COLUMNS = fields_of(Kind.DATA)
+_JSONB_COLUMNS = fields_of(Kind.DOC) | {"info", "commands"}
+_TIME_COLUMNS = fields_of(Kind.TIME) | {"heartbeat_at"}
 
 
 def _dumps(value: Any) -> str:

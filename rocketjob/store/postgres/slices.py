@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -25,7 +24,8 @@ import psycopg
 from psycopg import sql
 
 from rocketjob.store.base import JobDoc
-from rocketjob.store.postgres.extras import _translated
+from rocketjob.store.postgres.connection import Database
+from rocketjob.store.postgres.connection import translated as _translated
 from rocketjob.store.postgres.schema import JOB_COLUMNS, to_param
 from rocketjob.store.slices import NewSlice, SliceDoc, server_of
 
@@ -76,42 +76,37 @@ def _cols(columns: Sequence[str], prefix: str | None = None) -> sql.Composable:
 class PostgresSlices:
     """Batch job slices on PostgreSQL (see the module docstring)."""
 
-    _jobs: sql.Composed
-    _opts: Any
+    _db: Database  # the store's (rocketjob.store.postgres.connection)
     _slices_ready = False
-
-    def _transaction(self) -> AbstractContextManager[Conn]:
-        raise NotImplementedError  # provided by PostgresStore
-
-    def _single(self) -> AbstractContextManager[Conn]:
-        raise NotImplementedError  # provided by PostgresStore
 
     @property
     def _slices(self) -> sql.Composable:
         if not self._slices_ready:
             self._create_slices()
-        return sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._opts.schema))
+        return sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._db.opts.schema))
 
     def _create_slices(self) -> None:
-        slices = sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._opts.schema))
-        with self._transaction() as conn:
+        slices = sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._db.opts.schema))
+        with self._db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                         (f"rocketjob:slices:{self._opts.schema}",))  # fmt: skip
+                         (f"rocketjob:slices:{self._db.opts.schema}",))  # fmt: skip
             for statement in _TABLE.split(";\n"):
-                conn.execute(sql.SQL(statement).format(slices=slices, jobs=self._jobs))
+                conn.execute(sql.SQL(statement).format(slices=slices, jobs=self._db.jobs))
         self._slices_ready = True
 
     @_translated
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
         table = self._slices
         insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            self._jobs, _cols(JOB_COLUMNS), sql.SQL(", ").join(sql.Placeholder() * len(JOB_COLUMNS))
+            self._db.jobs,
+            _cols(JOB_COLUMNS),
+            sql.SQL(", ").join(sql.Placeholder() * len(JOB_COLUMNS)),
         )
         copy = sql.SQL(
             "COPY {} (job_id, number, state, first_record, record_count, records) FROM STDIN"
         ).format(table)
         job_id, count = doc["id"], 0
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute("SET LOCAL statement_timeout = 0")  # an upload may take minutes
             with conn.cursor().copy(copy) as sink:
                 for piece in slices:
@@ -121,11 +116,8 @@ class PostgresSlices:
             # the job last: ``doc`` may be completed by the stream (record counts); the
             # foreign key is checked at commit (DEFERRABLE INITIALLY DEFERRED)
             conn.execute(insert, [to_param(n, doc.get(n)) for n in JOB_COLUMNS])
-            conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
+            conn.execute("SELECT pg_notify(%s, '')", (self._db.channel,))
         return count
-
-    def _channel_name(self) -> str:
-        return f"rocketjob_queued_{self._opts.schema}"[:63]
 
     @_translated
     def claim_slices(
@@ -142,13 +134,13 @@ class PostgresSlices:
             "SELECT j.id, j.job_class FROM {jobs} j WHERE j.state = 'running'"
             " AND j.worker_name IS NULL AND j.job_class = ANY(%s) AND EXISTS (SELECT 1 FROM"
             " {slices} s WHERE s.job_id = j.id AND s.state = 'queued') ORDER BY j.priority, j.id"
-        ).format(jobs=self._jobs, slices=table)
-        with self._single() as conn:
+        ).format(jobs=self._db.jobs, slices=table)
+        with self._db.single() as conn:
             jobs = conn.execute(opened, (list(job_classes),)).fetchall()
         if not jobs:
             return []
         names, claimed = list(worker_names), []
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             for job_id, job_class in jobs:
                 take = self._room(conn, job_id, limits.get(job_class, 0), len(names))
                 if take:
@@ -162,7 +154,7 @@ class PostgresSlices:
     def _room(self, conn: Conn, job_id: str, limit: int, wanted: int) -> int:
         if limit <= 0:
             return wanted
-        conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(self._jobs),
+        conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(self._db.jobs),
                      (job_id,))  # fmt: skip
         row = conn.execute(
             sql.SQL("SELECT count(*) FROM {} WHERE job_id = %s AND state = 'running'").format(
@@ -208,7 +200,7 @@ class PostgresSlices:
         self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
     ) -> bool:
         statement, params = self._finish(job_id, number, worker_name, changes)
-        with self._single() as conn:
+        with self._db.single() as conn:
             return conn.execute(statement, params).rowcount > 0
 
     @_translated
@@ -224,8 +216,8 @@ class PostgresSlices:
         statement, params = self._finish(job_id, number, worker_name, changes)
         still_open = sql.SQL(
             "SELECT 1 FROM {} WHERE id = %s AND state = 'running' AND worker_name IS NULL"
-        ).format(self._jobs)
-        with self._transaction() as conn:
+        ).format(self._db.jobs)
+        with self._db.transaction() as conn:
             if conn.execute(statement, params).rowcount == 0:
                 return False, None
             if conn.execute(still_open, (job_id,)).fetchone() is None:
@@ -238,7 +230,7 @@ class PostgresSlices:
     @_translated
     def count_slices(self, job_id: str) -> dict[str, int]:
         statement = sql.SQL("SELECT state, count(*) FROM {} WHERE job_id = %s GROUP BY state")
-        with self._single() as conn:
+        with self._db.single() as conn:
             rows = conn.execute(statement.format(self._slices), (job_id,)).fetchall()
         return {state: int(count) for state, count in rows if count}
 
@@ -247,7 +239,7 @@ class PostgresSlices:
         statement = sql.SQL(
             "SELECT {} FROM {} WHERE job_id = %s AND state = 'failed' ORDER BY number"
         ).format(_cols(_COLUMNS), self._slices)
-        with self._single() as conn:
+        with self._db.single() as conn:
             return [slice_from_row(row) for row in conn.execute(statement, (job_id,))]
 
     @_translated
@@ -255,7 +247,7 @@ class PostgresSlices:
         statement = sql.SQL(
             "SELECT {} FROM {} WHERE job_id = %s AND number > %s ORDER BY number LIMIT %s"
         ).format(_cols(_PAGE_COLUMNS), self._slices)
-        with self._single() as conn:
+        with self._db.single() as conn:
             rows = conn.execute(statement, (job_id, after, limit)).fetchall()
         return [slice_from_row(row, _PAGE_COLUMNS) for row in rows]
 
@@ -265,7 +257,7 @@ class PostgresSlices:
             "UPDATE {} SET state = 'queued', completed_at = NULL"
             " WHERE job_id = %s AND state = 'failed'"
         ).format(self._slices)
-        with self._single() as conn:
+        with self._db.single() as conn:
             return conn.execute(statement, (job_id,)).rowcount
 
     @_translated
@@ -274,16 +266,16 @@ class PostgresSlices:
             "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL,"
             " started_at = NULL WHERE state = 'running' AND server_name = %s"
         ).format(self._slices)
-        with self._single() as conn:
+        with self._db.single() as conn:
             count = conn.execute(statement, (server_name,)).rowcount
             if count:
-                conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
+                conn.execute("SELECT pg_notify(%s, '')", (self._db.channel,))
         return count
 
     @_translated
     def delete_slices(self, job_id: str) -> int:
         statement = sql.SQL("DELETE FROM {} WHERE job_id = %s").format(self._slices)
-        with self._single() as conn:
+        with self._db.single() as conn:
             return conn.execute(statement, (job_id,)).rowcount
 
     @_translated
@@ -291,7 +283,7 @@ class PostgresSlices:
         statement = sql.SQL(
             "UPDATE {} SET worker_name = %s, server_name = %s WHERE id = %s"
             " AND state = 'running' AND worker_name IS NULL"
-        ).format(self._jobs)
-        with self._single() as conn:
+        ).format(self._db.jobs)
+        with self._db.single() as conn:
             cursor = conn.execute(statement, (worker_name, server_of(worker_name), job_id))
             return cursor.rowcount > 0

@@ -22,50 +22,29 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import time
-import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar, cast
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, cast
 
 import orjson
 import psycopg
-import psycopg_pool
 from psycopg import sql
-from psycopg.types.json import set_json_loads
 
 import rocketjob.store.postgres.schema as schema
 import rocketjob.store.postgres.sql as postgres_sql
-from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable, ValidationError
+from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.postgres.connection import Conn, Database
+from rocketjob.store.postgres.connection import translated as _translated
+from rocketjob.store.postgres.dirmon import Dirmon
 from rocketjob.store.postgres.enqueue import PostgresEnqueues
-from rocketjob.store.postgres.extras import PostgresExtras
 from rocketjob.store.postgres.listen import Listener
-from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, one_line, to_param
+from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, to_param
 from rocketjob.store.postgres.slices import PostgresSlices
+from rocketjob.store.postgres.throttle import Throttle
 from rocketjob.store.postgres.web import PostgresMissionControl, job_filters
-
-P = ParamSpec("P")
-R = TypeVar("R")
-Conn = psycopg.Connection[Any]
-
 
 #: The columns a bulk enqueue sends per job; the others are the batch's template.
 _PER_JOB = frozenset({"id", "arguments"})
-
-#: When each pooled connection last finished a statement without error.
-_FRESH: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
-#: A pooled connection used successfully this recently is handed out without the pool's
-#: check (an empty query: one more round trip per call, half the calls' latency on a
-#: busy worker). A connection broken since then fails its call once with
-#: StoreUnavailable, and the pool replaces it.
-FRESH_SECONDS = 1.0
-
-
-def _check_unless_fresh(conn: Conn) -> None:
-    if time.monotonic() - _FRESH.get(conn, -FRESH_SECONDS) >= FRESH_SECONDS:
-        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _claimed(rows: list[Any]) -> list[JobDoc]:
@@ -74,29 +53,11 @@ def _claimed(rows: list[Any]) -> list[JobDoc]:
     return [schema.job_from_row(row[:-1]) for row in rows]
 
 
-def _translated(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn driver errors into rocketjob's StoreUnavailable / StoreError, one line each."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except psycopg_pool.PoolTimeout as exc:
-            raise StoreUnavailable(f"PostgreSQL store: no connection available: {exc}") from None
-        except psycopg.errors.UniqueViolation as exc:
-            if "singleton" in (exc.diag.constraint_name or ""):
-                raise DuplicateJob(f"duplicate singleton_key: {one_line(exc)}") from None
-            raise StoreError(f"PostgreSQL store: duplicate key: {one_line(exc)}") from None
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"PostgreSQL store unavailable: {one_line(exc)}") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL store: {one_line(exc)}") from None
-
-    return wrapper
-
-
-class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
-    """The PostgreSQL implementation of :class:`rocketjob.store.base.Store`."""
+class PostgresStore(PostgresSlices, PostgresMissionControl):
+    """The PostgreSQL implementation of :class:`rocketjob.store.base.Store` (and of the
+    optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
+    :class:`PostgresMissionControl`, which owns nothing but the typed pool; batch slices
+    from :class:`PostgresSlices`)."""
 
     #: Outcome batches a worker process may have in flight at once (GroupCommitter). One:
     #: the threads that finish during a commit's round trip wait for the next batch, so
@@ -107,68 +68,15 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._opts = schema.parse_url(url)
-        ident = sql.Identifier(self._opts.schema)
-        self._jobs = sql.SQL("{}.rocketjob_jobs").format(ident)
-        self._servers = sql.SQL("{}.rocketjob_servers").format(ident)
-        self._channel = f"rocketjob_queued_{self._opts.schema}"[:63]
-        self._listener = Listener(self._opts.conninfo, self._channel)
-        self._sql = postgres_sql.build(self._jobs, self._channel, ident)
-        self._enqueues = PostgresEnqueues(self._single, self._insert_now)
-        self._first_connect()
-        self._pool = psycopg_pool.ConnectionPool(
-            self._opts.conninfo,
-            min_size=1,
-            max_size=max(1, self._opts.pool_size),
-            timeout=self._opts.pool_timeout,
-            configure=self._configure,
-            check=_check_unless_fresh,
-            reconnect_timeout=60,
-            name="rocketjob",
-            open=True,
-        )
-
-    # -- connections ---------------------------------------------------------------
-    def _first_connect(self) -> None:
-        """Connect once directly, so a bad URL, wrong credentials or an unreachable
-        server fails here with libpq's own one-line reason, then migrate."""
-        try:
-            with psycopg.connect(self._opts.conninfo, autocommit=True) as conn:
-                schema.migrate(conn, self._opts.schema)
-        except psycopg.Error as exc:
-            raise StoreUnavailable(
-                f"cannot open PostgreSQL store {self._opts.display}: {one_line(exc)}"
-            ) from None
-
-    def _configure(self, conn: Conn) -> None:
-        """Per connection: orjson for json columns, timeouts, prepared statements."""
-        set_json_loads(orjson.loads, conn)
-        if not self._opts.prepare:
-            conn.prepare_threshold = None
-        timeout = self._opts.statement_timeout
-        conn.execute(f"SET statement_timeout = {int(timeout)}")
-        conn.execute(f"SET idle_in_transaction_session_timeout = {int(timeout) * 2}")
-        conn.commit()
-        conn.autocommit = True  # one-statement calls need no COMMIT round trip
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Conn]:
-        """A pooled connection inside BEGIN ... COMMIT (rolled back on error)."""
-        with self._pool.connection() as conn:
-            with conn.transaction():
-                yield conn
-            _FRESH[conn] = time.monotonic()
-
-    @contextmanager
-    def _single(self) -> Iterator[Conn]:
-        """A pooled autocommit connection, for calls that are one statement (each
-        statement is atomic on its own)."""
-        with self._pool.connection() as conn:
-            yield conn
-            _FRESH[conn] = time.monotonic()
-
-    def _notify(self, conn: Conn) -> None:
-        conn.execute("SELECT pg_notify(%s, '')", (self._channel,))
+        db = Database(url)
+        PostgresMissionControl.__init__(self, db)
+        self._servers = db.servers
+        self._listener = Listener(db.opts.conninfo, db.channel)
+        self._sql = postgres_sql.build(db.jobs, db.channel, db.ident)
+        self._notify = db.notify
+        self._throttle = Throttle(db)
+        self._dirmon = Dirmon(db)
+        self._enqueues = PostgresEnqueues(db.single, self._insert_now)
 
     # -- jobs ------------------------------------------------------------------------
     @_translated
@@ -211,11 +119,6 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
         with self._single() as conn:
             row = conn.execute(statement, (job_id,)).fetchone()
         return schema.job_from_row(row) if row else None
-
-    def _job_cols(self, prefix: str | None = None) -> sql.Composable:
-        if prefix is None:
-            return sql.SQL(", ").join(map(sql.Identifier, JOB_COLUMNS))
-        return sql.SQL(", ").join(sql.Identifier(prefix, name) for name in JOB_COLUMNS)
 
     def _sets(self, changes: Mapping[str, Any]) -> tuple[sql.Composable, list[Any]]:
         schema.check_columns(changes, JOB_COLUMNS)
@@ -311,7 +214,7 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
         if not worker_names or not job_classes:
             return []
         if limits:
-            return self._claim_limited(worker_names, job_classes, now, limits)
+            return self._throttle.claim(worker_names, job_classes, now, limits)
         with self._single() as conn:
             rows = conn.execute(
                 self._sql.claim_for(len(worker_names)),
@@ -491,6 +394,35 @@ class PostgresStore(PostgresExtras, PostgresSlices, PostgresMissionControl):
         return [row[0] for row in rows]
 
     # -- life cycle ------------------------------------------------------------------------
+    @_translated
+    def delete_jobs(self, states: Collection[str], finished_before: dt.datetime, limit: int) -> int:
+        """Delete at most ``limit`` finished jobs in ``states`` (one short statement)."""
+        if not states or limit <= 0:
+            return 0
+        statement = sql.SQL(
+            "DELETE FROM {jobs} WHERE id IN (SELECT id FROM {jobs} WHERE state = ANY(%s) "
+            "AND completed_at < %s LIMIT %s FOR UPDATE SKIP LOCKED)"
+        ).format(jobs=self._jobs)
+        with self._single() as conn:
+            return int(conn.execute(statement, (list(states), finished_before, limit)).rowcount)
+
+    # -- dirmon entries -----------------------------------------------------------
+    def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:
+        """Store a new dirmon entry; a duplicate name raises ValidationError."""
+        self._dirmon.insert(entry)
+
+    def list_dirmon_entries(self) -> list[dict[str, Any]]:
+        """Every dirmon entry, by name."""
+        return self._dirmon.entries()
+
+    def update_dirmon_entry(self, name: str, changes: Mapping[str, Any]) -> bool:
+        """Apply ``changes`` to the entry named ``name``; False if there is none."""
+        return self._dirmon.update(name, changes)
+
+    def delete_dirmon_entry(self, name: str) -> bool:
+        """Delete the entry named ``name``; False if there is none."""
+        return self._dirmon.delete(name)
+
     def close(self) -> None:
-        self._pool.close(timeout=5.0)
+        self._db.close()
         self._listener.close()

@@ -1,6 +1,8 @@
 """PostgreSQL store: the optional Mission Control methods
-(:class:`rocketjob.store.base.MissionControlStore`), a mixin of
-:class:`rocketjob.store.postgres.PostgresStore`.
+(:class:`rocketjob.store.base.MissionControlStore`). :class:`PostgresMissionControl` is
+complete on its own (it owns the typed pool it is given);
+:class:`rocketjob.store.postgres.store.PostgresStore` inherits it so that every query
+added here is a method of the store at once, with nothing to forward.
 
 * ``prepare_mission_control`` creates, once per store and race-safe across processes (a
   transaction-level advisory lock, so it works behind PgBouncer in transaction mode), the
@@ -25,7 +27,8 @@ from psycopg import sql
 
 import rocketjob.store.postgres.schema as schema
 from rocketjob.store.base import JobDoc, JobQuery
-from rocketjob.store.postgres.extras import _translated
+from rocketjob.store.postgres.connection import Database
+from rocketjob.store.postgres.connection import translated as _translated
 
 _SESSION_KEYS = ("id", "user", "fingerprint", "created_at", "last_seen")
 _AUDIT_KEYS = ("id", "at", "user", "action", "target", "outcome", "detail")
@@ -41,11 +44,12 @@ _ORDERED_WALK = "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off"
 class PostgresMissionControl:
     """Mission Control's listings, counts, figures and audit log (see the module docstring)."""
 
-    _jobs: sql.Composed
-    _opts: Any
-    _transaction: Any
-    _single: Any
-    _job_cols: Any
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        # The pool's helpers under the names the queries below use.
+        self._jobs, self._opts, self._job_cols = db.jobs, db.opts, db.job_cols
+        self._single, self._transaction = db.single, db.transaction
+        self._mission_control_ready = False
 
     @contextmanager
     def _listing(self, query: JobQuery) -> Iterator[Any]:
@@ -76,7 +80,7 @@ class PostgresMissionControl:
     def prepare_mission_control(self) -> None:
         """Create the audit table and the finished-jobs index; idempotent. The first call
         on a large existing table builds the index (seconds)."""
-        if getattr(self, "_mission_control_ready", False):
+        if self._mission_control_ready:
             return
         ident = sql.Identifier(self._opts.schema)
         with self._transaction() as conn:
@@ -121,8 +125,9 @@ class PostgresMissionControl:
         row = (entry["at"], entry["user"], entry["action"], entry["target"],
                entry.get("outcome", "ok"), entry.get("detail", ""))  # fmt: skip
         with self._single() as conn:
-            (new_id,) = conn.execute(statement, row).fetchone()
-        return str(new_id)
+            inserted = conn.execute(statement, row).fetchone()
+        assert inserted is not None  # INSERT ... RETURNING returns the row
+        return str(inserted[0])
 
     @_translated
     def list_audit(self, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:

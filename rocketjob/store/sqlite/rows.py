@@ -17,14 +17,14 @@ from typing import Any
 import orjson
 
 from rocketjob import codec
-from rocketjob.store.base import JOB_FIELDS, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import SERVER_FIELDS, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.job_fields import JOB_FIELDS, Kind, fields_of
 
 JOB_COLUMNS = tuple(JOB_FIELDS)
-TIME_COLUMNS = frozenset({"run_at", "expires_at", "created_at", "started_at", "completed_at"})
-JSON_COLUMNS = frozenset({"arguments", "result", "exception", "fields", "attempts"})
-BOOL_COLUMNS = frozenset({"destroy_on_complete", "collect_output"})
-SERVER_COLUMNS = ("name", "host", "pid", "state", "started_at", "heartbeat_at", "threads",
-                   "busy", "info", "commands")  # fmt: skip
+TIME_COLUMNS = fields_of(Kind.TIME)  # integer microseconds since the epoch
+JSON_COLUMNS = fields_of(Kind.DATA, Kind.DOC)  # text written by rocketjob.codec
+BOOL_COLUMNS = fields_of(Kind.BOOL)  # 0 or 1
+SERVER_COLUMNS = tuple(SERVER_FIELDS)
 REQUEUE = (
     "UPDATE jobs SET state = 'queued', worker_name = NULL, server_name = NULL, "
     "started_at = NULL WHERE state = 'running' AND server_name = ?"

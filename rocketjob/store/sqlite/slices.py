@@ -24,8 +24,10 @@ from typing import Any
 from rocketjob import codec
 from rocketjob.store.base import JobDoc
 from rocketjob.store.slices import NewSlice, SliceDoc, server_of
+from rocketjob.store.sqlite.connection import Database
 from rocketjob.store.sqlite.rows import from_micros, insert_job_rows, job_to_row, placeholders
 from rocketjob.store.sqlite.rows import to_micros as _micros
+from rocketjob.store.sqlite.wake import Wakeups
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS slices (
@@ -81,17 +83,16 @@ def slice_from_row(row: Sequence[Any], columns: Sequence[str] = _COLUMNS) -> Sli
 class SQLiteSlices:
     """Batch job slices on SQLite (see the module docstring)."""
 
-    _write: Any
-    _query: Any
-    _wakeups: Any
+    _db: Database  # the store's (rocketjob.store.sqlite.connection)
+    _wakeups: Wakeups
     _slices_ready = False
 
     def _slices(self) -> None:
         """Create the slices table, its indexes and trigger once per store."""
         if not self._slices_ready:
-            rows = self._query("SELECT 1 FROM sqlite_master WHERE name = 'jobs_delete_slices'")
+            rows = self._db.query("SELECT 1 FROM sqlite_master WHERE name = 'jobs_delete_slices'")
             if not rows:
-                self._write(_create_slices)
+                self._db.write(_create_slices)
             self._slices_ready = True
 
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
@@ -106,7 +107,7 @@ class SQLiteSlices:
             insert_job_rows(conn, [job_to_row(doc)])  # last: the stream may complete doc
             return count
 
-        count: int = self._write(run)
+        count: int = self._db.write(run)
         self._wakeups.nudge()
         return count
 
@@ -121,7 +122,7 @@ class SQLiteSlices:
             return []
         self._slices()
         opened = _OPENED.format(placeholders(len(job_classes)))
-        if not self._query(opened + " LIMIT 1", list(job_classes)):
+        if not self._db.query(opened + " LIMIT 1", list(job_classes)):
             return []  # nothing to claim: no write transaction
 
         def run(conn: sqlite3.Connection) -> list[SliceDoc]:
@@ -140,7 +141,7 @@ class SQLiteSlices:
                     break
             return claimed
 
-        result: list[SliceDoc] = self._write(run)
+        result: list[SliceDoc] = self._db.write(run)
         return result
 
     def finish_slice(
@@ -148,7 +149,8 @@ class SQLiteSlices:
     ) -> bool:
         self._slices()
         sql, args = _finish(job_id, number, worker_name, changes)
-        return bool(self._write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True))
+        written = self._db.write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True)
+        return bool(written)
 
     def finish_and_claim_slice(
         self,
@@ -174,19 +176,19 @@ class SQLiteSlices:
                 return True, None
             return True, _claim_one(conn, job_id, row[0], worker_name, now)
 
-        result: tuple[bool, SliceDoc | None] = self._write(run)
+        result: tuple[bool, SliceDoc | None] = self._db.write(run)
         return result
 
     def count_slices(self, job_id: str) -> dict[str, int]:
         self._slices()
-        rows = self._query(
+        rows = self._db.query(
             "SELECT state, COUNT(*) FROM slices WHERE job_id = ? GROUP BY state", (job_id,)
         )
         return {state: count for state, count in rows if count}
 
     def failed_slices(self, job_id: str) -> list[SliceDoc]:
         self._slices()
-        rows = self._query(
+        rows = self._db.query(
             f"SELECT {', '.join(_COLUMNS)} FROM slices WHERE job_id = ? AND state = 'failed'"
             " ORDER BY number",
             (job_id,),
@@ -195,7 +197,7 @@ class SQLiteSlices:
 
     def read_slices(self, job_id: str, after: int, limit: int) -> list[SliceDoc]:
         self._slices()
-        rows = self._query(
+        rows = self._db.query(
             f"SELECT {', '.join(_PAGE_COLUMNS)} FROM slices WHERE job_id = ? AND number > ?"
             " ORDER BY number LIMIT ?",
             (job_id, after, limit),
@@ -208,12 +210,12 @@ class SQLiteSlices:
             "UPDATE slices SET state = 'queued', completed_at = NULL"
             " WHERE job_id = ? AND state = 'failed'"
         )
-        count: int = self._write(lambda conn: conn.execute(sql, (job_id,)).rowcount)
+        count: int = self._db.write(lambda conn: conn.execute(sql, (job_id,)).rowcount)
         return count
 
     def requeue_slices(self, server_name: str) -> int:
         self._slices()
-        count: int = self._write(lambda conn: conn.execute(_REQUEUE, (server_name,)).rowcount)
+        count: int = self._db.write(lambda conn: conn.execute(_REQUEUE, (server_name,)).rowcount)
         if count:
             self._wakeups.nudge()
         return count
@@ -221,7 +223,7 @@ class SQLiteSlices:
     def delete_slices(self, job_id: str) -> int:
         self._slices()
         sql = "DELETE FROM slices WHERE job_id = ?"
-        count: int = self._write(lambda conn: conn.execute(sql, (job_id,)).rowcount)
+        count: int = self._db.write(lambda conn: conn.execute(sql, (job_id,)).rowcount)
         return count
 
     def take_batch_job(self, job_id: str, worker_name: str) -> bool:
@@ -230,7 +232,8 @@ class SQLiteSlices:
             " AND state = 'running' AND worker_name IS NULL"
         )
         args = (worker_name, server_of(worker_name), job_id)
-        return bool(self._write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True))
+        written = self._db.write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True)
+        return bool(written)
 
 
 _STILL_OPEN = "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker_name IS NULL"

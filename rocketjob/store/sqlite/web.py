@@ -1,7 +1,11 @@
-"""SQLite store: the optional Mission Control methods (a mixin of
-:class:`rocketjob.store.sqlite.SQLiteStore`): audit log, counts by class, bounded scans
-for free-text and scheduled filters, throughput and timing samples, server-side web
+"""SQLite store: the optional Mission Control methods
+(:class:`rocketjob.store.base.MissionControlStore`): audit log, counts by class, bounded
+scans for free-text and scheduled filters, throughput and timing samples, server-side web
 sessions (``web_sessions``) and failed-login counters (``web_login_failures``).
+
+:class:`SQLiteMissionControl` is complete on its own (it owns the typed connection it is
+given); :class:`rocketjob.store.sqlite.store.SQLiteStore` inherits it so that every query
+added here is a method of the store at once, with nothing to forward.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rocketjob.store.base import JobDoc, JobQuery
+from rocketjob.store.sqlite.connection import Database
 from rocketjob.store.sqlite.rows import (
     EPOCH,
     JOB_COLUMNS,
@@ -23,16 +28,17 @@ from rocketjob.store.sqlite.rows import (
 
 
 class SQLiteMissionControl:
-    """Mission Control queries; needs the store's ``_write`` and ``_query``."""
+    """Mission Control queries on one SQLite store's connection."""
 
-    _write: Any
-    _query: Any
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._mission_control_ready = False
 
     def prepare_mission_control(self) -> None:
         """Create what Mission Control's queries need, once per store: the audit table
         and an index on ``(completed_at, state)`` (throughput and run-time figures). Idempotent;
         the first call on a large existing database builds the index (seconds)."""
-        if getattr(self, "_mission_control_ready", False):
+        if self._mission_control_ready:
             return
 
         def run(conn: sqlite3.Connection) -> None:
@@ -55,7 +61,7 @@ class SQLiteMissionControl:
                 "failures INTEGER NOT NULL, last_at INTEGER NOT NULL)"
             )
 
-        self._write(run)
+        self._db.write(run)
         self._mission_control_ready = True
 
     def add_audit(self, entry: Mapping[str, Any]) -> str:
@@ -70,7 +76,7 @@ class SQLiteMissionControl:
             "INSERT INTO audit (at, user, action, target, outcome, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)"
         )
-        return str(self._write(lambda conn: conn.execute(sql, row).lastrowid))
+        return str(self._db.write(lambda conn: conn.execute(sql, row).lastrowid))
 
     def list_audit(self, limit: int = 100, after: str | None = None) -> list[dict[str, Any]]:
         """Audit entries newest first (keyset: ``after`` is the last id of the previous
@@ -83,7 +89,7 @@ class SQLiteMissionControl:
             params.append(int(after))
         sql += f" ORDER BY id DESC LIMIT {int(limit)}"
         keys = ("id", "at", "user", "action", "target", "outcome", "detail")
-        entries = [dict(zip(keys, row, strict=True)) for row in self._query(sql, params)]
+        entries = [dict(zip(keys, row, strict=True)) for row in self._db.query(sql, params)]
         for entry in entries:
             entry["id"], entry["at"] = str(entry["id"]), from_micros(entry["at"])
         return entries
@@ -95,12 +101,12 @@ class SQLiteMissionControl:
         row = (session["id"], session["user"], session["fingerprint"],
                to_micros(session["created_at"]), to_micros(session["last_seen"]))  # fmt: skip
         sql = "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)"
-        self._write(lambda conn: conn.execute(sql, row))
+        self._db.write(lambda conn: conn.execute(sql, row))
 
     def get_web_session(self, session_id: str) -> dict[str, Any] | None:
         """The session, or None."""
         self.prepare_mission_control()
-        rows = self._query(
+        rows = self._db.query(
             "SELECT id, user, fingerprint, created_at, last_seen FROM web_sessions WHERE id = ?",
             (session_id,),
         )
@@ -116,21 +122,23 @@ class SQLiteMissionControl:
         self.prepare_mission_control()
         sql, row = "UPDATE web_sessions SET last_seen = ? WHERE id = ?", (
             to_micros(last_seen), session_id)  # fmt: skip
-        self._write(lambda conn: conn.execute(sql, row))
+        self._db.write(lambda conn: conn.execute(sql, row))
 
     def delete_web_session(self, session_id: str) -> bool:
         """Revoke one session; False when there was none."""
         self.prepare_mission_control()
         sql = "DELETE FROM web_sessions WHERE id = ?"
-        return bool(self._write(lambda conn: conn.execute(sql, (session_id,)).rowcount))
+        return bool(self._db.write(lambda conn: conn.execute(sql, (session_id,)).rowcount))
 
     def delete_web_sessions(self, user: str | None = None) -> int:
         """Revoke every session (of ``user`` when given); how many."""
         self.prepare_mission_control()
         if user is None:
-            return int(self._write(lambda conn: conn.execute("DELETE FROM web_sessions").rowcount))
+            return int(
+                self._db.write(lambda conn: conn.execute("DELETE FROM web_sessions").rowcount)
+            )
         sql = "DELETE FROM web_sessions WHERE user = ?"
-        return int(self._write(lambda conn: conn.execute(sql, (user,)).rowcount))
+        return int(self._db.write(lambda conn: conn.execute(sql, (user,)).rowcount))
 
     def expire_web_sessions(
         self, last_seen_before: dt.datetime, created_before: dt.datetime
@@ -139,7 +147,7 @@ class SQLiteMissionControl:
         self.prepare_mission_control()
         sql = "DELETE FROM web_sessions WHERE last_seen < ? OR created_at < ?"
         row = (to_micros(last_seen_before), to_micros(created_before))
-        return int(self._write(lambda conn: conn.execute(sql, row).rowcount))
+        return int(self._db.write(lambda conn: conn.execute(sql, row).rowcount))
 
     def add_login_failure(self, key: str, at: dt.datetime, forget_before: dt.datetime) -> int:
         """Count one failed login for ``key`` (one atomic upsert); the new count."""
@@ -150,7 +158,7 @@ class SQLiteMissionControl:
             "ELSE failures + 1 END, last_at = excluded.last_at RETURNING failures"
         )
         row = (key, to_micros(at), to_micros(forget_before))
-        return int(self._write(lambda conn: conn.execute(sql, row).fetchone()[0]))
+        return int(self._db.write(lambda conn: conn.execute(sql, row).fetchone()[0]))
 
     def get_login_failures(self, keys: Sequence[str]) -> dict[str, tuple[int, dt.datetime]]:
         """``{key: (failures, last_failure_at)}`` for the keys that have failures."""
@@ -158,7 +166,7 @@ class SQLiteMissionControl:
         if not keys:
             return {}
         marks = ", ".join("?" * len(keys))
-        rows = self._query(
+        rows = self._db.query(
             f"SELECT key, failures, last_at FROM web_login_failures WHERE key IN ({marks})",
             list(keys),
         )
@@ -168,12 +176,12 @@ class SQLiteMissionControl:
         """Forget ``key``'s failures."""
         self.prepare_mission_control()
         sql = "DELETE FROM web_login_failures WHERE key = ?"
-        self._write(lambda conn: conn.execute(sql, (key,)))
+        self._db.write(lambda conn: conn.execute(sql, (key,)))
 
     def count_jobs_by_class(self) -> dict[str, dict[str, int]]:
         """Number of jobs per class and state: ``{job_class: {state: n}}`` (a full
         index scan: callers cache it)."""
-        rows = self._query(
+        rows = self._db.query(
             "SELECT job_class, 'queued', COUNT(*) FROM jobs WHERE state = 'queued' "
             "GROUP BY job_class UNION ALL SELECT job_class, state, COUNT(*) FROM jobs "
             "WHERE state <> 'queued' GROUP BY job_class, state"
@@ -186,7 +194,7 @@ class SQLiteMissionControl:
     def count_scheduled(self, now: dt.datetime) -> dict[str, int]:
         """Queued jobs whose run_at is after ``now``, per class (a scan of the queued
         jobs' index: callers cache it)."""
-        rows = self._query(
+        rows = self._db.query(
             "SELECT job_class, COUNT(*) FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
             "AND run_at > ? GROUP BY job_class",
             [to_micros(now)],
@@ -214,7 +222,7 @@ class SQLiteMissionControl:
         extra, extra_params = _scan_predicates(text, scheduled, now)
         order = "DESC" if query.descending else "ASC"
         limit = int(query.limit or 1000)
-        boundary_rows = self._query(
+        boundary_rows = self._db.query(
             f"SELECT id FROM jobs WHERE {base} ORDER BY id {order} LIMIT 1 OFFSET ?",
             [*params, max(scan_limit - 1, 0)],
         )
@@ -228,7 +236,7 @@ class SQLiteMissionControl:
             f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE {' AND '.join(where)} "
             f"ORDER BY id {order} LIMIT {limit + 1}"
         )
-        docs = [job_from_row(row) for row in self._query(sql, window_params)]
+        docs = [job_from_row(row) for row in self._db.query(sql, window_params)]
         if len(docs) > limit:
             return docs[:limit], docs[limit - 1]["id"]
         return docs, boundary
@@ -238,7 +246,7 @@ class SQLiteMissionControl:
         ``since``, by state: ``(minute_start, state, count)`` rows, oldest first. Served
         by the ``(completed_at, state)`` index alone."""
         self.prepare_mission_control()
-        rows = self._query(
+        rows = self._db.query(
             "SELECT completed_at / 60000000 AS minute, state, COUNT(*) FROM jobs "
             "WHERE completed_at >= ? GROUP BY minute, state ORDER BY minute",
             (to_micros(since),),
@@ -250,7 +258,7 @@ class SQLiteMissionControl:
         finished stored jobs since ``since`` that had started: run = completed_at -
         started_at, wait = started_at - max(created_at, run_at)."""
         self.prepare_mission_control()
-        rows = self._query(
+        rows = self._db.query(
             "SELECT completed_at - started_at, "
             "started_at - max(created_at, coalesce(run_at, created_at)) FROM jobs "
             "WHERE completed_at >= ? AND started_at IS NOT NULL "
