@@ -91,5 +91,5 @@ def test_the_job_model_and_status_derive_from_the_same_list() -> None:
     assert set(BUILTIN_FIELDS) == set(JOB_FIELDS) - {"fields"}
     job = Listed()
     assert all(hasattr(job, name) for name in BUILTIN_FIELDS)
-    assert set(job.status()) == set(JOB_FIELDS) | {"scheduled", "expired"}
+    assert set(JOB_FIELDS) <= set(job.status())  # plus what it computes (scheduled, ...)
     assert set(job.to_doc()) == set(JOB_FIELDS)
