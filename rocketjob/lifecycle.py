@@ -38,6 +38,9 @@ from rocketjob.store.base import Finish, JobDoc, Store
 #: Reports an error the runtime must not stop for: (job, callback or hook name, error).
 OnError = Callable[["Lifecycle", str, Exception], None]
 _REQUEUE_SOURCES = [str(s) for s in state.sources("requeue")]
+#: Callback names per event, built once (the worker's hot path formats none per job).
+_BEFORE = {event: f"before_{event}" for event in state.EVENTS}
+_AFTER = {event: f"after_{event}" for event in state.EVENTS}
 
 
 def exception_dict(exc: BaseException, worker_name: str | None) -> dict[str, Any]:
@@ -153,7 +156,7 @@ class Lifecycle:
 
     def _after(self, event: str, now: dt.datetime, by_worker: bool, on: OnError | None) -> None:
         """``after_<event>``, then the behaviours."""
-        self._callback(f"after_{event}", on)
+        self._callback(_AFTER[event], on)
         if on is None:
             self._after_event(event, now, by_worker)
             return
@@ -311,7 +314,7 @@ class Lifecycle:
         build the worker's write of ``event`` (complete, fail, expire, reschedule), which
         the worker's group commit stores. An expired job, and a completed one that is
         destroyed on completion and keeps no output, is deleted."""
-        self._callback(f"before_{event}", on_error)
+        self._callback(_BEFORE[event], on_error)
         job_id = self.id or ""
         if event == "expire" or (
             event == "complete" and self.destroy_on_complete and not self.collect_output
@@ -335,7 +338,7 @@ class Lifecycle:
         the requeue. False when the job was no longer running on that worker."""
         if self.id is None:
             return False
-        self._callback("before_requeue", on_error)
+        self._callback(_BEFORE["requeue"], on_error)
         now = utcnow()
         changes = self.event_changes("requeue", now)
         doc = store.update_job(
