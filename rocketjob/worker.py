@@ -283,6 +283,7 @@ class Worker:
         for name in reaped:
             logger.warning("zombie server reaped; its jobs re-queued", server=name)
             self.batch.release(self.store, name)
+        self.batch.release_orphans(self.store)
 
     def _identity(self) -> dict[str, Any]:
         return {

@@ -61,3 +61,16 @@ class BatchClaims:
             return
         if count:
             logger.warning("zombie server's slices re-queued", server=server_name, slices=count)
+
+    def release_orphans(self, store: Store) -> None:
+        """Re-queue running slices whose server is gone unnoticed (its reaper died between
+        reaping it and re-queueing its slices). Run with every zombie check."""
+        if not self.classes or not isinstance(store, SliceStore):
+            return
+        try:
+            count = store.requeue_orphan_slices()
+        except StoreError as exc:
+            logger.warning("orphan slices not re-queued", error=str(exc))
+            return
+        if count:
+            logger.warning("orphan slices re-queued", slices=count)

@@ -129,6 +129,10 @@ class SliceStore(Protocol):
     def requeue_slices(self, server_name: str) -> int:
         """Move every running slice of ``server_name`` back to queued; return how many."""
 
+    def requeue_orphan_slices(self) -> int:
+        """Move every running slice whose server is not registered (a reaper died
+        before re-queueing a zombie's slices) back to queued; return how many."""
+
     def delete_slices(self, job_id: str) -> int:
         """Delete every slice of the job; return how many."""
 

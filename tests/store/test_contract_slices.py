@@ -210,3 +210,12 @@ def test_finish_and_claim_stops_at_an_aborted_job_and_at_the_limit(store: Store)
     )
     assert written and following is None
     assert slices.count_slices(job_id) == {"completed": 2, "queued": 2}
+
+
+def test_running_slices_of_unregistered_servers_are_requeued(store: Store) -> None:
+    slices, job_id = opened(store, 3)
+    store.register_server(server_doc("live:1"))
+    slices.claim_slices(["live:1:t0"], [CLASS], utcnow(), {})
+    slices.claim_slices(["gone:2:t0", "gone:2:t1"], [CLASS], utcnow(), {})
+    assert slices.requeue_orphan_slices() == 2
+    assert slices.count_slices(job_id) == {"running": 1, "queued": 2}

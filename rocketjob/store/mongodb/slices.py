@@ -26,7 +26,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 
 from rocketjob.store.base import JobDoc
-from rocketjob.store.mongodb.connection import Database, Docs
+from rocketjob.store.mongodb.connection import Database, Docs, translated
 from rocketjob.store.mongodb.wakeup import Wakeups
 from rocketjob.store.slices import NewSlice, SliceDoc, server_of
 
@@ -67,6 +67,7 @@ class MongoSlices:
             self._slice_indexes = True
         return collection
 
+    @translated
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
         collection, job_id, count = self._slices, doc["id"], 0
         try:
@@ -80,6 +81,7 @@ class MongoSlices:
             raise
         return count
 
+    @translated
     def claim_slices(
         self,
         worker_names: Sequence[str],
@@ -132,6 +134,7 @@ class MongoSlices:
                 return None
         return slice_from_bson(raw)
 
+    @translated
     def finish_slice(
         self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
     ) -> bool:
@@ -141,6 +144,7 @@ class MongoSlices:
         )
         return bool(result.matched_count)
 
+    @translated
     def finish_and_claim_slice(
         self,
         job_id: str,
@@ -158,16 +162,19 @@ class MongoSlices:
             return True, None
         return True, self._claim_one(self._slices, job_id, worker_name, now, limit)
 
+    @translated
     def count_slices(self, job_id: str) -> dict[str, int]:
         rows = self._slices.aggregate(
             [{"$match": {"job_id": job_id}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
         )
         return {row["_id"]: int(row["n"]) for row in rows if row["n"]}
 
+    @translated
     def failed_slices(self, job_id: str) -> list[SliceDoc]:
         cursor = self._slices.find({"job_id": job_id, "state": "failed"}).sort("number", 1)
         return [slice_from_bson(raw) for raw in cursor]
 
+    @translated
     def read_slices(self, job_id: str, after: int, limit: int) -> list[SliceDoc]:
         cursor = (
             self._slices.find({"job_id": job_id, "number": {"$gt": after}}, _PAGE)
@@ -176,6 +183,7 @@ class MongoSlices:
         )
         return [slice_from_bson(raw) for raw in cursor]
 
+    @translated
     def retry_slices(self, job_id: str) -> int:
         result = self._slices.update_many(
             {"job_id": job_id, "state": "failed"},
@@ -183,6 +191,7 @@ class MongoSlices:
         )
         return int(result.modified_count)
 
+    @translated
     def requeue_slices(self, server_name: str) -> int:
         result = self._slices.update_many(
             {"state": "running", "server_name": server_name}, {"$set": _QUEUED}
@@ -191,9 +200,21 @@ class MongoSlices:
             self._wakeups.poke()
         return int(result.modified_count)
 
+    @translated
+    def requeue_orphan_slices(self) -> int:
+        live = [raw["_id"] for raw in self._db.servers.find({}, {"_id": 1})]
+        result = self._slices.update_many(
+            {"state": "running", "server_name": {"$nin": live}}, {"$set": _QUEUED}
+        )
+        if result.modified_count:
+            self._wakeups.poke()
+        return int(result.modified_count)
+
+    @translated
     def delete_slices(self, job_id: str) -> int:
         return int(self._slices.delete_many({"job_id": job_id}).deleted_count)
 
+    @translated
     def drop_orphan_slices(self, job_ids: Sequence[str]) -> None:
         """Delete the slices of those of ``job_ids`` that no longer exist."""
         alive = {raw["_id"] for raw in self._jobs.find({"_id": {"$in": list(job_ids)}}, {"_id": 1})}
@@ -201,6 +222,7 @@ class MongoSlices:
         if gone:
             self._slices.delete_many({"job_id": {"$in": gone}})
 
+    @translated
     def take_batch_job(self, job_id: str, worker_name: str) -> bool:
         result = self._jobs.update_one(
             {"_id": job_id, "state": "running", "worker_name": None},

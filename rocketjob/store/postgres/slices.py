@@ -273,6 +273,20 @@ class PostgresSlices:
         return count
 
     @_translated
+    def requeue_orphan_slices(self) -> int:
+        servers = sql.SQL("{}.rocketjob_servers").format(sql.Identifier(self._opts.schema))
+        statement = sql.SQL(
+            "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL,"
+            " started_at = NULL WHERE state = 'running'"
+            " AND server_name NOT IN (SELECT name FROM {})"
+        ).format(self._slices, servers)
+        with self._single() as conn:
+            count = conn.execute(statement).rowcount
+            if count:
+                conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
+        return count
+
+    @_translated
     def delete_slices(self, job_id: str) -> int:
         statement = sql.SQL("DELETE FROM {} WHERE job_id = %s").format(self._slices)
         with self._db.single() as conn:

@@ -220,6 +220,14 @@ class SQLiteSlices:
             self._wakeups.nudge()
         return count
 
+    def requeue_orphan_slices(self) -> int:
+        self._slices()
+        sql = _REQUEUE.replace("server_name = ?", "server_name NOT IN (SELECT name FROM servers)")
+        count: int = self._write(lambda conn: conn.execute(sql).rowcount)
+        if count:
+            self._wakeups.nudge()
+        return count
+
     def delete_slices(self, job_id: str) -> int:
         self._slices()
         sql = "DELETE FROM slices WHERE job_id = ?"
