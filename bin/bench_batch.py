@@ -82,18 +82,22 @@ def drop_schema(schema: str | None) -> None:
 
 
 def worker_rss(daemon_pid: int) -> int:
-    """The largest RSS among the daemon's worker processes now."""
+    """The largest peak RSS (VmHWM: the kernel's high-water mark, nothing missed between
+    samples) among the daemon's worker processes."""
     try:
         children = psutil.Process(daemon_pid).children(recursive=True)
     except psutil.Error:
         return 0
-    sizes = []
+    peaks = []
     for child in children:
         try:
-            sizes.append(child.memory_info().rss)
-        except psutil.Error:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+        except OSError:
             continue
-    return max(sizes, default=0)
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) * 1024)
+    return max(peaks, default=0)
 
 
 def one_run(kind: str, source: Path, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
