@@ -274,16 +274,16 @@ class PostgresSlices:
 
     @_translated
     def requeue_orphan_slices(self) -> int:
-        servers = sql.SQL("{}.rocketjob_servers").format(sql.Identifier(self._opts.schema))
+        servers = sql.SQL("{}.rocketjob_servers").format(sql.Identifier(self._db.opts.schema))
         statement = sql.SQL(
             "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL,"
             " started_at = NULL WHERE state = 'running'"
             " AND server_name NOT IN (SELECT name FROM {})"
         ).format(self._slices, servers)
-        with self._single() as conn:
-            count = conn.execute(statement).rowcount
+        with self._db.single() as conn:
+            count: int = conn.execute(statement).rowcount
             if count:
-                conn.execute("SELECT pg_notify(%s, '')", (self._channel_name(),))
+                conn.execute("SELECT pg_notify(%s, '')", (self._db.channel,))
         return count
 
     @_translated
