@@ -147,3 +147,26 @@ def test_throttle_running_workers_bounds_slices_across_processes(
     assert sum(1 for _, begins in events if begins) == count
     assert 1 <= peak <= 2
     assert daemon.stop() == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_dead_hosts_slices_are_recovered_by_another_daemon(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """The whole first daemon is SIGKILLed (a host dies): nobody releases its slices but
+    the second daemon's zombie check (zombie_seconds = 2 here)."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    rocketjob.connect(url)
+    try:
+        log = tmp_path / "ran.txt"
+        job = CountingJob.upload(range(40), log=str(log), pause=0.05)
+        first = _daemon(tmp_path, url, daemons, processes=1, threads=2)
+        wait_for(lambda: lines(log), timeout=60, interval=0.02)
+        os.killpg(first.pid, signal.SIGKILL)
+        second = _daemon(tmp_path, url, daemons, processes=1, threads=2)
+        wait_for(lambda: job.reload().completed, timeout=60, interval=0.2)
+        records = {int(line.split()[1]) for line in lines(log)}
+        assert records == set(range(40))
+        assert second.stop() == 0
+    finally:
+        rocketjob.disconnect()

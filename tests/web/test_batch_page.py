@@ -40,3 +40,25 @@ def test_retry_requeues_the_failed_slices_and_abort_stops_them(client: TestClien
         page = client.get(f"/job/{job.id}")
     assert job.slice_counts()["queued"] == 1  # an aborted job hands out no slice
     assert '<span id="slices-queued">1 queued</span>' in page.text
+
+
+def test_rate_and_time_left_of_a_running_batch(client: TestClient) -> None:
+    import datetime as dt
+
+    import rocketjob
+    from rocketjob.web.batch import batch_facts
+
+    job = PickyJob.upload(range(1, 41))  # 10 slices of 4
+    store = rocketjob.current_store()
+    now = dt.datetime.now(dt.UTC)
+    store.update_job(job.id, {"state": "running", "started_at": now - dt.timedelta(seconds=10)})
+    claimed = store.claim_slices([f"h:1:t{i}" for i in range(5)], [job.job_class], now, {})
+    for piece in claimed[:4]:
+        store.finish_slice(job.id, piece["number"], piece["worker_name"], {"state": "completed"})
+    facts = batch_facts(store, store.get_job(job.id), now)
+    assert facts is not None
+    assert facts["slices"] == {"queued": 5, "running": 1, "completed": 4, "failed": 0}
+    assert facts["processed"] == 16 and facts["records"] == 40
+    assert facts["rate"] == 1.6 and facts["eta"] == 15.0
+    page = client.get(f"/job/{job.id}")
+    assert '<td id="batch-rate">2</td>' in page.text
