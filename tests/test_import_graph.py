@@ -109,12 +109,6 @@ def test_a_cycle_is_found() -> None:
     assert find_cycles(graph) == [["a", "b", "c"]]
 
 
-#: Cycles known on main outside the job model, being removed by the changes of issue 15
-#: (Mission Control's session helpers; the MongoDB store's is gone). A
-#: cycle made of fewer modules passes too; delete an entry once it is gone, and this
-#: list once it is empty, so the test is strict.
-KNOWN_CYCLES = (frozenset({"rocketjob.web.auth", "rocketjob.web.inline", "rocketjob.web.render"}),)
-
 #: The job model: no cycle through these is ever accepted.
 JOB_MODEL = frozenset({
     "rocketjob.job", "rocketjob.lifecycle", "rocketjob.enqueue", "rocketjob.hooks",
@@ -129,7 +123,6 @@ def test_the_job_model_has_no_import_cycle() -> None:
     assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
-def test_no_import_cycle_but_known_ones() -> None:
+def test_no_import_cycle_anywhere() -> None:
     cycles = find_cycles(import_graph())
-    new = [c for c in cycles if not any(set(c) <= known for known in KNOWN_CYCLES)]
-    assert new == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in new)
+    assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)

@@ -101,6 +101,7 @@ def create_app(
     app.state.auth = auth.Authenticator(web, data)
     app.state.data = data
     app.state.templates = make_environment()
+    app.state.render_error = render_error
     app.state.nav = [item for module in modules for item in getattr(module, "NAV", [])]
     app.state.refresh_seconds = web.refresh_seconds
     return app

@@ -191,10 +191,16 @@ def current_user(request: Request) -> User | None:
     return user
 
 
+def render_error(request: Request, status: int, message: str) -> Response:
+    """The application's error page, reached through ``app.state.render_error`` (set by
+    create_app): rendering imports this module for the current user, so this module does
+    not import the renderer (no import cycle)."""
+    renderer: Callable[[Request, int, str], Response] = request.app.state.render_error
+    return renderer(request, status, message)
+
+
 def denied_response(request: Request, denied: Denied) -> Response:
     """The error page of a Denied request (with Retry-After on 429)."""
-    from rocketjob.web.render import render_error
-
     response = render_error(request, denied.status, denied.message)
     if denied.retry_after is not None:
         response.headers["Retry-After"] = str(denied.retry_after)
@@ -215,8 +221,6 @@ def require(role: str) -> Callable[[Endpoint], Endpoint]:
             if user is None:
                 return _unauthenticated(request)
             if not user.can(role):
-                from rocketjob.web.render import render_error
-
                 message = f"your role {user.role!r} cannot do this: it needs {role!r}"
                 return render_error(request, 403, message)
             return await endpoint(request)

@@ -10,13 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-
 from rocketjob import codec
-from rocketjob.web.auth import require
-from rocketjob.web.render import render_error
 
 #: Most characters of a value shown on the job page.
 INLINE_BYTES = 64 * 1024
@@ -61,17 +55,3 @@ def field_text(encoded: Any) -> str:
     except ValueError as exc:
         return f"(cannot be decoded: {exc})"
     return value if isinstance(value, str) else codec.dumps(encoded)
-
-
-@require("view")
-async def download(request: Request) -> Response:
-    """GET /job/{id}/data/{part}: the whole arguments or result of one job, as JSON."""
-    job_id, part = request.path_params["job_id"], request.path_params["part"]
-    if part not in PARTS:
-        return render_error(request, 404, f"no such part {part!r}; expected one of {PARTS}")
-    doc = await run_in_threadpool(request.app.state.data.job, job_id)
-    if doc is None:
-        return render_error(request, 404, f"no job with id {job_id!r}")
-    text = await run_in_threadpool(full_text, doc[part])
-    headers = {"Content-Disposition": f'attachment; filename="{job_id}-{part}.json"'}
-    return Response(text, media_type="application/json", headers=headers)

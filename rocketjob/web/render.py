@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from rocketjob import codec, timing
 from rocketjob.web.auth import current_user
 from rocketjob.web.csrf import FIELD, csrf_token
+from rocketjob.web.inline import inline_text, too_large
 from rocketjob.web.paths import app_path, root_path
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,8 +31,6 @@ def make_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    from rocketjob.web.inline import inline_text, too_large
-
     env.filters.update(ts=format_time, ago=format_age, pretty=pretty_json, number=format_number,
                        inline=inline_text, too_large=too_large, when=when,
                        seconds=timing.human_seconds)  # fmt: skip

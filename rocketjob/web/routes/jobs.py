@@ -145,8 +145,25 @@ async def job_page(request: Request) -> Response:
 
 
 NAV = [NavItem("Jobs", "/jobs/running")]
+
+
+@require("view")
+async def download(request: Request) -> Response:
+    """GET /job/{id}/data/{part}: the whole arguments or result of one job, as JSON."""
+    job_id, part = request.path_params["job_id"], request.path_params["part"]
+    if part not in inline.PARTS:
+        message = f"no such part {part!r}; expected one of {inline.PARTS}"
+        return render_error(request, 404, message)
+    doc = await run_in_threadpool(request.app.state.data.job, job_id)
+    if doc is None:
+        return render_error(request, 404, f"no job with id {job_id!r}")
+    text = await run_in_threadpool(inline.full_text, doc[part])
+    headers = {"Content-Disposition": f'attachment; filename="{job_id}-{part}.json"'}
+    return Response(text, media_type="application/json", headers=headers)
+
+
 ROUTES = [
     Route("/jobs/{view}", job_list),
     Route("/job/{job_id}", job_page),
-    Route("/job/{job_id}/data/{part}", inline.download),
+    Route("/job/{job_id}/data/{part}", download),
 ]
