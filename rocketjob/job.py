@@ -41,10 +41,6 @@ _PLAIN_FIELDS = tuple(
     name for name in BUILTIN_FIELDS if name not in ("state", "exception", "result", "arguments")
 )
 
-#: Keys of a job document's ``fields`` that rocketjob itself uses, kept through a save:
-#: ``_trace``, the enqueuer's trace context (rocketjob.otel).
-RESERVED_FIELD_KEYS = ("_trace",)
-
 if TYPE_CHECKING:
     from loguru import Logger
 
@@ -139,6 +135,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         self.log_level = cls.log_level
         self.singleton_key: str | None = None
         self.attempts: list[dict[str, Any]] | None = None  # failed attempts (rocketjob.attempts)
+        self.trace_context: dict[str, str] | None = None  # the enqueuer's (rocketjob.otel)
         for spec in cls._custom_fields.values():
             setattr(self, spec.name, spec.initial())
         for name, value in values.items():
@@ -263,12 +260,9 @@ class Job(Lifecycle, Behaviours, BulkActions):
         doc["arguments"] = codec.encode(self.arguments, "arguments")
         doc["result"] = codec.encode(self.result, "result")
         doc["exception"] = self._exception
-        doc["fields"] = fields = {
+        doc["fields"] = {
             name: codec.encode(getattr(self, name), name) for name in type(self)._custom_fields
         }
-        for name in RESERVED_FIELD_KEYS:  # kept as loaded (never custom: they start with _)
-            if name in self.__dict__:
-                fields[name] = self.__dict__[name]
         return doc
 
     def reload(self) -> Self:

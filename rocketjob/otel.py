@@ -16,10 +16,9 @@ retry, ...) and ``rocketjob.job.outcome`` (completed, failed, expired, reschedul
 failed run has status ERROR and an ``exception`` event. The span is current while the job
 runs, so spans made inside ``perform`` are its children.
 
-The trace context is kept in the job document's ``fields`` under the reserved key
-``_trace`` (custom fields never start with ``_``), so no store needs a new column and it
-stays out of the job's own fields. A link, not a parent: a job may run long after the
-request that enqueued it ended, and retries are runs of their own.
+The trace context is kept in the job's built-in ``trace_context`` field (a store-owned
+dict, None outside a trace; rocketjob.store.job_fields). A link, not a parent: a job may
+run long after the request that enqueued it ended, and retries are runs of their own.
 
 Without opentelemetry installed this module still imports; nothing in rocketjob imports
 it unless you do, and until :func:`instrument` is called no hook is installed (the
@@ -48,8 +47,6 @@ if TYPE_CHECKING:
 
     from rocketjob.job import Job
 
-#: The reserved key of a job document's ``fields`` that holds the enqueuer's trace context.
-TRACE_FIELD = "_trace"
 #: The instrumentation scope of the spans.
 SCOPE = "rocketjob"
 
@@ -92,12 +89,12 @@ def stamp_trace_context(docs: Sequence[JobDoc]) -> None:
         return
     targets = [docs.template] if isinstance(docs, JobBatch) else docs
     for doc in targets:
-        doc["fields"] = {**(doc.get("fields") or {}), TRACE_FIELD: carrier}
+        doc["trace_context"] = carrier
 
 
 def trace_context(job: Job) -> dict[str, str] | None:
     """The trace context stored with ``job`` at enqueue, or None."""
-    carrier = job.__dict__.get(TRACE_FIELD)
+    carrier = job.trace_context
     return carrier if isinstance(carrier, dict) else None
 
 

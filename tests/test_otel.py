@@ -76,7 +76,7 @@ def test_a_worker_run_is_a_span_linked_to_the_enqueuing_trace(
     job, request = enqueue_in_request(spans)
     stored = rocketjob.current_store().get_job(job.id or "")
     assert stored is not None
-    traceparent = stored["fields"]["_trace"]["traceparent"]
+    traceparent = stored["trace_context"]["traceparent"]
     flags = int(request.trace_flags)
     assert traceparent == f"00-{request.trace_id:032x}-{request.span_id:016x}-{flags:02x}"
     with running_worker(imports=["tests.test_otel"]):
@@ -95,8 +95,9 @@ def test_a_worker_run_is_a_span_linked_to_the_enqueuing_trace(
     (inner,) = [s for s in spans.get_finished_spans() if s.name == "inside perform"]
     assert inner.parent is not None and inner.parent.span_id == run.context.span_id
     assert job.reload().completed
-    # The trace context is not one of the job's own fields.
-    assert not hasattr(TracedJob, "_trace") and "_trace" not in TracedJob._custom_fields
+    # A built-in field, not one of the job's own (custom) fields.
+    assert "trace_context" not in TracedJob._custom_fields and stored["fields"] == {}
+    assert Job.find(job.id or "").trace_context == stored["trace_context"]
 
 
 def test_a_failed_run_has_error_status_and_the_exception(spans: InMemorySpanExporter) -> None:
@@ -134,7 +135,7 @@ def test_the_trace_context_survives_a_save(spans: InMemorySpanExporter) -> None:
     found.save(description="changed")
     assert rocketjob.otel.trace_context(Job.find(job.id or "")) is not None
     stored = rocketjob.current_store().get_job(job.id or "")
-    assert stored is not None and stored["fields"]["_trace"]["traceparent"].startswith(
+    assert stored is not None and stored["trace_context"]["traceparent"].startswith(
         f"00-{request.trace_id:032x}"
     )
 
@@ -154,7 +155,7 @@ def test_outside_a_trace_nothing_is_stored_and_the_run_has_no_link(
 ) -> None:
     job = TracedJob.perform_later()
     stored = rocketjob.current_store().get_job(job.id or "")
-    assert stored is not None and "_trace" not in stored["fields"]
+    assert stored is not None and stored["trace_context"] is None
     testing.drain()
     (run,) = runs(spans)
     assert list(run.links) == []
@@ -164,7 +165,7 @@ def test_uninstrumented_no_hook_is_installed() -> None:
     assert enqueue.BEFORE_INSERT == [] and executor.RUN_OBSERVERS == []
     job = TracedJob.perform_later()
     stored = rocketjob.current_store().get_job(job.id or "")
-    assert stored is not None and stored["fields"] == {}
+    assert stored is not None and stored["trace_context"] is None
 
 
 def test_without_opentelemetry_rocketjob_imports_and_instrument_says_what_to_install() -> None:

@@ -74,6 +74,12 @@ JOB_FIELD_SPECS: tuple[JobField, ...] = (
         "None or [{number, at, started_at, worker_name, class_name, message}]: the failed "
         "attempts, oldest first, the last 25 (see rocketjob.attempts)",
     ),
+    JobField(
+        "trace_context",
+        _DOC,
+        "None or {traceparent, tracestate}: the W3C trace context of the code that enqueued "
+        "the job (rocketjob.otel); each run's span links to it",
+    ),
     JobField("fields", _D, "encoded dict of the class's custom fields"),
 )
 

@@ -44,6 +44,7 @@ def job_doc(**values: Any) -> JobDoc:
         "fields": {},
         "singleton_key": None,
         "attempts": None,
+        "trace_context": None,
     }
     doc.update(values)
     return doc

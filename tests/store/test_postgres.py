@@ -180,7 +180,8 @@ def test_version_2_schema_migrates_to_partial_listing_indexes(
             postgres_schema, "MIGRATIONS", {v: postgres_schema.MIGRATIONS[v] for v in (1, 2)}
         )
         patch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
-        before_attempts = tuple(c for c in postgres_schema.JOB_COLUMNS if c != "attempts")
+        later = ("attempts", "trace_context")  # added by migrations 5 and 6
+        before_attempts = tuple(c for c in postgres_schema.JOB_COLUMNS if c not in later)
         patch.setattr(postgres_sql, "JOB_COLUMNS", before_attempts)  # the columns of v2
         old = pg_env.open()
         docs = [job_doc(), job_doc(job_class="app.jobs.MailJob"), job_doc(state="failed")]
@@ -226,6 +227,7 @@ def test_version_2_schema_migrates_to_partial_listing_indexes(
     listed = store.find_jobs(JobQuery(states=["failed"]))
     assert [doc["id"] for doc in listed] == [docs[2]["id"]]
     assert listed[0]["attempts"] is None  # migration 5 added the column to existing rows
+    assert listed[0]["trace_context"] is None  # and migration 6 this one
     history = [{"number": 1, "at": "2026-01-02T03:04:05+00:00", "started_at": None,
                 "worker_name": "h:1:t", "class_name": "KeyError", "message": "x"}]  # fmt: skip
     assert store.update_job(docs[2]["id"], {"attempts": history})["attempts"] == history  # type: ignore[index]

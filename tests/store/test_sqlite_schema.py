@@ -31,7 +31,8 @@ def _version_3_file(path: Path) -> list[dict[str, object]]:
         for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
-    columns = [name for name in JOB_COLUMNS if name != "attempts"]  # version 3's columns
+    later = ("attempts", "trace_context")  # added by versions 5 and 6
+    columns = [name for name in JOB_COLUMNS if name not in later]  # version 3's columns
     for doc in docs:
         row = dict(zip(JOB_COLUMNS, job_to_row(doc), strict=True))
         conn.execute(
@@ -53,7 +54,7 @@ def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
     docs = _version_3_file(path)
     store = SQLiteStore(f"sqlite:///{path}")
     try:
-        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         rows = store._db.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE name IN "
             "('jobs_state', 'jobs_class_state', 'jobs_queue')"
@@ -70,6 +71,7 @@ def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
         assert store.queued_job_classes() == ["app.jobs.ImportJob", "app.jobs.MailJob"]
         failed = store.get_job(docs[2]["id"])
         assert failed is not None and failed["attempts"] is None  # version 5: the new column
+        assert failed["trace_context"] is None  # version 6
         history = [{"number": 1, "at": "2026-01-02T03:04:05+00:00", "started_at": None,
                     "worker_name": "h:1:t", "class_name": "KeyError", "message": "x"}]  # fmt: skip
         updated = store.update_job(docs[2]["id"], {"attempts": history})

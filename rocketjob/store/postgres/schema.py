@@ -124,6 +124,10 @@ CREATE OR REPLACE FUNCTION {schema}.rocketjob_claimable(classes text[], at times
     5: """
 ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS attempts jsonb;
 """,
+    # 6: the enqueuer's trace context (rocketjob.otel)
+    6: """
+ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS trace_context jsonb;
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rocketjob.errors import StoreUnavailable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -107,8 +107,11 @@ CREATE INDEX IF NOT EXISTS jobs_class_state ON jobs (job_class, state, id)
 #: Schema version 5: the failed-attempt history of each job (rocketjob.attempts).
 MIGRATION_5 = "ALTER TABLE jobs ADD COLUMN attempts TEXT"
 
+#: Schema version 6: the enqueuer's trace context (rocketjob.otel).
+MIGRATION_6 = "ALTER TABLE jobs ADD COLUMN trace_context TEXT"
+
 MIGRATIONS = ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3), (4, MIGRATION_4),
-              (5, MIGRATION_5))  # fmt: skip
+              (5, MIGRATION_5), (6, MIGRATION_6))  # fmt: skip
 
 
 def parse_url(url: str) -> tuple[str, dict[str, str]]:

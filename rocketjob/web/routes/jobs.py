@@ -88,8 +88,6 @@ def custom_fields(doc: dict[str, Any]) -> list[dict[str, Any]]:
     specs = cls._custom_fields if cls is not None else {}
     out = []
     for name, encoded in sorted((doc.get("fields") or {}).items()):
-        if name.startswith("_"):
-            continue  # rocketjob's own (the trace context of rocketjob.otel)
         spec = specs.get(name)
         text = inline.field_text(encoded)
         out.append({"name": name, "text": text, "editable": bool(spec and spec.user_editable)})
