@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rocketjob import connection, enqueue
+from rocketjob.aio.kinds import is_coroutine_job
 from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import utcnow
 from rocketjob.errors import RocketJobError
@@ -69,6 +70,13 @@ def temporary_store() -> Iterator[Store]:
         url = f"sqlite:///{Path(folder) / 'rocketjob.db'}"
         with connection.using(url) as store:
             yield store
+
+
+def runs_here(cls: type[Job] | None) -> bool:
+    """Whether these helpers run jobs of ``cls``: a class this process knows, with a
+    ``def perform`` (a coroutine job, ``async def perform``, is run by a worker's event
+    loop, not by a job thread: it stays queued here)."""
+    return cls is not None and not is_coroutine_job(cls)
 
 
 class LocalRunner:
@@ -130,7 +138,7 @@ class LocalRunner:
             doc
             for doc in docs
             if (doc["run_at"] is None or doc["run_at"] <= now)
-            and resolve_class(doc["job_class"]) is not None
+            and runs_here(resolve_class(doc["job_class"]))
         ]
         return sorted(due, key=lambda doc: (doc["priority"], doc["id"]))
 
@@ -255,7 +263,7 @@ def _run_pending(state: _Inline) -> None:
             )
         count += 1
         due = job.run_at is None or job.run_at <= utcnow()
-        # Not run: scheduled for later, or not visible here (enqueued in a caller's own
-        # PostgreSQL transaction, ``connection=``): left as the enqueue returned it.
-        if job.id is not None and due and runner.run_job(job.id):
+        # Not run: scheduled for later, a coroutine job, or not visible here (enqueued in
+        # a caller's own PostgreSQL transaction, ``connection=``): left as returned.
+        if job.id is not None and due and runs_here(type(job)) and runner.run_job(job.id):
             job.reload()

@@ -265,3 +265,16 @@ def test_drain_fails_a_batch_job_with_a_failed_record() -> None:
     assert ran.failed
     ((number, record, error),) = Squares.find(job.id or "").failed_records()
     assert (number, record, error.message) == (2, "bad", "bad record")
+
+
+class Awaited(Job):
+    async def perform(self) -> None:
+        CALLS.append(("Awaited", "perform"))
+
+
+def test_coroutine_jobs_are_left_queued_not_failed_on_a_thread() -> None:
+    with testing.inline():
+        job = Awaited.perform_later()
+    assert job.queued and CALLS == []
+    assert testing.drain() == []
+    assert Job.find(job.id or "").queued
