@@ -54,6 +54,12 @@ class WorkerConfig:
     zombie_seconds: float = 60.0
     #: Longest pause between two claim attempts when idle (new jobs wake workers at once).
     max_poll_seconds: float = 2.0
+    #: Slots of the worker's event loop: coroutine jobs (``async def perform``) it runs
+    #: at once beside its threads (0: no event loop, coroutine jobs are not claimed).
+    async_concurrency: int = 100
+    #: A coroutine job blocking the event loop this many seconds is logged (a warning
+    #: with its job id and how long the loop was blocked).
+    async_block_warning: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,9 @@ _LOG_LEVELS = ("trace", "debug", "info", "success", "warning", "error", "critica
 _POSITIVE = {
     "supervisor.processes", "supervisor.boot_timeout", "worker.threads", "worker.heartbeat_seconds",
     "worker.zombie_seconds", "worker.max_poll_seconds", "store.max_job_bytes",
+    "worker.async_block_warning",
 }  # fmt: skip
-_NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout"}
+_NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout", "worker.async_concurrency"}
 
 
 def load(path: str | Path, *, check_environment: bool = True) -> Config:

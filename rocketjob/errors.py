@@ -61,3 +61,12 @@ class CorruptJob(StoreError):
             f"job {job_id}: its stored {field!r} cannot be decoded ({reason}); "
             "fix the row or destroy the job"
         )
+
+
+class JobTimeout(RocketJobError):
+    """The job ran past its ``timeout``: raised inside ``perform`` (in its thread) at the
+    limit, and stored as the job's failure. If ``perform`` is still running
+    ``[worker] timeout_grace`` seconds later (a blocking C call ignores it), its worker
+    process is killed and replaced, and the job is failed with this error all the same."""
+
+    __module__ = "rocketjob"  # stored and shown as rocketjob.JobTimeout

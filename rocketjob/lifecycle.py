@@ -24,6 +24,7 @@ are reported to an ``on_error`` function and never raised.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
@@ -139,10 +140,16 @@ class Lifecycle:
         return result
 
     def run_callback(self, name: str) -> None:
-        """Call the method ``name`` if this job class defines it."""
+        """Call the method ``name`` if this job class defines it. An ``async def``
+        callback reached outside an event loop (a requeue by the supervisor, a thread
+        job) is run to completion (rocketjob.aio.callbacks)."""
         method = getattr(self, name, None)
         if method is not None:
-            method()
+            result = method()
+            if result is not None and inspect.isawaitable(result):
+                from rocketjob.aio.callbacks import run_to_completion
+
+                run_to_completion(result, f"{type(self).__qualname__}.{name}")
 
     def _callback(self, name: str, on_error: OnError | None) -> None:
         """Run a callback; with ``on_error`` its error is reported instead of raised."""
@@ -157,6 +164,12 @@ class Lifecycle:
     def _after(self, event: str, now: dt.datetime, by_worker: bool, on: OnError | None) -> None:
         """``after_<event>``, then the behaviours."""
         self._callback(_AFTER[event], on)
+        self.run_behaviours(event, now, by_worker, on)
+
+    def run_behaviours(
+        self, event: str, now: dt.datetime, by_worker: bool, on: OnError | None
+    ) -> None:
+        """The behaviours after ``event`` (errors reported to ``on``, or raised)."""
         if on is None:
             self._after_event(event, now, by_worker)
             return
@@ -315,6 +328,19 @@ class Lifecycle:
         the worker's group commit stores. An expired job, and a completed one that is
         destroyed on completion and keeps no output, is deleted."""
         self._callback(_BEFORE[event], on_error)
+        return self.outcome_finish(event, worker, now, result=result, exc=exc, run_at=run_at)
+
+    def outcome_finish(
+        self,
+        event: str,
+        worker: str,
+        now: dt.datetime,
+        *,
+        result: Any = None,
+        exc: BaseException | None = None,
+        run_at: dt.datetime | None = None,
+    ) -> Finish:
+        """The worker's write of ``event`` (no callback): see :meth:`worker_outcome`."""
         job_id = self.id or ""
         if event == "expire" or (
             event == "complete" and self.destroy_on_complete and not self.collect_output
@@ -328,8 +354,12 @@ class Lifecycle:
     ) -> None:
         """The worker's ``finish`` of ``event`` is stored: hold its values, run
         ``after_<event>`` and the behaviours (errors reported, never raised)."""
-        self._take(event, finish.changes)
+        self.hold_outcome(event, finish)
         self._after(event, now, True, on_error)
+
+    def hold_outcome(self, event: str, finish: Finish) -> None:
+        """Hold the values the stored ``finish`` of ``event`` wrote on this object."""
+        self._take(event, finish.changes)
 
     def requeue_released(self, store: Store, on_error: OnError) -> bool:
         """The runtime's requeue of this running job, whose worker died or was drained:

@@ -91,9 +91,21 @@ class Server:
         """Log the stack of each of its threads."""
         return self.send("thread-dump")
 
+    @property
+    def async_slots(self) -> int:
+        """Slots of its event loop for coroutine jobs (0: it runs none)."""
+        return int(self.info.get("async_slots") or 0)
+
+    @property
+    def async_busy(self) -> int:
+        """Slots of its event loop running a coroutine job, beside ``busy`` threads."""
+        return int(self.info.get("async_busy") or 0)
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (times as ISO 8601 strings)."""
+        """A JSON-safe dict (times as ISO 8601 strings), with ``async_slots`` and
+        ``async_busy`` beside ``threads`` and ``busy``."""
         data = asdict(self)
+        data["async_slots"], data["async_busy"] = self.async_slots, self.async_busy
         data["started_at"] = self.started_at.isoformat()
         data["heartbeat_at"] = self.heartbeat_at.isoformat()
         return data

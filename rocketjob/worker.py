@@ -25,7 +25,9 @@ from typing import Any, Protocol
 import psutil
 
 from rocketjob import connection, sizes
+from rocketjob.aio.glue import build_runner, loop_figures
 from rocketjob.aio.kinds import thread_job_classes
+from rocketjob.aio.runner import AsyncRunner
 from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
@@ -108,6 +110,7 @@ class Worker:
         self.stopping: str | None = None
         self.store: Store | None = None
         self.threads: JobThreads | None = None
+        self.aio: AsyncRunner | None = None  # the event loop of coroutine jobs, if any
         self.job_classes: list[str] = []
         self.thread_classes: list[str] = []  # never a coroutine job (rocketjob.aio)
         self.claim_limits: list[ClaimLimit] = []
@@ -140,6 +143,12 @@ class Worker:
             busy=lambda: self.threads.busy if self.threads is not None else 0,
         )
         self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
+        self.aio = build_runner(
+            self.config.worker, self.server_name, self.store, self.job_classes,
+            self.claim_limits, now=self.clock.now, freed=self.threads.freed,
+            may_claim=lambda: not self.paused and self.stopping is None,
+            stats=self.executor.stats, on_error=self.executor.count_callback_error,
+        )  # fmt: skip
         now = self.clock.now()
         self.store.register_server({
             "name": self.server_name, "host": socket.gethostname(), "pid": os.getpid(),
@@ -173,12 +182,15 @@ class Worker:
             if self.paused:
                 time.sleep(TICK_SECONDS)
                 continue
-            idle = self.threads.idle_names()
-            if not idle:
+            idle = self.threads.idle_names() if self.thread_classes or self.batch else []
+            free = self.aio.free_names() if self.aio is not None else []
+            if not idle and not free:
                 self.threads.freed.wait(TICK_SECONDS)
                 self.threads.freed.clear()
                 continue
-            claimed = self._claim(idle)
+            claimed = self._claim(idle) if idle else 0
+            if free and self.aio is not None:
+                claimed += self.aio.claim(free)
             if claimed:
                 idle_wait = 0.0
                 continue
@@ -258,7 +270,7 @@ class Worker:
         changes: dict[str, Any] = {
             "heartbeat_at": self.clock.now(), "state": state, "busy": self.threads.busy,
         }  # fmt: skip
-        if reap:
+        if reap or self.aio is not None:  # busy slots live in info (rocketjob.aio.glue)
             changes["info"] = self._info()
         try:
             doc = self.store.heartbeat_server(self.server_name, changes)
@@ -303,6 +315,7 @@ class Worker:
                 "callback_errors": getattr(getattr(self, "executor", None), "callback_errors", 0),
                 "stats": self.executor.stats.as_dict() if hasattr(self, "executor") else {},
                 "appender_drops": self._drops(),
+                **loop_figures(self.aio),
             }
 
     def _drops(self) -> Any:
@@ -327,7 +340,8 @@ class Worker:
             state = " stopping" if self.stopping else (" paused" if self.paused else "")
             setproctitle.setproctitle(
                 f"rocketjob: worker {self.number} [{self.threads.busy}/{self.threads.size} busy]"
-                f"{state}"
+                + (f" [{self.aio.busy}/{self.aio.slots.size} async]" if self.aio else "")
+                + state
             )
         except ImportError:  # optional at run time; installed with the package
             pass
@@ -371,7 +385,11 @@ class Worker:
         assert self.store is not None and self.threads is not None
         logger.info("worker draining", server=self.server_name, busy=self.threads.busy)
         self.threads.stop()
+        if self.aio is not None:
+            self.aio.stop_claiming()
         finished = self._wait_for_threads()
+        if self.aio is not None:  # coroutine jobs still running are cancelled, re-queued
+            self.aio.release()
         try:
             requeued = requeue_server_jobs(
                 self.store, self.server_name, self.executor.count_callback_error
@@ -391,7 +409,8 @@ class Worker:
         while True:
             timeout = 0.0 if self.stopping == STOP_NOW else self.config.supervisor.drain_timeout
             remaining = start + timeout - time.monotonic()
-            if self.threads.join(min(TICK_SECONDS, max(0.0, remaining))):
+            wait = min(TICK_SECONDS, max(0.0, remaining))
+            if self.threads.join(wait) and (self.aio is None or self.aio.join(wait)):
                 return True
             if remaining <= 0:
                 return False

@@ -47,6 +47,8 @@ def list_servers(args: argparse.Namespace) -> int:
     print(f"{'NAME':32}  {'STATE':8}  {'BUSY':>9}  {'HEARTBEAT':>9}  STARTED")
     for server in servers:
         busy = f"{server.busy}/{server.threads}"
+        if server.async_slots:  # the event loop's busy slots beside the threads
+            busy += f" +{server.async_busy}/{server.async_slots}a"
         age = f"{server.heartbeat_age(now):.0f}s ago"
         started = server.started_at.isoformat()[:19]
         print(f"{server.name:32}  {server.state:8}  {busy:>9}  {age:>9}  {started}")

@@ -105,6 +105,8 @@ def _server_gauges(out: _Writer, servers: list[dict[str, Any]]) -> None:
     info_gauges = (
         ("rocketjob_server_cpu_percent", "CPU use of the server process.", "cpu_percent"),
         ("rocketjob_server_memory_rss_bytes", "Resident memory of the server.", "memory_rss"),
+        ("rocketjob_server_async_slots", "Slots of the server's event loop.", "async_slots"),
+        ("rocketjob_server_async_busy", "Event loop slots running a coroutine job.", "async_busy"),
     )
     for name, help_text, key in info_gauges:
         out.family(name, "gauge", help_text)

@@ -50,14 +50,14 @@ def test_a_def_perform_returning_a_coroutine_fails_instead_of_completing(tmp_pat
 
 
 @pytest.mark.slow
-def test_a_real_worker_never_claims_a_coroutine_job_for_a_thread(
+def test_a_real_worker_without_an_event_loop_never_claims_a_coroutine_job(
     tmp_path: Path, sqlite_url: str, daemons: list[Daemon]
 ) -> None:
     out = tmp_path / "out"
     coroutine = AsyncNote.perform_later(str(out), "async")
     thread = ThreadNote.perform_later(str(out), "thread")
     config = write_config(tmp_path / "rj.toml", sqlite_url, worker={
-        "imports": ["tests.aio.jobs"], "threads": 2})  # fmt: skip
+        "imports": ["tests.aio.jobs"], "threads": 2, "async_concurrency": 0})  # fmt: skip
     daemons.append(daemon := Daemon(config))
     wait_for(lambda: thread.reload().completed, timeout=30)
     daemon.wait_log("worker started")
