@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
 from rocketjob import attempts, codec, sizes, state
+from rocketjob.awaiting import run_to_completion
 from rocketjob.clock import utcnow
 from rocketjob.connection import current_store
 from rocketjob.errors import InvalidTransition, JobNotFound
@@ -142,13 +143,11 @@ class Lifecycle:
     def run_callback(self, name: str) -> None:
         """Call the method ``name`` if this job class defines it. An ``async def``
         callback reached outside an event loop (a requeue by the supervisor, a thread
-        job) is run to completion (rocketjob.aio.callbacks)."""
+        job) is run to completion (rocketjob.awaiting)."""
         method = getattr(self, name, None)
         if method is not None:
             result = method()
             if result is not None and inspect.isawaitable(result):
-                from rocketjob.aio.callbacks import run_to_completion
-
                 run_to_completion(result, f"{type(self).__qualname__}.{name}")
 
     def _callback(self, name: str, on_error: OnError | None) -> None:

@@ -12,32 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from rocketjob.lifecycle import Lifecycle, OnError
 from rocketjob.store import Finish
-
-
-def run_to_completion(awaitable: Awaitable[Any], what: str) -> Any:
-    """Run ``awaitable`` on a fresh event loop (``asyncio.run``) and return its value.
-    Inside a running loop that would deadlock, so it raises a RuntimeError saying to
-    await the async variant instead."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_awaited(awaitable))
-    close = getattr(awaitable, "close", None)
-    if close is not None:
-        close()
-    raise RuntimeError(
-        f"{what} is a coroutine and an event loop is already running in this thread: "
-        "await it instead (for a job: `await job_class.aperform_now(...)`)"
-    )
-
-
-async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
 
 
 async def acallback(job: Lifecycle, name: str, on_error: OnError | None = None) -> None:

@@ -29,7 +29,7 @@ class AsyncCommitter:
         on_claimed: Callable[[list[JobDoc]], None],
     ) -> None:
         self._store = store
-        self._claim_ahead = claim_ahead if hasattr(store, "finish_and_claim") else None
+        self._claim_ahead: Callable[[list[str]], ClaimAhead | None] | None = claim_ahead
         self._on_claimed = on_claimed
         self._pending: list[tuple[Finish, asyncio.Future[bool]]] = []
         self._flushing = False
@@ -78,7 +78,7 @@ class AsyncCommitter:
         request = self._claim_ahead([i.worker_name for i in items]) if self._claim_ahead else None
         if request is None:
             return set(self._store.finish_jobs(items)), []
-        done, docs = self._store.finish_and_claim(  # type: ignore[attr-defined]
+        done, docs = self._store.finish_and_claim(
             items, request.worker_names, request.job_classes, request.now, request.limits
         )
         return set(done), list(docs)
