@@ -13,10 +13,12 @@ from rocketjob.errors import (
     DuplicateJob,
     InvalidTransition,
     JobNotFound,
+    JobTimeout,
     RocketJobError,
     StoreError,
     StoreUnavailable,
     ValidationError,
+    WorkerCrashed,
 )
 from rocketjob.fields import field
 from rocketjob.job import Job, JobException
@@ -36,11 +38,13 @@ __all__ = [
     "JobException",
     "JobNotFound",
     "JobState",
+    "JobTimeout",
     "RocketJobError",
     "Server",
     "StoreError",
     "StoreUnavailable",
     "ValidationError",
+    "WorkerCrashed",
     "__version__",
     "connect",
     "current_store",

@@ -63,6 +63,15 @@ class CorruptJob(StoreError):
         )
 
 
+class WorkerCrashed(RocketJobError):
+    """The job was running in a worker process that died abnormally (a signal, os._exit,
+    the OOM killer, a segfault) ``[worker] max_crashes`` times: it is failed with this
+    error instead of being re-queued again. The message names the signal or exit status
+    and the server."""
+
+    __module__ = "rocketjob"  # stored and shown as rocketjob.WorkerCrashed
+
+
 class JobTimeout(RocketJobError):
     """The job ran past its ``timeout``: raised inside ``perform`` (in its thread) at the
     limit, and stored as the job's failure. If ``perform`` is still running

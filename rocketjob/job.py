@@ -34,12 +34,16 @@ from rocketjob.lifecycle import Lifecycle
 from rocketjob.state import JobState
 from rocketjob.store import JobDoc, JobQuery
 from rocketjob.store.job_fields import BUILTIN_FIELDS
+from rocketjob.timeouts import check_timeout
 
-_RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger"}
+_RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger", "timeout"}
 #: Built-ins stored as they are (the others are converted by ``load_doc``).
 _PLAIN_FIELDS = tuple(
     name for name in BUILTIN_FIELDS if name not in ("state", "exception", "result", "arguments")
 )
+
+#: The key of a job document's ``fields`` holding the job's own ``timeout`` (set(timeout=...)).
+TIMEOUT_KEY = "_timeout"
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -99,6 +103,10 @@ class Job(Lifecycle, Behaviours, BulkActions):
     collect_output: bool = False
     description: str | None = None
     log_level: str | None = None
+    #: Seconds one run may take (None: no limit); ``set(timeout=...)`` per job. See
+    #: rocketjob.timeouts: JobTimeout in the job's thread at the limit, its worker
+    #: process killed and replaced ``[worker] timeout_grace`` seconds later.
+    timeout: ClassVar[float | None] = None
 
     _custom_fields: ClassVar[dict[str, FieldSpec]] = {}
     _job_class_path: ClassVar[str] = "rocketjob.job.Job"
@@ -106,6 +114,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         check_priority(cls.priority, f"{cls.__qualname__}.priority")
+        check_timeout(cls.timeout, f"{cls.__qualname__}.timeout")
         HOOKS.define(cls)
         cls._custom_fields = {**cls._custom_fields, **collect_fields(cls, _RESERVED)}
         cls._job_class_path = class_path(cls)
@@ -128,6 +137,7 @@ class Job(Lifecycle, Behaviours, BulkActions):
         self.started_at: dt.datetime | None = None
         self.completed_at: dt.datetime | None = None
         self.failure_count = 0
+        self.crash_count = 0
         self.worker_name: str | None = None
         self.server_name: str | None = None
         self.percent_complete = 0
@@ -139,6 +149,10 @@ class Job(Lifecycle, Behaviours, BulkActions):
         for spec in cls._custom_fields.values():
             setattr(self, spec.name, spec.initial())
         for name, value in values.items():
+            if name == "timeout":  # this job's own limit, kept in its fields as _timeout
+                check_timeout(value, "timeout")
+                self.__dict__["_timeout"] = value
+                continue
             if name not in BUILTIN_FIELDS and name not in cls._custom_fields:
                 raise ValidationError(unknown_field_message(cls, name))
             setattr(self, name, value)
@@ -246,6 +260,13 @@ class Job(Lifecycle, Behaviours, BulkActions):
             load_corrupt(self, doc)
 
     @property
+    def time_limit(self) -> float | None:
+        """Seconds this job may run: its own ``set(timeout=...)``, else its class's
+        ``timeout`` (None: no limit)."""
+        limit: float | None = self.__dict__.get("_timeout", type(self).timeout)
+        return limit
+
+    @property
     def corruption(self) -> tuple[str, str] | None:
         """``(field, reason)`` when this job's stored document could not be decoded (a
         bad manual edit, disk corruption), else None. Such a job holds placeholders
@@ -260,9 +281,11 @@ class Job(Lifecycle, Behaviours, BulkActions):
         doc["arguments"] = codec.encode(self.arguments, "arguments")
         doc["result"] = codec.encode(self.result, "result")
         doc["exception"] = self._exception
-        doc["fields"] = {
+        doc["fields"] = fields = {
             name: codec.encode(getattr(self, name), name) for name in type(self)._custom_fields
         }
+        if TIMEOUT_KEY in self.__dict__:  # this job's own time limit (rocketjob.timeouts)
+            fields[TIMEOUT_KEY] = self.__dict__[TIMEOUT_KEY]
         return doc
 
     def reload(self) -> Self:

@@ -360,7 +360,38 @@ class Lifecycle:
         """Hold the values the stored ``finish`` of ``event`` wrote on this object."""
         self._take(event, finish.changes)
 
-    def requeue_released(self, store: Store, on_error: OnError) -> bool:
+    def fail_released(
+        self, store: Store, exc: BaseException, on_error: OnError, *, crash_count: int | None = None
+    ) -> bool:
+        """The runtime's failure of this running job, whose worker process was killed
+        past its time limit (JobTimeout) or died once too often while running it
+        (WorkerCrashed, with its ``crash_count``): ``before_fail``, a compare-and-set
+        write (still running on the same worker), ``after_fail``, the behaviours (so
+        ``retry_limit`` applies). False when the job was no longer running there."""
+        if self.id is None:
+            return False
+        self._callback("before_fail", on_error)
+        now = utcnow()
+        changes = self.event_changes("fail", now, exc=exc)
+        if crash_count is not None:
+            changes["crash_count"] = crash_count
+        doc = store.update_job(
+            self.id, changes, from_states=[str(JobState.RUNNING)], worker_name=self.worker_name
+        )
+        if doc is None:
+            return False
+        self.load_doc(doc)
+        self._after("fail", now, True, on_error)
+        return True
+
+    def requeue_released(
+        self,
+        store: Store,
+        on_error: OnError,
+        *,
+        crash_count: int | None = None,
+        run_at: dt.datetime | None = None,
+    ) -> bool:
         """The runtime's requeue of this running job, whose worker died or was drained:
         ``before_requeue``, a compare-and-set write (still running on the same worker),
         ``after_requeue``, the behaviours. Callback errors are reported and never stop
@@ -370,6 +401,9 @@ class Lifecycle:
         self._callback(_BEFORE["requeue"], on_error)
         now = utcnow()
         changes = self.event_changes("requeue", now)
+        if crash_count is not None:  # its worker died while running it (crash accounting)
+            changes["crash_count"] = crash_count
+            changes["run_at"] = run_at
         doc = store.update_job(
             self.id, changes, from_states=_REQUEUE_SOURCES, worker_name=self.worker_name
         )

@@ -81,6 +81,12 @@ JOB_FIELD_SPECS: tuple[JobField, ...] = (
         "the job (rocketjob.otel); each run's span links to it",
     ),
     JobField("fields", _D, "encoded dict of the class's custom fields"),
+    JobField(
+        "crash_count",
+        _I,
+        "int: times a worker process died abnormally while running it (at [worker] "
+        "max_crashes it is failed with rocketjob.WorkerCrashed)",
+    ),
 )
 
 #: Every key of a job document, with its meaning.

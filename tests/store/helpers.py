@@ -36,6 +36,7 @@ def job_doc(**values: Any) -> JobDoc:
         "started_at": None,
         "completed_at": None,
         "failure_count": 0,
+        "crash_count": 0,
         "worker_name": None,
         "server_name": None,
         "percent_complete": 0,

@@ -184,6 +184,15 @@ def test_version_2_schema_migrates_to_partial_listing_indexes(
         before_attempts = tuple(c for c in postgres_schema.JOB_COLUMNS if c not in later)
         patch.setattr(postgres_sql, "JOB_COLUMNS", before_attempts)  # the columns of v2
         old = pg_env.open()
+        # This rocketjob writes crash_count (migration 5, ADD COLUMN IF NOT EXISTS): the
+        # column is added ahead so the version-2 table can take its documents.
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL(
+                    "ALTER TABLE {}.rocketjob_jobs ADD COLUMN crash_count integer "
+                    "NOT NULL DEFAULT 0"
+                ).format(sql.Identifier(pg_env.url.rsplit("schema=", 1)[1]))
+            )
         docs = [job_doc(), job_doc(job_class="app.jobs.MailJob"), job_doc(state="failed")]
         old.insert_jobs(docs)
         old.close()

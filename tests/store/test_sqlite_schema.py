@@ -31,7 +31,7 @@ def _version_3_file(path: Path) -> list[dict[str, object]]:
         for statement in script.split(";"):
             if statement.strip():
                 conn.execute(statement)
-    later = ("attempts", "trace_context")  # added by versions 5 and 6
+    later = ("attempts", "trace_context", "crash_count")  # added by versions 5, 6 and 7
     columns = [name for name in JOB_COLUMNS if name not in later]  # version 3's columns
     for doc in docs:
         row = dict(zip(JOB_COLUMNS, job_to_row(doc), strict=True))
@@ -54,7 +54,8 @@ def test_a_version_3_file_is_migrated_with_its_jobs(tmp_path: Path) -> None:
     docs = _version_3_file(path)
     store = SQLiteStore(f"sqlite:///{path}")
     try:
-        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert [doc["crash_count"] for doc in store.find_jobs(JobQuery())] == [0, 0, 0, 0]
         rows = store._db.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE name IN "
             "('jobs_state', 'jobs_class_state', 'jobs_queue')"

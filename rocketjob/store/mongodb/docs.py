@@ -114,9 +114,13 @@ def _one_field(raw: Mapping[str, Any], name: str) -> Any:
 
 def job_from_bson(raw: Mapping[str, Any]) -> JobDoc:
     """A job document from its stored form. A value that cannot be read (a bad manual
-    edit) makes a CorruptDoc (rocketjob.corrupt), never an exception."""
+    edit) makes a CorruptDoc (rocketjob.corrupt), never an exception. A document stored
+    before ``crash_count`` existed reads it as 0."""
     try:
-        return _from_bson(raw, "id", JOB_FIELDS)
+        doc = _from_bson(raw, "id", JOB_FIELDS)
+        if doc["crash_count"] is None:
+            doc["crash_count"] = 0
+        return doc
     except Exception:  # decoded again field by field, keeping what cannot be read
         from rocketjob.corrupt import tolerant
 

@@ -128,6 +128,11 @@ ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS attempts jsonb;
     6: """
 ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS trace_context jsonb;
 """,
+    # 7: crash accounting (issue 16): how many times a worker died while running the job
+    7: """
+ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS crash_count integer NOT NULL
+    DEFAULT 0
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rocketjob.errors import StoreUnavailable
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -110,8 +110,12 @@ MIGRATION_5 = "ALTER TABLE jobs ADD COLUMN attempts TEXT"
 #: Schema version 6: the enqueuer's trace context (rocketjob.otel).
 MIGRATION_6 = "ALTER TABLE jobs ADD COLUMN trace_context TEXT"
 
+#: Schema version 7: crash accounting (issue 16): how many times a worker process died
+#: while running the job.
+MIGRATION_7 = "ALTER TABLE jobs ADD COLUMN crash_count INTEGER NOT NULL DEFAULT 0"
+
 MIGRATIONS = ((1, _SCHEMA), (2, MIGRATION_2), (3, MIGRATION_3), (4, MIGRATION_4),
-              (5, MIGRATION_5), (6, MIGRATION_6))  # fmt: skip
+              (5, MIGRATION_5), (6, MIGRATION_6), (7, MIGRATION_7))  # fmt: skip
 
 
 def parse_url(url: str) -> tuple[str, dict[str, str]]:
