@@ -40,6 +40,9 @@ class SupervisorConfig:
     #: A worker not ready (imports done, server registered) this many seconds after its
     #: fork is killed and replaced with back-off.
     boot_timeout: float = 60.0
+    #: The crash back-off (0.5 s doubling up to 30 s) resets once a worker started after
+    #: the last failure has run this many seconds.
+    backoff_reset: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ class WorkerConfig:
     #: A coroutine job blocking the event loop this many seconds is logged (a warning
     #: with its job id and how long the loop was blocked).
     async_block_warning: float = 0.1
+    #: A job running in a worker process that died abnormally this many times is failed
+    #: with rocketjob.WorkerCrashed instead of re-queued.
+    max_crashes: int = 3
+    #: Seconds after a job's soft timeout (JobTimeout in its thread) until its process is
+    #: killed and replaced, if it is still running.
+    timeout_grace: float = 10.0
+    #: Recycle the process (drain, exit, replaced at once) after this many jobs.
+    max_jobs: int | None = None
+    #: Recycle the process when its resident memory after a job is above this (MiB).
+    max_memory_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ _POSITIVE = {
     "supervisor.processes", "supervisor.boot_timeout", "worker.threads", "worker.heartbeat_seconds",
     "worker.zombie_seconds", "worker.max_poll_seconds", "store.max_job_bytes",
     "worker.async_block_warning",
+    "supervisor.backoff_reset", "worker.timeout_grace",
 }  # fmt: skip
 _NON_NEGATIVE = {"supervisor.drain_timeout", "logging.close_timeout", "worker.async_concurrency"}
 
@@ -200,11 +214,23 @@ def _check_values(config: Config) -> None:
     for key in ("level", "stdlib_level"):
         if getattr(config.logging, key).lower() not in _LOG_LEVELS:
             raise ConfigError(f"logging.{key}: must be one of {', '.join(_LOG_LEVELS)}")
+    _check_minimums(config.worker)
     if config.worker.zombie_seconds <= config.worker.heartbeat_seconds:
         raise ConfigError(
             "worker.zombie_seconds: must exceed worker.heartbeat_seconds "
             f"({config.worker.heartbeat_seconds}), got {config.worker.zombie_seconds}"
         )
+
+
+#: Smallest allowed values of the fault-containment keys (issue 16).
+_MINIMUMS = {"max_crashes": 1, "max_jobs": 1, "max_memory_mb": 16}
+
+
+def _check_minimums(worker: WorkerConfig) -> None:
+    for key, least in _MINIMUMS.items():
+        value = getattr(worker, key)
+        if value is not None and value < least:
+            raise ConfigError(f"worker.{key}: must be at least {least}, got {value}")
 
 
 def _check_appenders(entries: tuple[Mapping[str, Any], ...], check_environment: bool) -> None:

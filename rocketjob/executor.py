@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from rocketjob import runboard, timeouts
 from rocketjob.aio.kinds import NotAwaitedError, is_coroutine_job, refuse_awaitable
 from rocketjob.batch.runner import SliceRunner
 from rocketjob.clock import utcnow
@@ -197,10 +198,21 @@ class Executor:
             return "rescheduled"
         started = time.monotonic()
         self.stats.job_started(_pickup_seconds(job))
+        limit = job.time_limit
+        slot = runboard.job_started(worker, job.id or "", started, limit)
+        try:
+            return self._perform(job, worker, started, limit)
+        finally:
+            runboard.job_ended(slot)
+
+    def _perform(self, job: Job, worker: str, started: float, limit: float | None) -> str:
+        """Run ``perform`` (within its time limit) and write the outcome."""
+        reason = "" if limit is None else timeout_reason(job, limit)
         with self.job_context(job):
             try:
                 job.run_start()
-                result = refuse_awaitable(job, job.run_perform())
+                with timeouts.limit(limit, reason, job.id or ""):
+                    result = refuse_awaitable(job, job.run_perform())
                 finish = job.worker_outcome("complete", worker, utcnow(), result=result)
             except BaseException as exc:  # the job's own error: kept on the job, not raised
                 self._ran(started, ok=False)
@@ -296,6 +308,11 @@ def observe_run(job: Job) -> Callable[[str], None]:
                 logger.error("run observer failed", job_id=job.id, error=repr(exc))
 
     return finished
+
+
+def timeout_reason(job: Job, limit: float) -> str:
+    """The message of the JobTimeout raised in ``job`` at its limit."""
+    return f"job {job.id} ({job.job_class}) ran past its timeout of {limit:g} s"
 
 
 def _pickup_seconds(job: Job) -> float:

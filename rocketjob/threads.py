@@ -107,6 +107,10 @@ class JobThreads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
 
+    def idents(self) -> dict[str, int | None]:
+        """Thread name -> thread id (to interrupt the job a thread runs)."""
+        return {t.name.removeprefix("rocketjob-"): t.ident for t in self._threads}
+
     def snapshot(self) -> dict[str, Any]:
         """What each busy thread runs now: worker name -> job id."""
         with self._lock:

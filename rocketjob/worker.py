@@ -24,19 +24,21 @@ from typing import Any, Protocol
 
 import psutil
 
-from rocketjob import connection, sizes
+from rocketjob import connection, runboard, sizes
 from rocketjob.aio.glue import build_runner, loop_figures
 from rocketjob.aio.kinds import thread_job_classes
 from rocketjob.aio.runner import AsyncRunner
 from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
+from rocketjob.containment import Containment
 from rocketjob.errors import JobImportError, StoreError
 from rocketjob.executor import ClaimAhead, Executor
 from rocketjob.job import REGISTRY, Job
 from rocketjob.log import job_context, logger
 from rocketjob.plugins import cron, throttle
 from rocketjob.plugins.dirmon_confine import configure_roots as configure_dirmon_roots
+from rocketjob.recycle import EXIT_RECYCLE
 from rocketjob.requeue import requeue_server_jobs
 from rocketjob.store import ClaimLimit, Store
 from rocketjob.threads import JobThreads
@@ -119,6 +121,8 @@ class Worker:
         self._next_heartbeat = 0.0
         self._next_command_check = 0.0
         self._next_title = 0.0
+        #: 0, or EXIT_RECYCLE once the process recycles itself (rocketjob.recycle).
+        self.exit_code = 0
 
     # -- boot -------------------------------------------------------------------
     def boot(self) -> None:
@@ -142,7 +146,10 @@ class Worker:
             on_claimed=self._assign,
             busy=lambda: self.threads.busy if self.threads is not None else 0,
         )
-        self.threads = JobThreads(self.server_name, self.config.worker.threads, self.executor.run)
+        self.containment = Containment(self.config.worker, self.executor.run)
+        self.threads = JobThreads(
+            self.server_name, self.config.worker.threads, self.containment.job_runner()
+        )
         self.aio = build_runner(
             self.config.worker, self.server_name, self.store, self.job_classes,
             self.claim_limits, now=self.clock.now, freed=self.threads.freed,
@@ -195,7 +202,8 @@ class Worker:
                 idle_wait = 0.0
                 continue
             idle_wait = self._wait_for_jobs(idle_wait)
-        return self.drain()
+        self.drain()
+        return self.exit_code
 
     def _claim(self, idle: list[str]) -> int:
         assert self.store is not None and self.threads is not None
@@ -219,7 +227,7 @@ class Worker:
     def _claim_ahead(self, worker_names: list[str]) -> ClaimAhead | None:
         """Called as job threads' outcomes are written: claim their next jobs in the same
         transaction, unless paused or stopping."""
-        if self.paused or self.stopping is not None:
+        if self.paused or self.stopping is not None or self.containment.recycle_reason:
             return None
         return ClaimAhead(worker_names, self.thread_classes, self.clock.now(), self.claim_limits)
 
@@ -247,6 +255,7 @@ class Worker:
 
     # -- periodic work: heartbeat, remote commands, process title ---------------------
     def _periodic(self) -> None:
+        self._recycle()
         now = time.monotonic()
         if self.parent_pid is not None and os.getppid() != self.parent_pid and not self.stopping:
             logger.warning("supervisor gone; draining", server=self.server_name)
@@ -256,12 +265,32 @@ class Worker:
             self._next_heartbeat = now + self.config.worker.heartbeat_seconds
             self._next_command_check = now + self.config.worker.max_poll_seconds
             self.heartbeat()
+            self._contain()
         elif now >= self._next_command_check:
             self._next_command_check = now + self.config.worker.max_poll_seconds
             self.heartbeat(reap=False)
+            self._contain()
         if now >= self._next_title:
             self._next_title = now + 0.5
             self._set_title()
+
+    def _recycle(self) -> None:
+        """Drain and exit with EXIT_RECYCLE once a recycling limit was reached."""
+        reason = self.containment.recycle_reason
+        if reason is not None and self.stopping is None:
+            logger.info("worker recycling", server=self.server_name, reason=reason)
+            self.exit_code = EXIT_RECYCLE
+            self.stopping = DRAIN
+
+    def _contain(self) -> None:
+        """Interrupt running jobs that were aborted."""
+        assert self.store is not None and self.threads is not None
+        try:
+            self.containment.interrupt_aborted(
+                self.store, self.threads.snapshot(), self.threads.idents()
+            )
+        except StoreError as exc:
+            logger.warning("could not check running jobs", error=str(exc))
 
     def heartbeat(self, reap: bool = True) -> None:
         """Write the server's heartbeat, take its commands, reap zombie servers."""
@@ -316,6 +345,7 @@ class Worker:
                 "stats": self.executor.stats.as_dict() if hasattr(self, "executor") else {},
                 "appender_drops": self._drops(),
                 **loop_figures(self.aio),
+                **runboard.supervisor_figures(),
             }
 
     def _drops(self) -> Any:

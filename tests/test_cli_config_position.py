@@ -21,6 +21,7 @@ import rocketjob
 from rocketjob import Job
 from rocketjob.cli import build_parser, main
 from rocketjob.plugins.dirmon_entries import DirmonEntry
+from tests.batch.jobs import SquareJob
 from tests.conftest import REPO
 from tests.jobs import NoopJob
 
@@ -66,6 +67,7 @@ def seed(config: Path) -> dict[str, str]:
     failed = NoopJob.perform_later()
     failed.fail(RuntimeError("seeded"))
     paused = NoopJob.perform_later().pause()
+    batch = SquareJob.upload([1, 2, 3])
     now = dt.datetime.now(dt.UTC)
     store.register_server({
         "name": "host:4242", "host": "host", "pid": 4242, "state": "running",
@@ -74,7 +76,8 @@ def seed(config: Path) -> dict[str, str]:
     })  # fmt: skip
     DirmonEntry.create("seeded", "/tmp/in/*.csv", "tests.jobs.NoopJob", None, {})
     rocketjob.disconnect()
-    return {"queued": queued.id, "failed": failed.id, "paused": paused.id}
+    return {"queued": queued.id, "failed": failed.id, "paused": paused.id, "batch": batch.id,
+            "folder": str(config.parent)}  # fmt: skip
 
 
 def argv_for(path: tuple[str, ...], ids: dict[str, str]) -> list[str]:
@@ -90,6 +93,12 @@ def argv_for(path: tuple[str, ...], ids: dict[str, str]) -> list[str]:
     }  # fmt: skip
     if path[0] == "servers" and path[1] != "list":
         return ["host:4242"]
+    if path[0] == "batch":  # files outside the working directory, which must stay empty
+        numbers = Path(ids["folder"]) / "numbers.txt"
+        numbers.write_text("4\n5\n")
+        return {"upload": ["tests.batch.jobs.SquareJob", str(numbers)],
+                "download": [ids["batch"], str(Path(ids["folder"]) / "out.jsonl")],
+                "failed": [ids["batch"]]}[path[1]]  # fmt: skip
     return list(arguments.get(path[-1], []))
 
 
@@ -128,6 +137,8 @@ def test_subcommand_uses_the_config_store(
         assert Job.find(ids["queued"]).state == "paused"
     if path == ("dirmon", "add"):
         assert "added" in [entry["name"] for entry in DirmonEntry.all()]
+    if path == ("batch", "upload"):
+        assert len(SquareJob.where()) == 2
     if path == ("servers", "stop"):
         (server,) = store.list_servers()
         assert server["commands"] == ["drain"]  # stop travels as drain

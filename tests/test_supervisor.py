@@ -143,7 +143,7 @@ def test_a_bad_config_on_hup_keeps_the_running_one(tmp_path: Path) -> None:
     assert sup.config is running and sup.generation == 1
 
 
-def test_ttin_ttou_and_remote_stop_change_the_target(tmp_path: Path) -> None:
+def test_ttin_and_ttou_change_the_target_a_remote_stop_does_not(tmp_path: Path) -> None:
     sup, registry = make_supervisor(tmp_path, processes=1)
     sup.handle_ttou()
     assert sup.target == 1
@@ -157,7 +157,10 @@ def test_ttin_ttou_and_remote_stop_change_the_target(tmp_path: Path) -> None:
     assert [w.number for w in registry if w.stop_requested] == [2]  # the newest drains
     remaining = registry.active()[0]
     sup.on_exit(registry.exit(remaining, 0))  # exited cleanly, unasked: servers stop
-    assert sup.target == 0 and sup.stopping == "drain"
+    assert sup.target == 1 and sup.stopping is None  # replaced at once (issue 16 item 7)
+    assert sup.next_spawn_at <= 100.0
+    sup.manage_workers(100.0)
+    assert len(registry.active()) == 1 and registry.active()[0].pid != remaining.pid
 
 
 def test_pause_is_forwarded_and_reaches_workers_forked_later(tmp_path: Path) -> None:

@@ -16,8 +16,12 @@ import time
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
 from rocketjob.errors import JobImportError
-from rocketjob.log import logger
+from rocketjob.log import LogHandle, logger
+from rocketjob.recycle import EXIT_RECYCLE
+from rocketjob.runboard import RunBoard
 from rocketjob.supervisor import child, logs
+from rocketjob.supervisor.crashes import DeadWorker
+from rocketjob.supervisor.faults import FaultPolicy
 from rocketjob.supervisor.handlers import SignalHandlers
 from rocketjob.supervisor.notify import Notifier
 from rocketjob.supervisor.pidfile import Pidfile
@@ -43,7 +47,7 @@ class Supervisor(SignalHandlers):
         self.registry = Registry(self.queue)
         self.notifier = Notifier()
         self.pidfile = Pidfile(config.supervisor.pidfile)
-        self.log: logs.LogHandle | None = None
+        self.log: LogHandle | None = None
         self.target = config.supervisor.processes
         self.generation = 1
         self.paused = False
@@ -56,6 +60,8 @@ class Supervisor(SignalHandlers):
         self.announced_ready = False
         self.reloading = False
         self.failures = 0
+        self.faults = FaultPolicy(config.worker.threads, config.supervisor.backoff_reset)
+        self._next_board: RunBoard | None = None
         self.next_spawn_at = 0.0
         self.errors = 0
 
@@ -131,15 +137,18 @@ class Supervisor(SignalHandlers):
     # -- worker events ----------------------------------------------------------------
     def on_ready(self, worker: WorkerProcess) -> None:
         """A worker booted and registered its server."""
-        self.failures = 0
         logger.info("worker ready", number=worker.number, pid=worker.pid)
         if self.paused:  # in case it was forked before the pause reached it
             self.registry.send(worker, signal.SIGTSTP)
 
     def on_exit(self, exited: Exited) -> None:
-        """A worker exited: release its jobs at once, then decide what to do."""
+        """A worker exited: account for its running jobs and release the rest at once
+        (see rocketjob.supervisor.faults), then decide what to do."""
         worker, now = exited.worker, self.clock.monotonic()
-        requeued = release_jobs(worker.server_name)
+        dead = self.faults.dead_worker(
+            worker.pid, worker.server_name, exited.status, worker.stop_requested is not None
+        )
+        requeued = release_jobs(worker.server_name, dead, self.config.worker.max_crashes)
         # Counted once: a worker that drained re-queued its leftover jobs itself and said
         # so in its own "worker stopped"; here only jobs the supervisor re-queued appear.
         released = {} if requeued == 0 else {"requeued": requeued}
@@ -158,29 +167,23 @@ class Supervisor(SignalHandlers):
             return
         if boot_failed:
             self.halt(worker.boot_error or f"worker {worker.number} could not import its jobs")
-        elif worker.stop_requested is None and exited.code == 0:
-            self.on_remote_stop(worker)
-        elif worker.stop_requested is None:
-            self.schedule_replacement(worker, now)
+        elif worker.stop_requested is None or dead.timed_out:
+            self.schedule_replacement(worker, exited, dead, now)
 
-    def on_remote_stop(self, worker: WorkerProcess) -> None:
-        """A worker stopped cleanly without being asked (``rocketjob servers stop``): it is
-        not replaced; when none is left the supervisor stops too."""
-        self.target = max(0, self.target - 1)
-        logger.info("worker stopped remotely; not replaced", number=worker.number)
-        if self.target == 0:
-            self.begin_stop("drain")
-
-    def schedule_replacement(self, worker: WorkerProcess, now: float) -> None:
-        """Replace a dead worker at once, or with exponential back-off when workers keep
-        failing soon after they start."""
-        fast = worker.ready_at is None or now - worker.ready_at < FAST_FAILURE_SECONDS
-        self.failures = self.failures + 1 if fast else 0
-        delay = 0.0
-        if self.failures:
-            delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (self.failures - 1))
+    def schedule_replacement(
+        self, worker: WorkerProcess, exited: Exited, dead: DeadWorker, now: float
+    ) -> None:
+        """Replace a worker that ended without being asked to (or that was killed for a
+        job's time limit): at once, or after the crash back-off (FaultPolicy). A worker
+        stopped by ``rocketjob servers stop|kill`` is replaced too: only TTOU and the
+        configuration lower the number of workers."""
+        lived = None if worker.ready_at is None else now - worker.ready_at
+        delay = self.faults.replacement_delay(dead, exited.code, lived, now)
+        self.failures = self.faults.failures
         self.next_spawn_at = max(self.next_spawn_at, now + delay)
-        if delay:
+        if exited.code == EXIT_RECYCLE:
+            logger.info("worker recycled; replacing it", number=worker.number, pid=worker.pid)
+        elif delay:
             logger.warning("worker failing; backing off", delay=delay, failures=self.failures)
 
     def halt(self, message: str) -> None:
@@ -193,6 +196,8 @@ class Supervisor(SignalHandlers):
     def manage_workers(self, now: float) -> None:
         """Spawn missing workers, stop extra or outdated ones, enforce deadlines."""
         self.kill_stale(now)
+        self.kill_overdue_jobs(time.monotonic())  # the boards use the system's monotonic time
+        self.faults.settle([w.ready_at for w in self.registry if w.ready_at is not None], now)
         if self.stopping:
             return
         active = self.registry.active()
@@ -214,6 +219,7 @@ class Supervisor(SignalHandlers):
         """Fork one worker of the current generation."""
         number = self.registry.free_number()
         try:
+            self._next_board = self.faults.new_board()
             worker = self.registry.spawn(number, self.generation, now, self._child_main)
         except OSError as exc:
             self.errors += 1
@@ -223,10 +229,28 @@ class Supervisor(SignalHandlers):
             )
             logger.error("fork failed", error=str(exc))
             return
+        if self._next_board is not None:
+            self.faults.track(worker.pid, self._next_board)
         logger.debug("worker spawned", number=number, pid=worker.pid, generation=self.generation)
 
     def _child_main(self, number: int, ready_fd: int, close_fds: list[int]) -> None:
-        child.main(self.config, number, ready_fd, close_fds, self.queue, self.pause_flag)
+        child.main(
+            self.config, number, ready_fd, close_fds, self.queue, self.pause_flag,
+            self._next_board,
+        )  # fmt: skip
+
+    def kill_overdue_jobs(self, now: float) -> None:
+        """SIGKILL the workers running a job past its hard time limit (its soft
+        JobTimeout, or an abort, did not stop it): the job is failed with JobTimeout and
+        the worker replaced once it is reaped."""
+        by_pid = {w.pid: w for w in self.registry}
+        for pid, job_ids in self.faults.overdue(now).items():
+            worker = by_pid.get(pid)
+            if worker is None or worker.stop_requested == "kill":
+                continue
+            logger.error("job past its hard time limit; killing its worker",
+                         number=worker.number, pid=pid, job_ids=job_ids)  # fmt: skip
+            self.registry.stop(worker, "kill", now)
 
     def kill_stale(self, now: float) -> None:
         """SIGKILL workers past their deadline: boot timeout, drain timeout, stop deadline."""
@@ -242,8 +266,10 @@ class Supervisor(SignalHandlers):
             if late_boot or late_stop or (self.stopping and now >= self.stop_deadline):
                 logger.warning("worker overdue; killing it", number=worker.number, pid=worker.pid)
                 self.registry.stop(worker, "kill", now)
-                if late_boot and not self.stopping:
-                    self.schedule_replacement(worker, now)  # a failed start: back off
+                if late_boot and not self.stopping:  # a failed start: back off
+                    delay = self.faults.failed_start(now)
+                    self.failures = self.faults.failures
+                    self.next_spawn_at = max(self.next_spawn_at, now + delay)
 
     def announce(
         self, active: list[WorkerProcess], all_ready: bool, outdated: list[WorkerProcess]

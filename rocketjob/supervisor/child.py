@@ -9,13 +9,17 @@ supervisor it is ready through the ready pipe, and run until stopped.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import mmap
 import os
 import signal
+import traceback
 
+from rocketjob import runboard
 from rocketjob.config import Config
 from rocketjob.errors import JobImportError, StoreUnavailable
 from rocketjob.log import logger
+from rocketjob.runboard import RunBoard
 from rocketjob.supervisor import logs, notify, signals
 from rocketjob.worker import Worker, install_signal_handlers
 
@@ -29,9 +33,14 @@ def main(
     close_fds: list[int],
     queue: signals.SignalQueue | None,
     pause_flag: mmap.mmap | None = None,
+    board: RunBoard | None = None,
 ) -> None:
-    """Run one worker process and exit with its code; never returns."""
+    """Run one worker process and exit with its code; never returns. Its last words (why
+    it exits: the exception and backtrace) go on its run board before it ends, where the
+    supervisor reads them; a fatal signal's Python stack goes to stderr (faulthandler)."""
     code = EXIT_CRASH
+    runboard.install(board, config.worker.timeout_grace)
+    faulthandler.enable(all_threads=True)
     try:
         signals.reset_in_child(queue)
         _close(close_fds)
@@ -48,6 +57,8 @@ def main(
         handle.close()
     except BaseException as exc:  # the process boundary: report and exit non-zero
         try:
+            if board is not None:  # synchronous: delivered even though we exit at once
+                board.write_last_words("".join(traceback.format_exception(exc)))
             logger.opt(exception=exc).error("worker crashed", error=repr(exc))
         finally:
             os._exit(EXIT_CRASH)

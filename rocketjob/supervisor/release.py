@@ -11,15 +11,26 @@ from __future__ import annotations
 from rocketjob import connection
 from rocketjob.log import logger
 from rocketjob.requeue import requeue_server_jobs
+from rocketjob.supervisor import crashes
+from rocketjob.supervisor.crashes import DeadWorker
 
 
-def release_jobs(server_name: str) -> int | None:
-    """Re-queue the running jobs of ``server_name`` and remove its server; return how many
-    jobs were re-queued, or None when the store could not be reached (live servers will
-    reap it as a zombie after ``zombie_seconds``)."""
+def release_jobs(
+    server_name: str, dead: DeadWorker | None = None, max_crashes: int = 3
+) -> int | None:
+    """Account for the jobs ``dead`` was running (crash counts, time limits: see
+    :mod:`rocketjob.supervisor.crashes`), re-queue the other running jobs of
+    ``server_name`` and remove its server; return how many jobs were re-queued, or None
+    when the store could not be reached (live servers will reap it as a zombie after
+    ``zombie_seconds``)."""
     try:
         store = connection.current_store()
-        requeued = requeue_server_jobs(store, server_name)
+        if dead is not None and dead.running:
+            released = crashes.release(store, dead, max_crashes)
+            counted = len(released.crashed)
+        else:
+            counted = 0
+        requeued = counted + requeue_server_jobs(store, server_name)
         store.remove_server(server_name)
         return requeued
     except Exception as exc:  # boundary: the store may be down; zombie reaping covers it

@@ -114,9 +114,27 @@ def _server_gauges(out: _Writer, servers: list[dict[str, Any]]) -> None:
             value = (s.get("info") or {}).get(key)
             if isinstance(value, int | float):
                 out.sample(name, value, server=s["name"])
+    _recycles(out, servers)
     out.family("rocketjob_appender_drops_total", "counter", "Log records dropped by appenders.")
     for s in servers:
         out.sample("rocketjob_appender_drops_total", s["appender_drops"], server=s["name"])
+
+
+def _recycles(out: _Writer, servers: list[dict[str, Any]]) -> None:
+    """Worker recycles (``[worker] max_jobs`` / ``max_memory_mb``) per supervisor: each
+    worker reports how many its supervisor had done when it was forked; the newest
+    worker's figure is the supervisor's (a recycle shows once its replacement heartbeats)."""
+    counts: dict[tuple[str, int], int] = {}
+    for s in servers:
+        info = s.get("info") or {}
+        pid, count = info.get("supervisor_pid"), info.get("recycles")
+        if isinstance(pid, int) and isinstance(count, int):
+            key = (str(s.get("host", "")), pid)
+            counts[key] = max(counts.get(key, 0), count)
+    out.family("rocketjob_worker_recycles_total", "counter",
+               "Worker processes recycled by max_jobs or max_memory_mb.")  # fmt: skip
+    for (host, pid), count in sorted(counts.items()):
+        out.sample("rocketjob_worker_recycles_total", count, host=host, supervisor_pid=pid)
 
 
 def _worker_stats(out: _Writer, servers: list[dict[str, Any]]) -> None:

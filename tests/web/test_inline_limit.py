@@ -38,3 +38,25 @@ def test_download_of_an_unknown_part_or_job_is_404(client: TestClient) -> None:
     job = ReportJob.perform_later("small")
     assert client.get(f"/job/{job.id}/data/fields").status_code == 404
     assert client.get("/job/nosuchjob/data/arguments").status_code == 404
+
+
+def test_the_job_page_shows_the_time_limit_and_the_time_left(client: TestClient) -> None:
+    import datetime as dt
+
+    import rocketjob
+
+    job = ReportJob.set(timeout=30).perform_later("x")
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)
+    rocketjob.current_store().update_job(
+        job.id or "", {"state": "running", "started_at": started, "worker_name": "h:1:1",
+                       "server_name": "h:1"},
+    )  # fmt: skip
+    page = client.get(f"/job/{job.id}", headers=HTML)
+    assert page.status_code == 200
+    cell = page.text.split('id="time-limit">', 1)[1].split("</td>", 1)[0]
+    assert cell.startswith("30 s") and "s left)" in cell
+    left = float(cell.split("(")[1].split(" s left")[0])
+    assert 15 <= left <= 20.5
+    plain = ReportJob.perform_later("y")
+    page = client.get(f"/job/{plain.id}", headers=HTML)
+    assert 'id="time-limit">none<' in page.text

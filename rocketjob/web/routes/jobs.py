@@ -114,6 +114,19 @@ def retry_facts(doc: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def time_limit(doc: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """A job's ``timeout`` (its own, else its class's) and, while it runs, the seconds left
+    before JobTimeout: ``{"seconds": 30, "left": 12.5}`` (None when not known)."""
+    own = (doc.get("fields") or {}).get("_timeout")
+    cls = resolve_class(str(doc.get("job_class")))
+    seconds = own if isinstance(own, int | float) else getattr(cls, "timeout", None)
+    left = None
+    started = doc.get("started_at")
+    if seconds is not None and doc.get("state") == "running" and isinstance(started, dt.datetime):
+        left = round(max(0.0, seconds - (now - started).total_seconds()), 1)
+    return {"seconds": seconds, "left": left}
+
+
 @require("view")
 async def job_page(request: Request) -> Response:
     """GET /job/{id}: every field of one job."""
@@ -134,6 +147,7 @@ async def job_page(request: Request) -> Response:
         "can_destroy": user is not None and user.can("admin"),
         "live": doc["state"] not in FINAL_STATES, "scheduled": scheduled,
         "corruption": find_corruption(doc),
+        "limit": time_limit(doc, data.now()),
         "times": timing.job_times(doc, now), "retries": retry_facts(doc, now),
         "finished_label": FINISHED_LABELS.get(doc["state"], "Finished"),
         "attempts": list(reversed(attempts.readable(doc.get("attempts")))),
