@@ -52,7 +52,7 @@ def test_a_poison_job_is_failed_after_max_crashes_and_the_queue_keeps_moving(
     wait_for(lambda: all(Job.find(j.id).state == "completed" for j in quick), 30)
     # a quick job running on the other thread when the poison struck counts a crash too
     assert all(Job.find(j.id).crash_count < 3 for j in quick)
-    assert time.monotonic() - began < 20, "no crash back-off starved the queue"
+    assert time.monotonic() - began < 30, "no crash back-off starved the queue"
     log = wait_for(lambda: (text := daemon.log()).count("worker exited") >= 3 and text, 10)
     assert expected in log
     assert daemon.stop() == 0
