@@ -22,6 +22,7 @@ import ctypes
 import heapq
 import itertools
 import os
+import signal
 import threading
 import time
 from threading import get_ident
@@ -91,13 +92,16 @@ class Watchdog:
             self._thread.start()
 
     def _loop(self) -> None:
+        # Process signals are never this thread's: a supervisor's signalfd, or Python's
+        # handlers, see them as if it did not exist.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         with self._lock:
             while True:
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
-                if not self._heap:
-                    self._wake.wait(60.0)
-                    continue
+                if not self._heap:  # nothing armed: end; the next schedule() starts one
+                    self._thread = None
+                    return
                 deadline, _, armed = self._heap[0]
                 delay = deadline - time.monotonic()
                 if delay > 0:
