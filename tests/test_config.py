@@ -86,3 +86,20 @@ def test_secrets_are_checked_for_the_daemon_only(tmp_path: Path, monkeypatch) ->
     path.write_text('[[appenders]]\ntype = "splunk"\nurl = "ftp://x"\ntoken_env = "T"\n')
     with pytest.raises(ConfigError, match=r"appenders\[0\]\.url"):  # still validated
         config_module.load(path, check_environment=False)
+
+
+def test_fault_containment_keys_exit_2_naming_the_key(tmp_path: Path) -> None:
+    """``max_crashes`` < 1, ``max_jobs`` < 1, ``max_memory_mb`` < 16: exit 2 naming it."""
+    import subprocess
+    import sys
+
+    for key, value in (("max_crashes", 0), ("max_jobs", 0), ("max_memory_mb", 8),
+                       ("timeout_grace", 0)):  # fmt: skip
+        config = tmp_path / f"{key}.toml"
+        config.write_text(f"[worker]\n{key} = {value}\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "rocketjob", "-c", str(config), "--check"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2, key
+        assert f"worker.{key}" in result.stderr and len(result.stderr.strip().splitlines()) == 1
