@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 
 from rocketjob.store import JobQuery
-from rocketjob.store.base import Finish
+from rocketjob.store.base import ClaimLimit, Finish
 from rocketjob.store.postgres import PostgresStore
 
 from .conftest import POSTGRES_URL, make_env, require_service
@@ -183,3 +183,19 @@ def test_queued_and_server_listings_use_an_index_without_statistics(
         plans = "\n".join(_plans(calls, marker))
         assert "Seq Scan" not in plans, plans
         assert "Index" in plans, plans
+
+
+def test_throttled_claim_walks_the_claim_index_without_statistics(
+    loaded: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _recorded(monkeypatch)
+    workers = [f"host:3:{i}" for i in range(10)]
+    running = FINISHED // 3  # _load's running jobs are of CLASS
+    limit = ClaimLimit("imports", frozenset({CLASS}), max_running=running + 5)
+    claimed = loaded.claim_jobs(workers, [CLASS], dt.datetime.now(dt.UTC), [limit])
+    assert len(claimed) == 5  # the limit, not the idle threads
+    monkeypatch.undo()
+    plans = _plans(calls, "NOT (id = ANY")
+    assert len(plans) == 1, plans
+    assert "Index Scan using rocketjob_jobs_claim " in plans[0], plans[0]
+    assert "Sort" not in plans[0] and "Bitmap" not in plans[0], plans[0]

@@ -6,9 +6,11 @@
 * Tables ``rocketjob_jobs`` and ``rocketjob_servers`` in the chosen schema, created and
   migrated on connect under a transaction-level advisory lock (see
   :mod:`rocketjob.store.postgres.schema`).
-* Claiming is one statement: ``SELECT ... ORDER BY priority, id LIMIT n FOR UPDATE SKIP
-  LOCKED`` feeding an ``UPDATE ... RETURNING``, so concurrent workers never wait on each
-  other and never take the same row; several jobs per round trip.
+* Claiming is one statement: the schema's ``rocketjob_claimable`` function (``SELECT ...
+  ORDER BY priority, id LIMIT n FOR UPDATE SKIP LOCKED``, an index walk whatever the
+  planner statistics say) feeding an ``UPDATE ... RETURNING``, so concurrent workers never
+  wait on each other and never take the same row; several jobs per round trip.
+* Concurrent enqueues of one process share a statement (:mod:`.enqueue`).
 * Wake-ups: every write that queues a job runs ``pg_notify`` in its own transaction (so a
   rolled-back enqueue wakes nobody); :meth:`wait_for_jobs` blocks on a dedicated
   ``LISTEN`` connection and returns within milliseconds of the commit.

@@ -58,6 +58,8 @@ class Throttle:
             ).format(self._db.jobs)
             running = conn.execute(count, (lim.limited_classes(limits),)).fetchall()
             counts = lim.counts_per_limit(limits, {cls: int(n) for cls, n in running})
+            # the picks walk the claim index whatever the statistics say (postgres/sql.py)
+            conn.execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
             ids = self._pick_limited(conn, len(worker_names), job_classes, now, limits, counts)
             if not ids:
                 return []
