@@ -16,6 +16,17 @@ import rocketjob
 from bench.batch_jobs import BenchBatchJob
 
 
+def _peak_rss() -> int:
+    """This process's peak RSS: VmHWM, the high-water mark of its own memory map.
+    ``ru_maxrss`` is not used: Linux carries the parent's high-water mark across exec, so
+    a child of a large benchmark process reported the parent's size (44 MiB for a 34 MiB
+    uploader)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main(argv: list[str]) -> None:
     step, url = argv[0], argv[1]
     rocketjob.connect(url)
@@ -27,7 +38,7 @@ def main(argv: list[str]) -> None:
         job_id = argv[2]
         records = BenchBatchJob.find(job_id).download(argv[3])
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     print(json.dumps({"seconds": seconds, "records": records, "rss": peak, "job_id": job_id}))
 
 
