@@ -1,0 +1,36 @@
+"""The 50 ms I/O job of ``bench/peer/async_io.py`` for PgQueuer: ``await
+asyncio.sleep(0.05)``, stamped at its start like every harness job."""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bench.stamps import stamp
+
+IO_SECONDS = float(os.environ.get("ROCKETJOB_BENCH_IO", "0.05"))
+DSN = os.environ.get("BENCH_PG_DSN", "postgresql://root@127.0.0.1:5432/bench_async")
+
+
+@asynccontextmanager
+async def pgq_main() -> AsyncIterator[Any]:
+    """PgQueuer's worker factory (as the harness's pgqueuer_sys.main), with the I/O job."""
+    import asyncpg
+    from pgqueuer import PgQueuer
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.models import Job as PgJob
+
+    conn = await asyncpg.connect(DSN)
+    pgq = PgQueuer(AsyncpgDriver(conn))
+
+    @pgq.entrypoint("io")
+    async def io(job: PgJob) -> None:
+        i, enq = (job.payload or b"0 0").split()
+        stamp(int(i), float(enq))
+        await asyncio.sleep(IO_SECONDS)
+
+    try:
+        yield pgq
+    finally:
+        await conn.close()
