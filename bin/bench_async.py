@@ -104,16 +104,24 @@ def figures(starts: list, samples: list[tuple[float, float]], n: int) -> dict[st
     return {"drain_jps": n / (last - first), "cpu_per_1k": used * 1000 / n}
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bin/bench --async", description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=10_000, help="jobs per run (default 10000)")
     ap.add_argument("--runs", type=int, default=3, help="runs per store (default 3)")
     ap.add_argument("--stores", default="sqlite,postgres", help="sqlite,postgres")
     ap.add_argument("--kinds", default="async", help="async,thread (default async)")
-    ap.add_argument("--pg", default=os.environ.get("ROCKETJOB_BENCH_PG", DEFAULT_PG),
-                    help=f"PostgreSQL database for the postgres runs (default {DEFAULT_PG})")
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get("ROCKETJOB_BENCH_PG", DEFAULT_PG),
+        help=f"PostgreSQL database for the postgres runs (default {DEFAULT_PG})",
+    )
     opts = ap.parse_args(argv)
-    print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"load average before: {load_average()}")
     print("| store | job | drain j/s (median) | CPU s per 1,000 jobs | runs (j/s) |")
     print("|---|---|---:|---:|---|")
     for store in opts.stores.split(","):
@@ -123,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = statistics.median(r["cpu_per_1k"] for r in runs)
             each = ", ".join(f"{r['drain_jps']:,.0f}" for r in runs)
             print(f"| {store} | {kind} | {jps:,.0f} | {cpu:.3f} | {each} |", flush=True)
-    print(f"load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"load average after: {load_average()}")
     return 0
 
 

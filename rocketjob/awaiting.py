@@ -9,7 +9,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 
-def run_to_completion(awaitable: Awaitable[Any], what: str) -> Any:
+def run_to_completion(
+    awaitable: Awaitable[Any], what: str, instead: str = "`await job_class.aperform_now(...)`"
+) -> Any:
     """Run ``awaitable`` on a fresh event loop (``asyncio.run``) and return its value.
     Inside a running loop that would deadlock, so it raises a RuntimeError saying to
     await the async variant instead."""
@@ -21,8 +23,8 @@ def run_to_completion(awaitable: Awaitable[Any], what: str) -> Any:
     if close is not None:
         close()  # no "never awaited" warning: the error says it
     raise RuntimeError(
-        f"{what} is a coroutine and an event loop is already running in this thread: "
-        "await it instead (for a job: `await job_class.aperform_now(...)`)"
+        f"{what} is a coroutine, and an event loop is already running in this thread: "
+        f"await it instead ({instead})"
     )
 
 

@@ -6,6 +6,7 @@ ValidationError and stores nothing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -106,6 +107,11 @@ class Enqueuer(Generic[J]):
         if AFTER_ENQUEUE:
             _enqueued([job])
         return job
+
+    async def aperform_later(self, *args: Any, **kwargs: Any) -> J:
+        """``perform_later`` without blocking the event loop (the store call runs on a
+        thread; see rocketjob.async_api)."""
+        return await asyncio.to_thread(self.perform_later, *args, **kwargs)
 
     def perform_all_later(self, arguments: Iterable[Any]) -> list[J]:
         """Store one job per item (tuple/list of args, or dict of kwargs), all or none.

@@ -15,12 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import importlib
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from loguru import logger as _logger
 
 from rocketjob import codec, state, timing
+from rocketjob.async_api import AsyncActions
+from rocketjob.awaiting import run_to_completion
 from rocketjob.behaviours import Behaviours
 from rocketjob.bulk import BulkActions
 from rocketjob.clock import utcnow
@@ -92,7 +95,7 @@ class JobException:
         return f"<JobException {self.class_name}: {self.message}>"
 
 
-class Job(Lifecycle, Behaviours, BulkActions):
+class Job(Lifecycle, Behaviours, BulkActions, AsyncActions):
     """Base class of every job. Subclasses define ``perform``, class defaults and
     behaviours (retry, cron, singleton, throttles, processing window: see
     :mod:`rocketjob.plugins`, which plug in through :data:`HOOKS`)."""
@@ -186,6 +189,13 @@ class Job(Lifecycle, Behaviours, BulkActions):
         perform()'s value and raises its errors."""
         job = cls()
         job.arguments = {"args": list(args), "kwargs": dict(kwargs)}
+        if inspect.iscoroutinefunction(cls.perform):  # a coroutine job: awaited to the end
+            from rocketjob.aio.callbacks import arun_perform
+
+            return run_to_completion(
+                arun_perform(job), f"{cls.__qualname__}.perform",
+                f"`await {cls.__qualname__}.aperform_now(...)`",
+            )  # fmt: skip
         return job.run_perform()
 
     # -- queries --------------------------------------------------------------------

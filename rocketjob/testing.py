@@ -37,6 +37,7 @@ from pathlib import Path
 
 from rocketjob import connection, enqueue
 from rocketjob.aio.kinds import is_coroutine_job
+from rocketjob.aio.local import run_coroutine_job
 from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import utcnow
 from rocketjob.errors import RocketJobError
@@ -73,10 +74,10 @@ def temporary_store() -> Iterator[Store]:
 
 
 def runs_here(cls: type[Job] | None) -> bool:
-    """Whether these helpers run jobs of ``cls``: a class this process knows, with a
-    ``def perform`` (a coroutine job, ``async def perform``, is run by a worker's event
-    loop, not by a job thread: it stays queued here)."""
-    return cls is not None and not is_coroutine_job(cls)
+    """Whether these helpers run jobs of ``cls``: a class this process knows. A
+    coroutine job (``async def perform``) is run as a worker's event loop runs it
+    (rocketjob.aio.local), never on a job thread."""
+    return cls is not None
 
 
 class LocalRunner:
@@ -99,7 +100,10 @@ class LocalRunner:
                 return ran
             ran = True
             failures = doc["failure_count"]
-            self.executor.run(doc)
+            if is_coroutine_job(resolve_class(doc["job_class"])):
+                run_coroutine_job(self.store, doc, self.executor.count_callback_error)
+            else:
+                self.executor.run(doc)
             self._run_slices(doc["job_class"])
             after = self.store.get_job(job_id)
             retried = after is not None and after["state"] == "queued"
@@ -263,7 +267,7 @@ def _run_pending(state: _Inline) -> None:
             )
         count += 1
         due = job.run_at is None or job.run_at <= utcnow()
-        # Not run: scheduled for later, a coroutine job, or not visible here (enqueued in
-        # a caller's own PostgreSQL transaction, ``connection=``): left as returned.
+        # Not run: scheduled for later, or not visible here (enqueued in a caller's own
+        # PostgreSQL transaction, ``connection=``): left as returned.
         if job.id is not None and due and runs_here(type(job)) and runner.run_job(job.id):
             job.reload()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -268,13 +269,30 @@ def test_drain_fails_a_batch_job_with_a_failed_record() -> None:
 
 
 class Awaited(Job):
-    async def perform(self) -> None:
+    collect_output = True
+
+    async def before_perform(self) -> None:
+        CALLS.append(("Awaited", "before_perform"))
+
+    async def perform(self, value: int) -> int:
+        await asyncio.sleep(0)
         CALLS.append(("Awaited", "perform"))
+        return value * 2
 
 
-def test_coroutine_jobs_are_left_queued_not_failed_on_a_thread() -> None:
+def test_coroutine_jobs_are_awaited_by_inline_and_drain_never_run_on_a_thread() -> None:
     with testing.inline():
-        job = Awaited.perform_later()
-    assert job.queued and CALLS == []
-    assert testing.drain() == []
-    assert Job.find(job.id or "").queued
+        job = Awaited.perform_later(21)
+    assert job.completed and job.result == 42
+    assert CALLS == [("Awaited", "before_perform"), ("Awaited", "perform")]
+    queued = Awaited.perform_later(1)
+    [ran] = testing.drain()
+    assert ran.id == queued.id and ran.completed and ran.result == 2
+
+
+def test_inline_runs_coroutine_jobs_inside_an_async_test_too() -> None:
+    async def enqueue() -> Awaited:
+        with testing.inline():
+            return await Awaited.aperform_later(5)
+
+    assert asyncio.run(enqueue()).result == 10

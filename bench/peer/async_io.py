@@ -122,6 +122,11 @@ def one(system: str, opts: argparse.Namespace) -> dict[str, float]:
     return {"jps": len(starts) / (last - first), "cpu_per_1k": used * 1000 / len(starts)}
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=10_000)
@@ -131,7 +136,7 @@ def main() -> None:
     ap.add_argument("--pgq", default=str(Path(sys.executable).parent / "pgq"))
     ap.add_argument("--rocketjob-python", default=str(ROOT / ".venv/bin/python"))
     opts = ap.parse_args()
-    print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"load average before: {load_average()}")
     print("| system | drain j/s (median) | CPU s per 1,000 jobs | runs (j/s) |")
     print("|---|---:|---:|---|")
     for system in opts.systems.split(","):
@@ -140,7 +145,7 @@ def main() -> None:
         cpu = statistics.median(r["cpu_per_1k"] for r in runs)
         each = ", ".join(f"{r['jps']:,.0f}" for r in runs)
         print(f"| {system} | {jps:,.0f} | {cpu:.3f} | {each} |", flush=True)
-    print(f"load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

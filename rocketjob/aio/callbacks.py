@@ -76,29 +76,19 @@ async def aworker_outcome(
 
 
 async def aoutcome_written(
-    job: Lifecycle, event: str, finish: Finish, now: dt.datetime, on_error: OnError
+    job: Lifecycle,
+    event: str,
+    finish: Finish,
+    now: dt.datetime,
+    on_error: OnError,
+    store_free: bool = False,
 ) -> None:
     """The outcome is stored: hold it, ``after_<event>`` (awaited), then the behaviours
-    on a thread (they read and write the store)."""
+    on a thread (they read and write the store), or on the loop when the caller knows
+    they make no store call (``store_free``)."""
     job.hold_outcome(event, finish)
     await acallback(job, f"after_{event}", on_error)
-    if _store_free(job, event):
+    if store_free:
         job.run_behaviours(event, now, True, on_error)
     else:
         await asyncio.to_thread(job.run_behaviours, event, now, True, on_error)
-
-
-def _store_free(job: Lifecycle, event: str) -> bool:
-    """Whether the behaviours after ``event`` make no store call, so they may run on
-    the loop: a completion of a class without ``cron_schedule`` while the built-in
-    behaviours are the only ones registered (rocketjob.plugins.hooks schedules the next
-    cron instance, nothing else, after a completion). The common case skips a thread
-    round trip per job (``bin/bench --async``: about 10% of a job's CPU)."""
-    from rocketjob.job import HOOKS
-    from rocketjob.plugins.hooks import after_event
-
-    return (
-        event == "complete"
-        and not getattr(job, "cron_schedule", None)
-        and HOOKS.after_event == [after_event]
-    )

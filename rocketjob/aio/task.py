@@ -23,9 +23,10 @@ from rocketjob.aio.slots import Slots
 from rocketjob.aio.writer import AsyncCommitter
 from rocketjob.clock import utcnow
 from rocketjob.errors import CorruptJob, JobTimeout, StoreError
-from rocketjob.job import Job
+from rocketjob.job import HOOKS, Job
 from rocketjob.lifecycle import OnError
 from rocketjob.log import logger
+from rocketjob.plugins.hooks import after_event
 from rocketjob.stats import JobStats
 from rocketjob.store import Finish, JobDoc, Store
 
@@ -116,7 +117,8 @@ class JobTask:
             return
         self.context.stats.job_finished(True, time.monotonic() - started)
         if await self._write(finish, job):
-            await aoutcome_written(job, "complete", finish, utcnow(), self.context.on_error)
+            on_error, free = self.context.on_error, store_free(job, "complete")
+            await aoutcome_written(job, "complete", finish, utcnow(), on_error, free)
 
     async def _perform(self, job: Job) -> object:
         limit = time_limit(job)
@@ -175,3 +177,13 @@ def _pickup_seconds(job: Job) -> float:
     if run_at is not None and run_at > runnable:
         runnable = run_at
     return (started - runnable).total_seconds()
+
+
+def store_free(job: Job, event: str) -> bool:
+    """Whether the behaviours after ``event`` make no store call, so they may run on
+    the loop: a completion of a class without ``cron_schedule`` while the built-in
+    behaviours are the only ones registered (rocketjob.plugins.hooks schedules the next
+    cron instance, nothing else, after a completion). The common case then skips a
+    thread round trip per job (``bin/bench --async``, one SQLite run each on a loaded
+    machine: 0.22 -> 0.17 CPU s per 1,000 jobs)."""
+    return event == "complete" and not job.cron_schedule and HOOKS.after_event == [after_event]

@@ -9,13 +9,11 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import rocketjob
 from rocketjob import Job
 from tests.aio.jobs import (
     AsyncBlocker,
@@ -28,35 +26,10 @@ from tests.aio.jobs import (
     read,
 )
 from tests.conftest import REPO, wait_for
-from tests.integration import helpers
 from tests.integration.helpers import ROCKETJOB, Daemon, write_config
-from tests.store.conftest import _drop, make_env, require_service
 
 pytestmark = pytest.mark.slow
 IMPORTS = ["tests.aio.jobs"]
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mongodb"])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """A fresh store of each kind, connected for the test process."""
-    kind = request.param
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-        rocketjob.connect(url)
-        yield url
-        rocketjob.disconnect()
-        return
-    require_service(kind)
-    env, name = make_env(kind, tmp_path)
-    monkeypatch.setitem(helpers.WORKER_DEFAULTS, "zombie_seconds", 15)
-    rocketjob.connect(env.url)
-    try:
-        yield env.url
-    finally:
-        rocketjob.disconnect()
-        _drop(kind, name)
 
 
 def _daemon(tmp_path: Path, url: str, daemons: list[Daemon], **worker: Any) -> Daemon:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rocketjob import Job
-from rocketjob.aio import NotAwaitedError, coroutine_job_classes, is_coroutine_job
+from rocketjob.aio.kinds import NotAwaitedError, coroutine_job_classes, is_coroutine_job
 from rocketjob.executor import Executor
 from rocketjob.job import class_path
 from tests.aio.jobs import AsyncNote, ReturnsCoroutine, ThreadNote, read
