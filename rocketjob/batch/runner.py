@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from rocketjob import timeouts
 from rocketjob.batch.fastjson import dumps_list, loads_list
 from rocketjob.batch.job import BatchJob
 from rocketjob.clock import utcnow
@@ -105,7 +106,9 @@ class SliceRunner:
         return job
 
     def _perform(self, job: BatchJob, doc: SliceDoc) -> dict[str, Any]:
-        """Run the slice's records; the changes its outcome writes."""
+        """Run the slice's records within the job's time limit (``timeout``: per slice,
+        JobTimeout raised in the record running at the limit); the changes its outcome
+        writes."""
         records = loads_list(doc["records"])
         failure = doc.get("failure")
         start = int(failure["index"]) if failure else 0
@@ -114,13 +117,17 @@ class SliceRunner:
         if collect and doc.get("output"):
             output = loads_list(doc["output"])[:start]
         perform, append = job.perform, output.append
+        limit = job.time_limit
+        name = f"{job.id}/{doc['number']}"
+        reason = f"slice {name} ({job.job_class}) ran past its timeout of {limit or 0:g} s"
         index = start
         try:
-            for index in range(start, len(records)):
-                value = perform(records[index])
-                if collect:
-                    append(value)
-        except Exception as exc:  # a record's own error: kept on the slice
+            with timeouts.limit(limit, reason, name):
+                for index in range(start, len(records)):
+                    value = perform(records[index])
+                    if collect:
+                        append(value)
+        except Exception as exc:  # a record's own error (or the time limit): on the slice
             number = doc["first_record"] + index
             logger.error("batch record failed", job_id=job.id, record_number=number,
                          error=type(exc).__name__)  # fmt: skip

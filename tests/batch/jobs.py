@@ -78,3 +78,18 @@ class ThrottledJob(BatchJob):
         with _lock, open(self.log, "a") as out:
             out.write(f"e {time.time():.6f} {record}\n")
         return None
+
+
+class SlowRecordJob(BatchJob):
+    """Sleeps ``record`` seconds (in short naps: JobTimeout lands between two); a slice
+    may take 0.3 s."""
+
+    slice_size = 3
+    timeout = 0.3
+    destroy_on_complete = False
+
+    def perform(self, record: Any) -> object:
+        deadline = time.monotonic() + float(record)
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+        return None

@@ -128,3 +128,16 @@ def test_upload_streams_in_bounded_slices() -> None:
 
 def test_batch_failed_is_a_rocketjob_error() -> None:
     assert issubclass(BatchFailed, Exception)
+
+
+def test_a_slice_past_the_timeout_fails_at_the_record_running_then() -> None:
+    from tests.batch.jobs import SlowRecordJob
+
+    job = SlowRecordJob.upload([0, 0, 0, 0, 5, 0])  # the 5th record sleeps past 0.3 s
+    with running_worker(threads=2, imports=IMPORTS):
+        wait_for(lambda: job.reload().failed, timeout=15)
+    [(number, record, exc)] = job.failed_records()
+    assert (number, record) == (5, 5)
+    assert exc.class_name == "rocketjob.JobTimeout"
+    assert "past its timeout of 0.3 s" in exc.message
+    assert job.slice_counts() == {"queued": 0, "running": 0, "completed": 1, "failed": 1}
