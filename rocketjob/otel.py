@@ -12,7 +12,8 @@ stores the caller's trace context with the job (W3C ``traceparent``/``tracestate
 through the globally configured propagator), and every run of a job on a worker is a span
 (kind CONSUMER) *linked* to that context, with the attributes ``rocketjob.job.id``,
 ``rocketjob.job.class``, ``rocketjob.job.attempt`` (1 for the first run, 2 for the first
-retry, ...) and ``rocketjob.job.outcome`` (completed, failed, expired, rescheduled). A
+retry, ...) and ``rocketjob.job.outcome`` (completed, failed, expired, rescheduled; cancelled for a
+coroutine job stopped by an abort or a worker's stop). A
 failed run has status ERROR and an ``exception`` event. The span is current while the job
 runs, so spans made inside ``perform`` are its children.
 

@@ -41,6 +41,15 @@ class RetriedJob(Job):
             raise RuntimeError("first run fails")
 
 
+class AsyncTracedJob(Job):
+    destroy_on_complete = False
+
+    async def perform(self, fail: bool = False) -> None:
+        with trace.get_tracer("app").start_as_current_span("inside async perform"):
+            if fail:
+                raise RuntimeError("async failure")
+
+
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
@@ -194,3 +203,23 @@ def test_importing_rocketjob_does_not_import_opentelemetry() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_coroutine_job_run_on_the_event_loop_is_a_linked_span(
+    spans: InMemorySpanExporter, fail: bool
+) -> None:
+    job, request = enqueue_in_request(spans, fail, cls=AsyncTracedJob)
+    with running_worker(imports=["tests.test_otel"]):
+        wait_for(lambda: runs(spans), timeout=20)
+    (run,) = runs(spans)
+    assert run.name == "run tests.test_otel.AsyncTracedJob"
+    assert [link.context.span_id for link in run.links] == [request.span_id]
+    attributes = dict(run.attributes or {})
+    assert attributes["rocketjob.job.outcome"] == ("failed" if fail else "completed")
+    assert attributes["rocketjob.job.attempt"] == 1 and attributes["rocketjob.job.id"] == job.id
+    assert run.status.status_code == (StatusCode.ERROR if fail else StatusCode.UNSET)
+    (inner,) = [s for s in spans.get_finished_spans() if s.name == "inside async perform"]
+    assert inner.parent is not None and run.context is not None
+    assert inner.parent.span_id == run.context.span_id  # current inside the task
+    assert job.reload().state == ("failed" if fail else "completed")

@@ -23,6 +23,7 @@ from rocketjob.aio.slots import Slots
 from rocketjob.aio.writer import AsyncCommitter
 from rocketjob.clock import utcnow
 from rocketjob.errors import CorruptJob, JobTimeout, StoreError
+from rocketjob.executor import RUN_OBSERVERS, observe_run
 from rocketjob.job import HOOKS, Job
 from rocketjob.lifecycle import OnError
 from rocketjob.log import logger
@@ -77,28 +78,35 @@ class JobTask:
         """Run the job to its stored outcome. Never raises (but CancelledError)."""
         self._task = asyncio.current_task()
         job = Job.from_doc(self.doc)
+        observed = observe_run(job) if RUN_OBSERVERS else None  # tracing (rocketjob.otel)
+        outcome = "error"
         with logger.contextualize(job_id=job.id, job_class=job.job_class, worker_name=self.slot):
             try:
-                await self._run(job)
+                outcome = await self._run(job)
             except asyncio.CancelledError:
+                outcome = "cancelled"
                 if not (self.released or self.taken_away):
                     raise
                 why = "stop" if self.released else "no longer running here"
                 logger.info("coroutine job cancelled", job_id=job.id, reason=why)
             except Exception as exc:  # the runner itself broke: logged, the slot freed
                 logger.opt(exception=exc).error("coroutine job runner failed", job_id=job.id)
+            finally:
+                if observed is not None:
+                    observed(outcome)
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job) -> str:
+        """Run ``job``; returns its outcome: completed, failed, expired or rescheduled."""
         if job.corruption is not None:
             await self._fail(job, CorruptJob(job.id or "", *job.corruption))
-            return
+            return "failed"
         if job.expired:
             await self._outcome(job, "expire")
-            return
+            return "expired"
         opening = job.deferred_until(utcnow())
         if opening is not None:
             await self._outcome(job, "reschedule", run_at=opening)
-            return
+            return "rescheduled"
         self.context.slots.started(self.slot, self.job_id)
         started = time.monotonic()
         self.context.stats.job_started(_pickup_seconds(job))
@@ -114,11 +122,12 @@ class JobTask:
             self.performing = False
             self.context.stats.job_finished(False, time.monotonic() - started)
             await self._fail(job, exc)
-            return
+            return "failed"
         self.context.stats.job_finished(True, time.monotonic() - started)
         if await self._write(finish, job):
             on_error, free = self.context.on_error, store_free(job, "complete")
             await aoutcome_written(job, "complete", finish, utcnow(), on_error, free)
+        return "completed"
 
     async def _perform(self, job: Job) -> object:
         limit = time_limit(job)
