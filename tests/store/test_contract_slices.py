@@ -219,3 +219,15 @@ def test_running_slices_of_unregistered_servers_are_requeued(store: Store) -> No
     slices.claim_slices(["gone:2:t0", "gone:2:t1"], [CLASS], utcnow(), {})
     assert slices.requeue_orphan_slices() == 2
     assert slices.count_slices(job_id) == {"running": 1, "queued": 2}
+
+
+def test_a_duplicate_singleton_upload_stores_nothing(store: Store) -> None:
+    from rocketjob.errors import DuplicateJob
+
+    slices = slice_store(store)
+    slices.insert_batch_job(job_doc(singleton_key="k"), pieces(2))
+    second = job_doc(singleton_key="k")
+    with pytest.raises(DuplicateJob):
+        slices.insert_batch_job(second, pieces(1500, 1))
+    assert store.get_job(second["id"]) is None
+    assert slices.count_slices(second["id"]) == {}
