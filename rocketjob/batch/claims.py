@@ -21,10 +21,14 @@ class BatchClaims:
     """The batch job classes among a worker's ``job_classes`` and their limits."""
 
     def __init__(self, job_classes: Sequence[str]) -> None:
+        # BatchJob itself is registered too (it subclasses Job); no job is ever of that
+        # class, and without batch classes a worker makes no slice query at all.
         self.classes = [
             path
             for path in job_classes
-            if isinstance(REGISTRY.get(path), type) and issubclass(REGISTRY[path], BatchJob)
+            if isinstance(REGISTRY.get(path), type)
+            and issubclass(REGISTRY[path], BatchJob)
+            and REGISTRY[path] is not BatchJob
         ]
         self.limits: dict[str, int] = {}
         for path in self.classes:

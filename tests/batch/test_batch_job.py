@@ -141,3 +141,14 @@ def test_a_slice_past_the_timeout_fails_at_the_record_running_then() -> None:
     assert exc.class_name == "rocketjob.JobTimeout"
     assert "past its timeout of 0.3 s" in exc.message
     assert job.slice_counts() == {"queued": 0, "running": 0, "completed": 1, "failed": 1}
+
+
+def test_a_worker_without_batch_classes_makes_no_slice_claims() -> None:
+    from rocketjob.batch.claims import BatchClaims
+    from rocketjob.job import class_path
+
+    assert not BatchClaims([class_path(BatchJob), "tests.jobs.NoopJob"])
+    assert BatchClaims([class_path(SquareJob)]).classes == [class_path(SquareJob)]
+    assert BatchClaims([class_path(batch_jobs.ThrottledJob)]).limits == {
+        class_path(batch_jobs.ThrottledJob): 2
+    }
