@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from pathlib import Path
 
@@ -44,3 +45,15 @@ class FailingJob(Job):
 
     def perform(self, message: str = "boom") -> None:
         raise RuntimeError(message)
+
+
+class FetchJob(Job):
+    """A coroutine job (``async def perform``): it runs on the worker's event loop, a
+    hundred at a time per worker process, for I/O-bound work (docs/jobs.md)."""
+
+    collect_output = True
+    destroy_on_complete = False
+
+    async def perform(self, seconds: float) -> str:
+        await asyncio.sleep(seconds)  # stands for an HTTP call, awaited
+        return f"waited {seconds} s"
