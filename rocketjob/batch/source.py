@@ -60,11 +60,14 @@ def format_of(name: str) -> tuple[str, str | None]:
 def read_records(source: Source, stack: ExitStack) -> Iterator[Any]:
     """The records of ``source`` (a path or an iterable); files are closed by ``stack``."""
     if not is_path(source):
-        if isinstance(source, bytes | dict):
-            raise ValidationError(
-                f"upload needs a file path or an iterable of records, got {type(source).__name__}"
-            )
-        return iter(source)  # type: ignore[arg-type]
+        if not isinstance(source, bytes | dict):
+            try:
+                return iter(source)  # type: ignore[arg-type]
+            except TypeError:
+                pass
+        raise ValidationError(
+            f"upload needs a file path or an iterable of records, got {type(source).__name__}"
+        )
     path = Path(os.fspath(source))  # type: ignore[arg-type]
     kind, compression = format_of(path.name)
     try:

@@ -100,6 +100,8 @@ def test_bad_inputs_are_refused_and_store_nothing(tmp_path: Path) -> None:
         SquareJob.upload(tmp_path / "data.xlsx")
     with pytest.raises(ValidationError, match=r"cannot read .*missing\.csv"):
         SquareJob.upload(tmp_path / "missing.csv")
+    with pytest.raises(ValidationError, match="a file path or an iterable of records, got int"):
+        SquareJob.upload(42)  # type: ignore[arg-type]
     assert Job.counts_by_state() == {}
 
 
