@@ -231,3 +231,12 @@ def test_a_duplicate_singleton_upload_stores_nothing(store: Store) -> None:
         slices.insert_batch_job(second, pieces(1500, 1))
     assert store.get_job(second["id"]) is None
     assert slices.count_slices(second["id"]) == {}
+
+
+def test_requeues_on_a_store_that_never_held_a_batch_job(store: Store) -> None:
+    """A worker's exit re-queues slices on every store, batch jobs or not: nothing to do,
+    and nothing is created."""
+    slices = slice_store(store)
+    assert slices.requeue_slices("h:1") == 0
+    assert slices.requeue_orphan_slices() == 0
+    assert slices.count_slices("nope") == {}

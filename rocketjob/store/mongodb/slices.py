@@ -193,7 +193,8 @@ class MongoSlices:
 
     @translated
     def requeue_slices(self, server_name: str) -> int:
-        result = self._slices.update_many(
+        # the bare collection: a requeue at a worker's exit creates no index
+        result = self._db.db["rocketjob_slices"].update_many(
             {"state": "running", "server_name": server_name}, {"$set": _QUEUED}
         )
         if result.modified_count:
@@ -203,7 +204,7 @@ class MongoSlices:
     @translated
     def requeue_orphan_slices(self) -> int:
         live = [raw["_id"] for raw in self._db.servers.find({}, {"_id": 1})]
-        result = self._slices.update_many(
+        result = self._db.db["rocketjob_slices"].update_many(
             {"state": "running", "server_name": {"$nin": live}}, {"$set": _QUEUED}
         )
         if result.modified_count:

@@ -85,6 +85,11 @@ class PostgresSlices:
             self._create_slices()
         return sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._db.opts.schema))
 
+    @property
+    def _table(self) -> sql.Composable:
+        """The slices table, not created when missing (requeues at a worker's exit)."""
+        return sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._db.opts.schema))
+
     def _create_slices(self) -> None:
         slices = sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._db.opts.schema))
         with self._db.transaction() as conn:
@@ -265,9 +270,12 @@ class PostgresSlices:
         statement = sql.SQL(
             "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL,"
             " started_at = NULL WHERE state = 'running' AND server_name = %s"
-        ).format(self._slices)
+        ).format(self._table)
         with self._db.single() as conn:
-            count = conn.execute(statement, (server_name,)).rowcount
+            try:
+                count: int = conn.execute(statement, (server_name,)).rowcount
+            except psycopg.errors.UndefinedTable:  # no batch job yet: nothing to requeue
+                return 0
             if count:
                 conn.execute("SELECT pg_notify(%s, '')", (self._db.channel,))
         return count
@@ -279,9 +287,12 @@ class PostgresSlices:
             "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL,"
             " started_at = NULL WHERE state = 'running'"
             " AND server_name NOT IN (SELECT name FROM {})"
-        ).format(self._slices, servers)
+        ).format(self._table, servers)
         with self._db.single() as conn:
-            count: int = conn.execute(statement).rowcount
+            try:
+                count: int = conn.execute(statement).rowcount
+            except psycopg.errors.UndefinedTable:  # no batch job yet: nothing to requeue
+                return 0
             if count:
                 conn.execute("SELECT pg_notify(%s, '')", (self._db.channel,))
         return count

@@ -101,13 +101,19 @@ class SQLiteSlices:
 
     def _slices(self) -> None:
         """Create the slices table, its indexes and trigger once per store."""
+        if not self._slices_exist():
+            self._db.write(_create_slices)
+            self._slices_ready = True
+
+    def _slices_exist(self) -> bool:
+        """Whether the slices tables exist (read only: a requeue at a worker's exit
+        creates nothing in a store that never held a batch job)."""
         if not self._slices_ready:
             rows = self._db.query(
                 "SELECT 1 FROM sqlite_master WHERE name = 'jobs_delete_batch_slices'"
             )
-            if not rows:
-                self._db.write(_create_slices)
-            self._slices_ready = True
+            self._slices_ready = bool(rows)
+        return self._slices_ready
 
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
         self._slices()
@@ -232,14 +238,16 @@ class SQLiteSlices:
         return count
 
     def requeue_slices(self, server_name: str) -> int:
-        self._slices()
+        if not self._slices_exist():
+            return 0
         count: int = self._db.write(lambda conn: conn.execute(_REQUEUE, (server_name,)).rowcount)
         if count:
             self._wakeups.nudge()
         return count
 
     def requeue_orphan_slices(self) -> int:
-        self._slices()
+        if not self._slices_exist():
+            return 0
         sql = _REQUEUE.replace("server_name = ?", "server_name NOT IN (SELECT name FROM servers)")
         count: int = self._db.write(lambda conn: conn.execute(sql).rowcount)
         if count:
