@@ -135,9 +135,7 @@ def test_remote_pause_resume_thread_dump_and_stop(
     remote.test_list_pause_resume_thread_dump_and_stop(tmp_path, e2e_url, daemons)
 
 
-def test_python_api_kill_stops_the_supervisor(
+def test_python_api_kill_replaces_even_the_last_server(
     tmp_path: Path, e2e_url: str, daemons: list[Daemon]
 ) -> None:
-    remote.test_python_api_kill_requeues_and_stopping_the_last_server_stops_the_supervisor(
-        tmp_path, e2e_url, daemons
-    )
+    remote.test_python_api_kill_replaces_even_the_last_server(tmp_path, e2e_url, daemons)
