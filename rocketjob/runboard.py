@@ -5,7 +5,8 @@ of its jobs had started ``perform`` and which were merely claimed ahead: in the 
 are ``running`` on that server. Writing a "started" marker to the store would cost one
 more write per job; instead each worker gets a *run board* from the supervisor: an
 anonymous shared mapping (``mmap(-1, ...)``, created before the fork, so no file, thread
-or descriptor is involved) with one slot per job thread. A job thread writes its slot
+or descriptor is involved) with one slot per job thread and per event loop slot
+(coroutine jobs, rocketjob.aio). A job thread (or task) writes its slot
 when ``perform`` starts and clears it when the job ends; the supervisor reads the board
 after the worker is reaped (the memory outlives the process) and at every turn of its
 loop (hard time limits).
@@ -44,7 +45,8 @@ class Running:
 
 
 class RunBoard:
-    """The running jobs of one worker process, one slot per job thread."""
+    """The running jobs of one worker process, one slot per job thread (and per event
+    loop slot)."""
 
     def __init__(self, slots: int, recycles: int = 0) -> None:
         self.slots = slots
@@ -131,19 +133,28 @@ _slots: dict[str, int] = {}
 
 
 def job_started(worker_name: str, job_id: str, started: float, time_limit: float | None) -> int:
-    """Note on the board that thread ``worker_name`` (``host:pid:N``) started ``job_id``;
+    """Note on the board that thread ``worker_name`` (``host:pid:N``, or event loop slot
+    ``host:pid:aN``) started ``job_id``;
     returns its slot, or -1 when no board is installed (a worker outside a supervisor)."""
     if _installed is None:
         return -1
     board, grace = _installed
     slot = _slots.get(worker_name)
     if slot is None:
-        slot = _slots[worker_name] = int(worker_name.rsplit(":", 1)[1]) - 1
+        slot = _slots[worker_name] = _slot_of(worker_name, board.slots)
     if not 0 <= slot < board.slots:
         return -1
     deadline = 0.0 if time_limit is None else started + time_limit + grace
     board._write(slot, job_id.encode(), started, deadline)
     return slot
+
+
+def _slot_of(worker_name: str, slots: int) -> int:
+    """Thread ``host:pid:N`` has slot N-1; event loop slot ``host:pid:aN`` (a coroutine
+    job, rocketjob.aio) has slot ``slots - N``: the board holds ``threads +
+    async_concurrency`` slots, threads from the start, loop slots from the end."""
+    suffix = worker_name.rsplit(":", 1)[1]
+    return slots - int(suffix[1:]) if suffix.startswith("a") else int(suffix) - 1
 
 
 def current() -> RunBoard | None:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rocketjob import runboard
 from rocketjob.aio.callbacks import aoutcome_written, arun_perform, arun_start, aworker_outcome
 from rocketjob.aio.slots import Slots
 from rocketjob.aio.writer import AsyncCommitter
@@ -110,24 +111,39 @@ class JobTask:
         self.context.slots.started(self.slot, self.job_id)
         started = time.monotonic()
         self.context.stats.job_started(_pickup_seconds(job))
+        # On the supervisor's run board while it runs (crash accounting, the hard time
+        # limit); off it before the outcome is written, so a next job claimed ahead for
+        # this slot, started meanwhile, is never cleared from it.
+        board = runboard.job_started(self.slot, self.job_id, started, time_limit(job))
         try:
-            self.performing = True
-            await arun_start(job)
-            result = await self._perform(job)
-            self.performing = False
-            finish = await aworker_outcome(job, "complete", self.slot, utcnow(), result=result)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the job's own error: kept on the job, not raised
-            self.performing = False
+            finish = await self._attempt(job)
+        finally:
+            runboard.job_ended(board)
+        if isinstance(finish, Exception):  # the job's own error: kept on the job
             self.context.stats.job_finished(False, time.monotonic() - started)
-            await self._fail(job, exc)
+            await self._fail(job, finish)
             return "failed"
         self.context.stats.job_finished(True, time.monotonic() - started)
         if await self._write(finish, job):
             on_error, free = self.context.on_error, store_free(job, "complete")
             await aoutcome_written(job, "complete", finish, utcnow(), on_error, free)
         return "completed"
+
+    async def _attempt(self, job: Job) -> Finish | Exception:
+        """The start callbacks, perform, before_complete: the complete outcome to write,
+        or the job's own error."""
+        try:
+            self.performing = True
+            await arun_start(job)
+            result = await self._perform(job)
+            self.performing = False
+            return await aworker_outcome(job, "complete", self.slot, utcnow(), result=result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the job's own error: kept on the job, not raised
+            return exc
+        finally:
+            self.performing = False
 
     async def _perform(self, job: Job) -> object:
         limit = time_limit(job)

@@ -60,7 +60,8 @@ class Supervisor(SignalHandlers):
         self.announced_ready = False
         self.reloading = False
         self.failures = 0
-        self.faults = FaultPolicy(config.worker.threads, config.supervisor.backoff_reset)
+        slots = config.worker.threads + config.worker.async_concurrency  # run board slots
+        self.faults = FaultPolicy(slots, config.supervisor.backoff_reset)
         self._next_board: RunBoard | None = None
         self.next_spawn_at = 0.0
         self.errors = 0

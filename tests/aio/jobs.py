@@ -116,6 +116,17 @@ class AsyncBlocker(Job):
         time.sleep(seconds)  # deliberately blocking: the watchdog must report it
 
 
+class AsyncBlockerTimed(Job):
+    """Blocks the loop past its 0.3 s time limit: only the hard limit can stop it."""
+
+    timeout = 0.3
+
+    async def perform(self, path: str, seconds: float) -> None:
+        note(path, "start blocker")
+        time.sleep(seconds)  # deliberately blocking: cancellation cannot reach it
+        note(path, "done blocker")
+
+
 def read(path: Path) -> list[str]:
     """Lines written so far (none if the file does not exist yet)."""
     try:

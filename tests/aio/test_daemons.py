@@ -17,6 +17,7 @@ import pytest
 from rocketjob import Job
 from tests.aio.jobs import (
     AsyncBlocker,
+    AsyncBlockerTimed,
     AsyncCallbacks,
     AsyncFail,
     AsyncHang,
@@ -139,11 +140,25 @@ def test_a_coroutine_job_of_a_killed_worker_is_requeued_and_run_again(
     wait_for(lambda: _lines(out, "start") == ["crash"], timeout=30)
     first = int(read(out)[0].split()[2])
     os.kill(first, signal.SIGKILL)
+    wait_for(lambda: len(_lines(out, "start")) == 2, timeout=60)
+    assert Job.find(job.id or "").crash_count == 1  # it was running: a crash counted
     wait_for(lambda: job.reload().completed, timeout=60)
     runs = [int(line.split()[2]) for line in read(out) if line.startswith("start ")]
     assert len(runs) == 2 and runs[0] == first and runs[1] != first
     assert _lines(out, "done") == ["crash"]
     daemon.stop(30)
+
+
+def test_a_coroutine_job_blocking_past_its_hard_limit_has_its_worker_replaced(
+    tmp_path: Path, store_url: str, daemons: list[Daemon]
+) -> None:
+    out = tmp_path / "out"
+    job = AsyncBlockerTimed.perform_later(str(out), 30.0)
+    daemon = _daemon(tmp_path, store_url, daemons, timeout_grace=0.5)
+    wait_for(lambda: job.reload().failed, timeout=30)
+    assert job.exception.class_name == "rocketjob.JobTimeout"
+    assert _lines(out, "done") == []
+    daemon.wait_workers(1, timeout=30)  # replaced
 
 
 def test_a_job_blocking_the_loop_is_reported_with_its_id(
