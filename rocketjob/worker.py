@@ -150,11 +150,13 @@ class Worker:
         self.threads = JobThreads(
             self.server_name, self.config.worker.threads, self.containment.job_runner()
         )
+        recycler = self.containment.recycler  # coroutine jobs count towards max_jobs too
         self.aio = build_runner(
             self.config.worker, self.server_name, self.store, self.job_classes,
             self.claim_limits, now=self.clock.now, freed=self.threads.freed,
-            may_claim=lambda: not self.paused and self.stopping is None,
+            may_claim=lambda: not (self.paused or self.stopping or recycler.reason),
             stats=self.executor.stats, on_error=self.executor.count_callback_error,
+            after_job=recycler.job_finished if recycler.enabled else None,
         )  # fmt: skip
         now = self.clock.now()
         self.store.register_server({

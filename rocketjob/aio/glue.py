@@ -28,6 +28,7 @@ def build_runner(
     freed: threading.Event,
     stats: JobStats,
     on_error: OnError,
+    after_job: Callable[[], None] | None = None,
 ) -> AsyncRunner | None:
     """The started event loop of a worker, or None when it runs no coroutine job class
     (none imported, or ``async_concurrency = 0``): then no loop thread exists at all."""
@@ -39,7 +40,8 @@ def build_runner(
         config.max_poll_seconds,
     )  # fmt: skip
     runner = AsyncRunner(settings, store, classes, limits, now=now, may_claim=may_claim,
-                         freed=freed, stats=stats, on_error=on_error)  # fmt: skip
+                         freed=freed, stats=stats, on_error=on_error,
+                         after_job=after_job)  # fmt: skip
     runner.start()
     return runner
 

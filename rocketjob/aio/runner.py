@@ -58,6 +58,7 @@ class AsyncRunner:
         freed: threading.Event,
         stats: JobStats,
         on_error: OnError,
+        after_job: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,7 +69,7 @@ class AsyncRunner:
         self.slots = Slots(settings.server_name, settings.slots, freed)
         self.loop = asyncio.new_event_loop()
         self.committer = AsyncCommitter(store, self._claim_ahead, self._assign_on_loop)
-        self.context = TaskContext(store, self.committer, stats, on_error, self.slots)
+        self.context = TaskContext(store, self.committer, stats, on_error, self.slots, after_job)
         self.tasks: dict[asyncio.Task[None], JobTask] = {}
         self.watchdog = LoopWatchdog(self.loop, settings.block_warning, self._job_of)
         self._thread = threading.Thread(target=self._serve, name="rocketjob-aio-loop", daemon=True)

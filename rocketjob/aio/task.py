@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,8 @@ class TaskContext:
     stats: JobStats
     on_error: OnError
     slots: Slots
+    #: Called after each job that ran (the recycling count), if set.
+    after_job: Callable[[], None] | None = None
 
 
 def time_limit(job: Job) -> float | None:
@@ -68,12 +71,19 @@ class JobTask:
         self.released = False  # cancelled at a stop: re-queued by the worker
         self.taken_away = False  # cancelled because it is no longer ours (aborted)
         self._task: asyncio.Task[Any] | None = None
+        self._board = -1  # its slot on the run board while it runs
 
     def cancel_taken_away(self) -> None:
-        """Cancel a job that is no longer running here (aborted by an operator)."""
+        """Cancel a job that is no longer running here (aborted by an operator), once:
+        its hard limit is not moved by later checks."""
+        if self.taken_away:
+            return
         self.taken_away = True
         if self._task is not None:
             self._task.cancel()
+        board = runboard.current()
+        if board is not None and self._board >= 0:  # not gone within the grace: killed
+            board.set_deadline(self._board, self.job_id, time.monotonic() + runboard.grace())
 
     async def run(self) -> None:
         """Run the job to its stored outcome. Never raises (but CancelledError)."""
@@ -114,11 +124,14 @@ class JobTask:
         # On the supervisor's run board while it runs (crash accounting, the hard time
         # limit); off it before the outcome is written, so a next job claimed ahead for
         # this slot, started meanwhile, is never cleared from it.
-        board = runboard.job_started(self.slot, self.job_id, started, time_limit(job))
+        self._board = runboard.job_started(self.slot, self.job_id, started, time_limit(job))
         try:
             finish = await self._attempt(job)
         finally:
-            runboard.job_ended(board)
+            runboard.job_ended(self._board)
+            self._board = -1
+            if self.context.after_job is not None:
+                self.context.after_job()
         if isinstance(finish, Exception):  # the job's own error: kept on the job
             self.context.stats.job_finished(False, time.monotonic() - started)
             await self._fail(job, finish)

@@ -127,6 +127,19 @@ class AsyncBlockerTimed(Job):
         note(path, "done blocker")
 
 
+class AsyncStubborn(Job):
+    """Ignores its cancellation (a job swallowing CancelledError): only the hard limit
+    after an abort stops it."""
+
+    async def perform(self, path: str) -> None:
+        note(path, "start stubborn")
+        while True:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                note(path, "ignored stubborn")
+
+
 def read(path: Path) -> list[str]:
     """Lines written so far (none if the file does not exist yet)."""
     try:
