@@ -98,11 +98,12 @@ class MongoAppender:
 
     def emit_batch(self, records: Sequence[Record]) -> None:
         """Insert records with one ``insert_many`` (unordered)."""
+        from bson.errors import InvalidDocument
         from pymongo import errors
 
         try:
             self._connect().insert_many([document(r) for r in records], ordered=False)
-        except (errors.InvalidDocument, errors.BulkWriteError) as exc:
+        except (InvalidDocument, errors.BulkWriteError) as exc:
             raise permanent(f"mongodb insert rejected: {exc}") from exc
         except errors.PyMongoError as exc:
             self.close()

@@ -29,6 +29,7 @@ from bench.stores import analyze
 from rocketjob import config as config_module
 from rocketjob import connection
 from rocketjob.clock import utcnow
+from rocketjob.control import ServerCommand
 from rocketjob.store import Finish
 
 CLASSES = ["bench.jobs.NoopJob"]
@@ -68,15 +69,14 @@ def worker(url: str, n: int, threads: int) -> None:
     logger.remove()  # the worker logs every completion at DEBUG
     _enqueue(url, n)
     config = config_module.from_dict({"worker": {"threads": threads, "imports": ["bench.jobs"]}})
-    work = Worker(config)
-    work.boot()
+    work = Worker.boot(config, store=rocketjob.current_store())
     times0, switches0, start = os.times(), _switches(), time.monotonic()
     thread = threading.Thread(target=work.run, daemon=True)
     thread.start()
     while NoopJob.counts_by_state().get("queued", 0) or NoopJob.counts_by_state().get("running"):
         time.sleep(0.1)
     wall, times1, switches = time.monotonic() - start, os.times(), _switches() - switches0
-    work.request("drain")
+    work.request(ServerCommand.STOP)
     thread.join(30)
     user, system = times1.user - times0.user, times1.system - times0.system
     print(

@@ -33,6 +33,7 @@ from loguru import logger
 import rocketjob
 from rocketjob import config as config_module
 from rocketjob import connection
+from rocketjob.control import ServerCommand
 from rocketjob.worker import Worker
 
 
@@ -66,15 +67,14 @@ def _start(url: str) -> tuple[Worker, CountingStore, Counter[str], threading.Thr
         conn.set_trace_callback(lambda sql: statements.update([sql.split(None, 2)[0].upper()]))
     connection.current_store = lambda: proxy
     config = config_module.from_dict({"worker": {"threads": 10, "imports": ["bench.jobs"]}})
-    worker = Worker(config)
-    worker.boot()
+    worker = Worker.boot(config, store=proxy)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     return worker, proxy, statements, thread
 
 
 def _stop(worker: Worker, thread: threading.Thread) -> None:
-    worker.request("drain")
+    worker.request(ServerCommand.STOP)
     thread.join(30)
     connection.current_store = _CURRENT_STORE
     rocketjob.disconnect()

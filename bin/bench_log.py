@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import rocketjob
 from rocketjob import Job, Server
 from rocketjob import config as config_module
+from rocketjob.control import ServerCommand
 from rocketjob.log import logger, setup_logging
 from rocketjob.worker import Worker
 
@@ -62,15 +63,14 @@ def run_jobs(n: int, threads: int, workdir: str) -> float:
     rocketjob.connect(f"sqlite:///{workdir}/jobs-{time.monotonic_ns()}.db")
     BenchJob.perform_all_later([(i,) for i in range(n)])
     data = {"worker": {"threads": threads, "heartbeat_seconds": 5, "zombie_seconds": 30}}
-    worker = Worker(config_module.from_dict(data))
-    worker.boot()
+    worker = Worker.boot(config_module.from_dict(data), store=rocketjob.current_store())
     began = time.monotonic()
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     while sum(v for k, v in Job.counts_by_state().items() if k != "completed") > 0:
         time.sleep(0.01)
     took = time.monotonic() - began
-    worker.request("drain")
+    worker.request(ServerCommand.STOP)
     thread.join(30)
     rocketjob.disconnect()
     return n / took

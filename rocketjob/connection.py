@@ -1,4 +1,10 @@
-"""Which store this process talks to.
+"""Which store the Job API of this process talks to, by default.
+
+This is the user-facing default of ``perform_later``, ``Job.find`` and friends, not the
+runtime's: the supervisor and each worker open and own their store from the config's URL.
+A worker makes its own store the default at boot (:func:`use_store`), so job code running
+inside it (a job that enqueues another, ``self.reload()``, retry and cron plugins) writes
+where the worker does.
 
 The URL comes from, in order: :func:`connect`, the ``[store] url`` key of the config file
 (the CLI calls :func:`connect` with it), the ``ROCKETJOB_STORE`` environment variable, the
@@ -38,6 +44,12 @@ def default_url() -> str:
     return os.environ.get("ROCKETJOB_STORE") or DEFAULT_URL
 
 
+def resolve_url(url: str | None) -> str:
+    """``url`` if given, else ROCKETJOB_STORE or the default (the precedence of a config
+    file's ``[store] url``)."""
+    return url or default_url()
+
+
 def connect(url: str | None = None) -> Store:
     """Use the store at ``url`` (or the default) for this process and return it.
 
@@ -51,6 +63,15 @@ def connect(url: str | None = None) -> Store:
     if old is not None and old_pid == _pid:
         old.close()
     return new_store
+
+
+def use_store(store: Store) -> None:
+    """Make the already open ``store`` this process's default (the worker does this at
+    boot with its own store). Its opener keeps owning it, and a previous default is left
+    open for whoever holds it; after a fork, ``store.url`` is opened anew."""
+    global _url, _store, _store_pid
+    with _lock:
+        _store, _store_pid, _url = store, _pid, store.url
 
 
 def current_store() -> Store:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import threading
 
+from rocketjob.control import ExitCode
+
 #: Exit status of a worker that recycled itself (EX_TEMPFAIL: "try again", not a crash).
-EXIT_RECYCLE = 75
+EXIT_RECYCLE = ExitCode.RECYCLE
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -13,16 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rocketjob import connection
+from rocketjob.control import ServerCommand
 from rocketjob.store import ServerDoc, Store
-
-#: Remote command names and what the worker receives.
-COMMANDS: dict[str, str] = {
-    "pause": "pause",
-    "resume": "resume",
-    "stop": "drain",
-    "kill": "stop_now",
-    "thread-dump": "thread_dump",
-}
 
 
 @dataclass(frozen=True)
@@ -63,33 +55,31 @@ class Server:
         """Seconds since the last heartbeat."""
         return ((now or dt.datetime.now(dt.UTC)) - self.heartbeat_at).total_seconds()
 
-    def send(self, command: str, store: Store | None = None) -> bool:
-        """Queue a remote command (a key of :data:`COMMANDS`); False if the server is gone."""
-        if command not in COMMANDS:
-            raise ValueError(
-                f"unknown server command {command!r}; use one of {', '.join(COMMANDS)}"
-            )
-        return (store or connection.current_store()).send_command(self.name, COMMANDS[command])
+    def send(self, command: ServerCommand, store: Store | None = None) -> bool:
+        """Queue a remote command; False if the server is gone. ValueError for a value
+        that is not a :class:`~rocketjob.control.ServerCommand`."""
+        command = ServerCommand.parse(command)  # a plain str from untyped callers
+        return (store or connection.current_store()).send_command(self.name, command)
 
     def pause(self) -> bool:
         """Stop claiming jobs (running ones finish)."""
-        return self.send("pause")
+        return self.send(ServerCommand.PAUSE)
 
     def resume(self) -> bool:
         """Claim jobs again."""
-        return self.send("resume")
+        return self.send(ServerCommand.RESUME)
 
     def stop(self) -> bool:
         """Drain and exit; the supervisor does not replace it."""
-        return self.send("stop")
+        return self.send(ServerCommand.STOP)
 
     def kill(self) -> bool:
         """Stop now: running jobs are re-queued; not replaced."""
-        return self.send("kill")
+        return self.send(ServerCommand.KILL)
 
     def thread_dump(self) -> bool:
         """Log the stack of each of its threads."""
-        return self.send("thread-dump")
+        return self.send(ServerCommand.THREAD_DUMP)
 
     @property
     def async_slots(self) -> int:
@@ -111,4 +101,4 @@ class Server:
         return data
 
 
-__all__ = ["COMMANDS", "Server"]
+__all__ = ["Server", "ServerCommand"]

@@ -14,8 +14,9 @@ import pytest
 
 import rocketjob
 from rocketjob import Job
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
 from tests.jobs import AppendJob, FailJob, NoopJob
+from tests.support import wait_until
 
 ROCKETJOB = [sys.executable, "-m", "rocketjob"]
 
@@ -112,7 +113,7 @@ def test_unreachable_store_exits_4(tmp_path: Path) -> None:
 def test_daemon_runs_a_job_and_drains_on_term(daemon_config: Path, daemons: list[Daemon]) -> None:
     daemons.append(Daemon(daemon_config))
     job = FailJob.perform_later("from the daemon")
-    wait_for(lambda: job.reload().failed, timeout=20)
+    wait_until(lambda: job.reload().failed, timeout=20)
     assert job.exception.message == "from the daemon"
     assert daemons[0].stop() == 0
 
@@ -151,9 +152,9 @@ def test_two_daemons_on_one_file_run_300_jobs_exactly_once(
 ) -> None:
     ran = tmp_path / "ran.txt"
     daemons.extend([Daemon(daemon_config), Daemon(daemon_config)])
-    wait_for(lambda: len(rocketjob.current_store().list_servers()) >= 2, timeout=30)
+    wait_until(lambda: len(rocketjob.current_store().list_servers()) >= 2, timeout=30)
     jobs = AppendJob.perform_all_later([(str(ran), 0.002)] * 300)
-    wait_for(lambda: Job.counts_by_state() == {}, timeout=60)
+    wait_until(lambda: Job.counts_by_state() == {}, timeout=60)
     lines = ran.read_text().split("\n")[:-1]
     ids = [line.split()[0] for line in lines]
     assert sorted(ids) == sorted(job.id for job in jobs)  # each exactly once

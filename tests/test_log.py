@@ -15,7 +15,8 @@ import pytest
 
 from rocketjob.errors import ConfigError
 from rocketjob.log import LogHandle, job_context, logger, setup_logging, validate_appenders
-from tests.appenders.receivers import HttpReceiver, closed_port, wait_for
+from tests.appenders.receivers import HttpReceiver, closed_port
+from tests.support import wait_until
 
 
 class FakeJob:
@@ -40,7 +41,7 @@ def restore_logging() -> Iterator[None]:
     root.handlers[:], root.level = handlers, level
     # An appender thread a test abandoned (a hanging receiver) would log its failure into
     # the next test's appenders.
-    wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("appender:")])
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("appender:")])
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -151,7 +152,7 @@ def test_reopen_after_logrotate(tmp_path: Path) -> None:
     assert handle.appenders[0].flush(5)
     os.rename(tmp_path / "app.log", tmp_path / "app.log.1")
     handle.reopen()  # done by the delivery thread at its next turn: it creates the file
-    wait_for(lambda: (tmp_path / "app.log").exists())
+    wait_until(lambda: (tmp_path / "app.log").exists())
     logger.info("second")
     assert handle.close()
     assert [r["message"] for r in lines(tmp_path / "app.log.1")] == ["first"]
@@ -188,7 +189,7 @@ def test_delivery_failures_reach_other_appenders_but_never_loop_back(tmp_path: P
         splunk = {"type": "splunk", "url": url, "token_env": "RJ_TEST_TOKEN", "max_retries": 0}
         handle: LogHandle = setup_logging("info", [json_file(tmp_path), splunk], role="worker")
         logger.info("one line")
-        wait_for(lambda: handle.drops()["splunk"] == 1)
+        wait_until(lambda: handle.drops()["splunk"] == 1)
         assert handle.close(2)
     finally:
         del os.environ["RJ_TEST_TOKEN"]

@@ -15,23 +15,9 @@ from rocketjob.errors import ConfigError
 from rocketjob.supervisor import Supervisor, signals
 from rocketjob.supervisor.notify import Notifier
 from rocketjob.supervisor.pidfile import Pidfile
-from rocketjob.supervisor.registry import Exited, Registry, WorkerProcess
+from rocketjob.supervisor.registry import Exited, Registry, StopMode, WorkerProcess
 from rocketjob.supervisor.signals import SignalQueue
-
-
-class FakeClock:
-    """Monotonic time that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now_value = 100.0
-
-    def monotonic(self) -> float:
-        return self.now_value
-
-    def now(self):  # type: ignore[no-untyped-def]
-        import datetime as dt
-
-        return dt.datetime.now(dt.UTC)
+from tests.support import FakeClock
 
 
 class FakeRegistry(Registry):
@@ -64,7 +50,7 @@ def make_supervisor(tmp_path: Path, **supervisor: object) -> tuple[Supervisor, F
         f'[store]\nurl = "{data["store"]["url"]}"\n[supervisor]\n'
         + "".join(f"{k} = {v!r}\n" for k, v in data["supervisor"].items())
     )
-    sup = Supervisor(config_module.load(path), clock=FakeClock())  # type: ignore[arg-type]
+    sup = Supervisor(config_module.load(path), clock=FakeClock())
     sup.registry = registry = FakeRegistry(sup.queue)
     return sup, registry
 
@@ -98,7 +84,8 @@ def test_replaces_dead_workers_with_exponential_backoff(tmp_path: Path) -> None:
     (worker,) = list(registry)
     worker.ready_at = 100.0
     sup.on_ready(worker)
-    sup.clock.now_value = 200.0  # type: ignore[attr-defined]
+    assert isinstance(sup.clock, FakeClock)
+    sup.clock.monotonic_value = 200.0
     sup.on_exit(registry.exit(worker, 1))  # a long-lived worker died: replaced at once
     assert sup.next_spawn_at <= 200.0
 
@@ -109,7 +96,7 @@ def test_import_failure_before_ready_halts(tmp_path: Path) -> None:
     first, second = list(registry)
     first.boot_error = "worker.imports: cannot import 'nope'"
     sup.on_exit(registry.exit(first, 3))
-    assert sup.stopping == "quick" and "nope" in str(sup.halt_error)
+    assert sup.stopping is StopMode.QUICK and "nope" in str(sup.halt_error)
     assert (second.pid, signal.SIGQUIT) in registry.sent
     sup.on_exit(registry.exit(second, 0))
     assert sup.finished()
@@ -184,7 +171,7 @@ def test_stop_deadline_kills_stragglers(tmp_path: Path) -> None:
     sup.handle_term()
     assert {s for _, s in registry.sent} == {signal.SIGTERM}
     sup.manage_workers(sup.stop_deadline + 0.1)
-    assert {w.stop_requested for w in registry} == {"kill"}
+    assert {w.stop_requested for w in registry} == {StopMode.KILL}
     assert sup.wait_timeout(sup.stop_deadline + 0.1) == 0.0
 
 

@@ -8,9 +8,10 @@ import pytest
 
 import rocketjob
 from rocketjob import Job
-from rocketjob.worker import select_job_classes
+from rocketjob.control import ServerCommand
+from rocketjob.worker import Controls, LocalRequest, select_job_classes
 from tests import jobs as test_jobs
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
 from tests.jobs import (
     AppendJob,
     BadResultJob,
@@ -21,6 +22,7 @@ from tests.jobs import (
     ProgressJob,
     SleepJob,
 )
+from tests.support import FakeClock, wait_until
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -28,14 +30,14 @@ pytestmark = pytest.mark.usefixtures("sqlite_url")
 def test_runs_jobs_and_destroys_them_on_completion() -> None:
     jobs = NoopJob.perform_all_later([(i,) for i in range(50)])
     with running_worker():
-        wait_for(lambda: Job.counts_by_state() == {})
+        wait_until(lambda: Job.counts_by_state() == {})
     assert all(job.reload().completed for job in jobs)
 
 
 def test_collect_output_keeps_the_result() -> None:
     job = EchoJob.perform_later(1, dt.date(2026, 1, 1), key=b"v")
     with running_worker():
-        wait_for(lambda: job.reload().completed)
+        wait_until(lambda: job.reload().completed)
     assert job.result == {"args": [1, dt.date(2026, 1, 1)], "kwargs": {"key": b"v"}}
     assert job.percent_complete == 100 and job.completed_at >= job.started_at
 
@@ -43,7 +45,7 @@ def test_collect_output_keeps_the_result() -> None:
 def test_failed_job_keeps_exception_with_backtrace() -> None:
     job = FailJob.perform_later("disk full")
     with running_worker():
-        wait_for(lambda: job.reload().failed)
+        wait_until(lambda: job.reload().failed)
     exc = job.exception
     assert exc.class_name == "ValueError" and exc.message == "disk full"
     assert any("tests/jobs.py" in line for line in exc.backtrace)
@@ -54,7 +56,7 @@ def test_failed_job_keeps_exception_with_backtrace() -> None:
 def test_unstorable_result_fails_the_job_with_a_clear_error() -> None:
     job = BadResultJob.perform_later()
     with running_worker():
-        wait_for(lambda: job.reload().state != "queued" and not job.running)
+        wait_until(lambda: job.reload().state != "queued" and not job.running)
     assert job.failed and "cannot be stored" in job.exception.message
 
 
@@ -63,8 +65,8 @@ def test_callbacks_run_in_order() -> None:
     ok = CallbackJob.perform_later()
     bad = CallbackJob.perform_later(fail=True)
     with running_worker(threads=1):
-        wait_for(lambda: ok.reload().completed and bad.reload().failed)
-        wait_for(lambda: sum(1 for _, e in test_jobs.EVENTS if e.startswith("after_")) >= 5)
+        wait_until(lambda: ok.reload().completed and bad.reload().failed)
+        wait_until(lambda: sum(1 for _, e in test_jobs.EVENTS if e.startswith("after_")) >= 5)
     mine = [e for i, e in test_jobs.EVENTS if i == ok.id]
     assert mine == [
         "before_start", "after_start", "before_perform", "around_before", "perform",
@@ -94,10 +96,10 @@ def test_future_jobs_wait_and_run_now_releases_them() -> None:
     job = ProgressJob.set(run_at=dt.timedelta(hours=1)).perform_later()
     soon = ProgressJob.set(run_at=dt.timedelta(seconds=0.3)).perform_later()
     with running_worker():
-        wait_for(lambda: soon.reload().completed, timeout=5)
+        wait_until(lambda: soon.reload().completed, timeout=5)
         assert job.reload().queued and job.scheduled
         job.run_now()
-        wait_for(lambda: job.reload().completed)
+        wait_until(lambda: job.reload().completed)
 
 
 def test_expired_job_is_destroyed_never_run(tmp_path) -> None:
@@ -105,7 +107,7 @@ def test_expired_job_is_destroyed_never_run(tmp_path) -> None:
     job = AppendJob.set(expires_at=dt.timedelta(milliseconds=1)).perform_later(str(path))
     marker = AppendJob.perform_later(str(path))
     with running_worker(threads=1):
-        wait_for(lambda: Job.counts_by_state() == {})
+        wait_until(lambda: Job.counts_by_state() == {})
     assert path.read_text().split()[0] == marker.id
     assert job.id not in path.read_text()
 
@@ -117,7 +119,7 @@ def test_job_of_an_unknown_class_stays_queued_and_worker_keeps_running() -> None
     store.insert_jobs([doc])
     after = NoopJob.perform_later()
     with running_worker():
-        wait_for(lambda: Job.counts_by_state() == {"queued": 1})
+        wait_until(lambda: Job.counts_by_state() == {"queued": 1})
     assert Job.find(doc["id"]).queued and after.reload().completed
     assert store.queued_job_classes() == ["nowhere.MissingJob"]
 
@@ -125,10 +127,10 @@ def test_job_of_an_unknown_class_stays_queued_and_worker_keeps_running() -> None
 def test_claims_only_as_many_jobs_as_idle_threads(tmp_path) -> None:
     SleepJob.perform_all_later([(0.5,)] * 6)
     with running_worker(threads=2) as worker:
-        wait_for(lambda: Job.counts_by_state().get("running") == 2)
+        wait_until(lambda: Job.counts_by_state().get("running") == 2)
         assert Job.counts_by_state() == {"running": 2, "queued": 4}
-        assert worker.threads is not None and worker.threads.busy == 2
-        wait_for(lambda: Job.counts_by_state() == {}, timeout=10)
+        assert worker.threads.busy == 2
+        wait_until(lambda: Job.counts_by_state() == {}, timeout=10)
 
 
 def test_drain_requeues_jobs_that_outlive_drain_timeout() -> None:
@@ -137,23 +139,22 @@ def test_drain_requeues_jobs_that_outlive_drain_timeout() -> None:
     from rocketjob import config as config_module
     from rocketjob.worker import Worker
 
-    job = SleepJob.perform_later(3)
+    job = SleepJob.perform_later(3)  # outlives the drain timeout by design
     config = config_module.from_dict({
         "worker": {"threads": 1, "imports": ["tests.jobs"]},
         "supervisor": {"drain_timeout": 0.2},
     })  # fmt: skip
-    worker = Worker(config)
-    worker.boot()
+    worker = Worker.boot(config, store=rocketjob.current_store())
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    wait_for(lambda: job.reload().running)
-    worker.request("drain")
+    wait_until(lambda: job.reload().running)
+    worker.request(ServerCommand.STOP)
     thread.join(5)
     assert not thread.is_alive()
     job.reload()
     assert job.queued and job.worker_name is None and job.failure_count == 0
     assert rocketjob.current_store().list_servers() == []
-    assert worker.threads is not None and worker.threads.join(10)  # the job ends; its outcome
+    assert worker.threads.join(10)  # the job ends; its outcome
     assert job.reload().queued  # is dropped: the job was re-queued and is no longer ours
 
 
@@ -164,18 +165,18 @@ def test_server_document_registered_with_heartbeat() -> None:
         first = servers[0]["heartbeat_at"]
         assert servers[0]["threads"] == 3 and servers[0]["state"] == "running"
         assert "tests.jobs.NoopJob" in servers[0]["info"]["job_classes"]
-        wait_for(lambda: rocketjob.current_store().list_servers()[0]["heartbeat_at"] > first, 5)
+        wait_until(lambda: rocketjob.current_store().list_servers()[0]["heartbeat_at"] > first, 5)
 
 
 def test_remote_pause_and_resume_through_the_store() -> None:
     store = rocketjob.current_store()
     with running_worker() as worker:
-        store.send_command(worker.server_name, "pause")
-        wait_for(lambda: store.list_servers()[0]["state"] == "paused", timeout=6)
+        store.send_command(worker.server_name, ServerCommand.PAUSE)
+        wait_until(lambda: store.list_servers()[0]["state"] == "paused", timeout=6)
         job = NoopJob.perform_later()
         assert job.reload().queued
-        store.send_command(worker.server_name, "resume")
-        wait_for(lambda: job.reload().completed, timeout=6)
+        store.send_command(worker.server_name, ServerCommand.RESUME)
+        wait_until(lambda: job.reload().completed, timeout=6)
 
 
 def test_include_and_exclude_filters() -> None:
@@ -200,7 +201,7 @@ def test_zombie_servers_are_reaped_and_their_jobs_requeued() -> None:
     store.claim_jobs(["deadhost:1:1"], ["tests.jobs.NoopJob"], dt.datetime.now(dt.UTC))
     assert job.reload().running
     with running_worker():
-        wait_for(lambda: job.reload().completed, timeout=8)
+        wait_until(lambda: job.reload().completed, timeout=8)
     assert [s["name"] for s in store.list_servers()] == []
 
 
@@ -208,31 +209,118 @@ def test_heartbeat_publishes_job_statistics() -> None:
     EchoJob.perform_all_later([(i,) for i in range(3)])
     FailJob.perform_later()
     with running_worker() as worker:
-        wait_for(lambda: Job.counts_by_state() == {"completed": 3, "failed": 1})
-        worker.heartbeat()
+        wait_until(lambda: Job.counts_by_state() == {"completed": 3, "failed": 1})
+        worker.heartbeat.beat(worker.controls.state, worker.threads.busy)
         stats = rocketjob.current_store().list_servers()[0]["info"]["stats"]
     assert (stats["started"], stats["completed"], stats["failed"]) == (4, 3, 1)
     assert sum(stats["run_seconds"]["counts"]) == 4 and sum(stats["pickup_seconds"]["counts"]) == 4
     assert len(stats["run_seconds"]["counts"]) == len(stats["run_seconds"]["buckets"]) + 1
 
 
+class _Actions:
+    """What the action requests did."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def log_thread_dump(self) -> None:
+        self.done.append("thread dump")
+
+    def reopen_logs(self) -> None:
+        self.done.append("reopen logs")
+
+
 def test_pause_signals_follow_the_supervisors_flag_not_their_delivery_order() -> None:
     import mmap
+    import signal
 
+    from rocketjob.worker.signals import _SignalRequests
+
+    flag = mmap.mmap(-1, 1)
+    controls = Controls("h:1", pause_flag=flag)
+    handler = _SignalRequests(controls)
+    # TSTP then CONT sent, both pending: the kernel delivers CONT (18) before TSTP (20).
+    for signum in (signal.SIGCONT, signal.SIGTSTP):
+        controls.request(handler.request_for(signum))
+    assert list(controls.requests) == [LocalRequest.PAUSE_FLAG, LocalRequest.PAUSE_FLAG]
+    controls.apply(_Actions())
+    assert controls.paused is False  # the flag says resumed
+    flag[0] = 1
+    controls.request(handler.request_for(signal.SIGCONT))
+    controls.apply(_Actions())
+    assert controls.paused is True
+    alone = Controls("h:2")  # run without a supervisor: signals decide
+    alone.request(_SignalRequests(alone).request_for(signal.SIGTSTP))
+    alone.apply(_Actions())
+    assert alone.paused is True and alone.state == "paused"
+
+
+def test_requests_are_typed_commands_and_a_second_interrupt_stops_now() -> None:
+    import signal
+
+    from rocketjob.worker.signals import _SignalRequests
+
+    controls = Controls("h:1")
+    handler = _SignalRequests(controls)
+    assert handler.request_for(signal.SIGINT) is ServerCommand.STOP
+    assert handler.request_for(signal.SIGINT) is ServerCommand.KILL
+    assert handler.request_for(signal.SIGUSR2) is ServerCommand.THREAD_DUMP
+    actions = _Actions()
+    controls.take(["thread-dump", "no-such-command", "stop"])
+    controls.request(LocalRequest.REOPEN_LOGS)
+    controls.apply(actions)
+    assert actions.done == ["thread dump", "reopen logs"]
+    assert controls.stopping is ServerCommand.STOP and not controls.stop_now
+    controls.request(ServerCommand.KILL)
+    controls.apply(actions)
+    assert controls.stop_now and controls.state == "stopping"
+
+
+def test_heartbeat_timing_follows_the_injected_clock(tmp_path) -> None:
+    """The dispatcher's periodic work, driven by a fake clock: a full heartbeat every
+    heartbeat_seconds, a command check every max_poll_seconds in between, no sleeping."""
     from rocketjob import config as config_module
     from rocketjob.worker import Worker
 
-    flag = mmap.mmap(-1, 1)
-    worker = Worker(config_module.from_dict({}), pause_flag=flag)
-    # TSTP then CONT sent, both pending: the kernel delivers CONT (18) before TSTP (20).
-    worker.requests.extend(["resume_signal", "pause_signal"])
-    worker._handle_requests()
-    assert worker.paused is False  # the flag says resumed
-    flag[0] = 1
-    worker.requests.append("resume_signal")
-    worker._handle_requests()
-    assert worker.paused is True
-    alone = Worker(config_module.from_dict({}))  # run without a supervisor: signals decide
-    alone.requests.append("pause_signal")
-    alone._handle_requests()
-    assert alone.paused is True
+    clock = FakeClock()
+    config = config_module.from_dict({
+        "worker": {"threads": 1, "imports": ["tests.jobs"], "heartbeat_seconds": 10,
+                   "zombie_seconds": 30, "max_poll_seconds": 2},
+    })  # fmt: skip
+    store = rocketjob.current_store()
+    worker = Worker.boot(config, store=store, clock=clock)
+    try:
+        beats = [s["heartbeat_at"] for s in store.list_servers()]
+        assert beats == [clock.now()]  # registered at boot, stamped by the fake clock
+        worker.serve()  # the first turn: a full heartbeat at once
+        first = store.list_servers()[0]
+        assert first["heartbeat_at"] == clock.now() and first["info"]["job_classes"]
+        clock.advance(1.0)
+        store.send_command(worker.server_name, ServerCommand.PAUSE)
+        worker.serve()  # neither due: nothing written, the command not yet taken
+        assert store.list_servers()[0]["heartbeat_at"] == first["heartbeat_at"]
+        assert not worker.paused
+        clock.advance(1.0)  # max_poll_seconds after the heartbeat: a command check
+        worker.serve()
+        assert worker.paused and store.list_servers()[0]["heartbeat_at"] == clock.now()
+        clock.advance(2.0)  # the next check writes the new state, not the figures
+        worker.serve()
+        light = store.list_servers()[0]
+        assert light["state"] == "paused" and light["heartbeat_at"] == clock.now()
+        assert light["info"] == first["info"]
+        long_ago = clock.now() - dt.timedelta(minutes=10)
+        store.register_server({
+            "name": "deadhost:1", "host": "deadhost", "pid": 1, "state": "running",
+            "started_at": long_ago, "heartbeat_at": long_ago, "threads": 1, "busy": 0,
+            "info": {}, "commands": [],
+        })  # fmt: skip
+        clock.advance(5.9)  # 9.9 s after the full heartbeat: a check only, no reaping
+        worker.serve()
+        assert len(store.list_servers()) == 2
+        clock.advance(0.1)  # heartbeat_seconds after the first: a full one reaps zombies
+        worker.serve()
+        assert [s["heartbeat_at"] for s in store.list_servers()] == [clock.now()]
+    finally:
+        worker.request(ServerCommand.KILL)
+        assert worker.run() == 0
+    assert store.list_servers() == []

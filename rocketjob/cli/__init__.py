@@ -9,9 +9,9 @@
     rocketjob jobs show|retry|pause|resume|abort|destroy|run-now ID
     rocketjob batch upload CLASS FILE [--priority N] | download ID FILE | failed ID [--json]
 
-Exit codes: 0 ok; 2 usage or configuration error; 3 a job module failed to import at
-boot; 4 the store cannot be reached at start-up; 141 the output pipe was closed (`| head`),
-quietly. Every error exit prints one line.
+Exit codes (:class:`rocketjob.control.ExitCode`): 0 ok; 2 usage or configuration error; 3 a
+job module failed to import at boot; 4 the store cannot be reached at start-up; 141 the
+output pipe was closed (`| head`), quietly. Every error exit prints one line.
 """
 
 from __future__ import annotations
@@ -24,10 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rocketjob.cli import batch, cron, daemon, dirmon, jobs, servers, web
+from rocketjob.control import ExitCode
 from rocketjob.errors import ConfigError, JobImportError, StoreUnavailable
-
-EXIT_OK, EXIT_USAGE, EXIT_IMPORT, EXIT_STORE = 0, 2, 3, 4
-EXIT_BROKEN_PIPE = 141
 
 #: Subcommand registrars: each adds its parser and sets ``func``.
 COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
@@ -90,7 +88,7 @@ def quiet_broken_pipe() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return EXIT_BROKEN_PIPE
+    return ExitCode.BROKEN_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,10 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return quiet_broken_pipe()
     except ConfigError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), ExitCode.USAGE)
     except JobImportError as exc:
-        return fail(str(exc), EXIT_IMPORT)
+        return fail(str(exc), ExitCode.IMPORT)
     except StoreUnavailable as exc:
-        return fail(str(exc), EXIT_STORE)
+        return fail(str(exc), ExitCode.STORE)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED

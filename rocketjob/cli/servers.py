@@ -18,7 +18,8 @@ import sys
 from typing import Any
 
 from rocketjob.cli.common import connect, load_config
-from rocketjob.server import COMMANDS, Server
+from rocketjob.control import ExitCode, ServerCommand
+from rocketjob.server import Server
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -28,8 +29,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="list running servers", parents=[common])
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=list_servers)
-    for command in COMMANDS:
-        parser = sub.add_parser(command, help=f"{command} a server", parents=[common])
+    for command in ServerCommand:
+        parser = sub.add_parser(command.value, help=f"{command} a server", parents=[common])
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("name", nargs="?", help="server name host:pid")
         target.add_argument("--all", action="store_true", help="every server")
@@ -42,7 +43,7 @@ def list_servers(args: argparse.Namespace) -> int:
     servers = Server.all(store)
     if args.json:
         print(json.dumps([server.to_dict() for server in servers], sort_keys=True))
-        return 0
+        return ExitCode.OK
     now = dt.datetime.now(dt.UTC)
     print(f"{'NAME':32}  {'STATE':8}  {'BUSY':>9}  {'HEARTBEAT':>9}  STARTED")
     for server in servers:
@@ -52,7 +53,7 @@ def list_servers(args: argparse.Namespace) -> int:
         age = f"{server.heartbeat_age(now):.0f}s ago"
         started = server.started_at.isoformat()[:19]
         print(f"{server.name:32}  {server.state:8}  {busy:>9}  {age:>9}  {started}")
-    return 0
+    return ExitCode.OK
 
 
 def command_servers(args: argparse.Namespace) -> int:
@@ -63,8 +64,9 @@ def command_servers(args: argparse.Namespace) -> int:
         servers = [server for server in servers if server.name == args.name]
         if not servers:
             print(f"rocketjob: error: no server named {args.name!r}", file=sys.stderr)
-            return 1
-    sent = [server.name for server in servers if server.send(args.command, store)]
+            return ExitCode.FAILURE
+    command: ServerCommand = args.command
+    sent = [server.name for server in servers if server.send(command, store)]
     for name in sent:
-        print(f"{args.command}: {name}")
-    return 0
+        print(f"{command}: {name}")
+    return ExitCode.OK

@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from rocketjob.control import ServerCommand
 from rocketjob.store.job_fields import JOB_FIELDS as JOB_FIELDS  # re-exported: the contract
 
 JobDoc = dict[str, Any]
@@ -258,8 +259,9 @@ class Store(Protocol):
         pending commands: the returned document holds them in ``commands`` and the store
         clears them. Returns None if the server document is gone (it was declared dead)."""
 
-    def send_command(self, name: str, command: str) -> bool:
-        """Append ``command`` to the server's command list; False if no such server."""
+    def send_command(self, name: str, command: ServerCommand) -> bool:
+        """Append ``command`` (stored as its value) to the server's command list; False if
+        no such server."""
 
     def list_servers(self) -> list[ServerDoc]:
         """Every registered server, by name."""

@@ -13,8 +13,10 @@ import mmap
 import signal
 import time
 
+from rocketjob import connection
 from rocketjob.clock import SYSTEM_CLOCK, Clock
 from rocketjob.config import Config
+from rocketjob.control import ExitCode
 from rocketjob.errors import JobImportError
 from rocketjob.log import LogHandle, logger
 from rocketjob.recycle import EXIT_RECYCLE
@@ -25,8 +27,8 @@ from rocketjob.supervisor.faults import FaultPolicy
 from rocketjob.supervisor.handlers import SignalHandlers
 from rocketjob.supervisor.notify import Notifier
 from rocketjob.supervisor.pidfile import Pidfile
-from rocketjob.supervisor.registry import Exited, Registry, WorkerProcess
-from rocketjob.supervisor.release import release_jobs, use_store
+from rocketjob.supervisor.registry import Exited, Registry, StopMode, WorkerProcess
+from rocketjob.supervisor.release import check_store, release_jobs
 from rocketjob.supervisor.signals import SignalQueue
 
 #: Longest sleep of the main loop.
@@ -34,7 +36,6 @@ MAX_WAIT_SECONDS = 1.0
 #: A worker dying within this many seconds of becoming ready counts as a failed start.
 FAST_FAILURE_SECONDS = 2.0
 BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS = 0.5, 30.0
-EXIT_IMPORT = child.EXIT_IMPORT
 
 
 class Supervisor(SignalHandlers):
@@ -42,6 +43,9 @@ class Supervisor(SignalHandlers):
 
     def __init__(self, config: Config, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        #: The store the workers open and dead workers' jobs are released in (the
+        #: config's ``[store] url``, else ROCKETJOB_STORE, else the default).
+        self.store_url = connection.resolve_url(config.store.url)
         self.clock = clock
         self.queue = SignalQueue()
         self.registry = Registry(self.queue)
@@ -54,7 +58,7 @@ class Supervisor(SignalHandlers):
         # One byte shared with every forked worker (an anonymous shared mapping, no
         # thread or descriptor to clean): the pause state TSTP/CONT signals refer to.
         self.pause_flag = mmap.mmap(-1, 1)
-        self.stopping: str | None = None
+        self.stopping: StopMode | None = None
         self.stop_deadline = 0.0
         self.halt_error: JobImportError | None = None
         self.announced_ready = False
@@ -72,7 +76,7 @@ class Supervisor(SignalHandlers):
         and supervise them until stopped. Raises StoreUnavailable (exit 4) when the store
         cannot be reached and JobImportError (exit 3) when a worker cannot boot."""
         self.log = logs.setup(self.config, role="supervisor")
-        use_store(self.config.store.url)
+        check_store(self.store_url)
         self.queue.install()
         try:
             self.pidfile.write()
@@ -88,7 +92,7 @@ class Supervisor(SignalHandlers):
         self.log.close()
         if self.halt_error is not None:
             raise self.halt_error
-        return 0
+        return ExitCode.OK
 
     def finished(self) -> bool:
         """True once stopping and every worker has exited."""
@@ -112,7 +116,7 @@ class Supervisor(SignalHandlers):
         except Exception as exc:  # the supervisor must outlive any single failure
             self.errors += 1
             logger.opt(exception=exc).error("supervisor loop error", errors=self.errors)
-            time.sleep(0.1)  # no busy loop if the error repeats
+            self.clock.sleep(0.1)  # no busy loop if the error repeats
 
     def wait_timeout(self, now: float) -> float:
         """How long the loop may sleep: until the next spawn, watchdog or deadline."""
@@ -149,11 +153,13 @@ class Supervisor(SignalHandlers):
         dead = self.faults.dead_worker(
             worker.pid, worker.server_name, exited.status, worker.stop_requested is not None
         )
-        requeued = release_jobs(worker.server_name, dead, self.config.worker.max_crashes)
+        requeued = release_jobs(
+            self.store_url, worker.server_name, dead, self.config.worker.max_crashes
+        )
         # Counted once: a worker that drained re-queued its leftover jobs itself and said
         # so in its own "worker stopped"; here only jobs the supervisor re-queued appear.
         released = {} if requeued == 0 else {"requeued": requeued}
-        boot_failed = not worker.ready and exited.code == EXIT_IMPORT
+        boot_failed = not worker.ready and exited.code == ExitCode.IMPORT
         quiet = boot_failed or self.halt_error is not None
         logger.log(
             "DEBUG" if quiet else ("INFO" if worker.stop_requested else "WARNING"),
@@ -191,7 +197,7 @@ class Supervisor(SignalHandlers):
         """A worker cannot boot: stop everything and exit 3 with its message."""
         logger.debug("worker cannot boot; halting", error=message)  # main() prints the line
         self.halt_error = JobImportError(message)
-        self.begin_stop("quick")
+        self.begin_stop(StopMode.QUICK)
 
     # -- keeping the right workers ------------------------------------------------------
     def manage_workers(self, now: float) -> None:
@@ -211,7 +217,7 @@ class Supervisor(SignalHandlers):
                 self.spawn(now)
         elif all_ready and len(active) > self.target:
             extra = outdated or sorted(active, key=lambda w: w.number)
-            self.registry.stop(extra[-1] if not outdated else extra[0], "drain", now)
+            self.registry.stop(extra[-1] if not outdated else extra[0], StopMode.DRAIN, now)
         elif all_ready and outdated:
             self.spawn(now)  # one more of the new generation; an old one stops once it is up
         self.announce(active, all_ready, outdated)
@@ -235,10 +241,10 @@ class Supervisor(SignalHandlers):
         logger.debug("worker spawned", number=number, pid=worker.pid, generation=self.generation)
 
     def _child_main(self, number: int, ready_fd: int, close_fds: list[int]) -> None:
-        child.main(
-            self.config, number, ready_fd, close_fds, self.queue, self.pause_flag,
-            self._next_board,
-        )  # fmt: skip
+        spec = child.ChildSpec(
+            self.config, self.store_url, number, self.pause_flag, self._next_board
+        )
+        child.main(spec, ready_fd, close_fds, self.queue)
 
     def kill_overdue_jobs(self, now: float) -> None:
         """SIGKILL the workers running a job past its hard time limit (its soft
@@ -247,17 +253,17 @@ class Supervisor(SignalHandlers):
         by_pid = {w.pid: w for w in self.registry}
         for pid, job_ids in self.faults.overdue(now).items():
             worker = by_pid.get(pid)
-            if worker is None or worker.stop_requested == "kill":
+            if worker is None or worker.stop_requested is StopMode.KILL:
                 continue
             logger.error("job past its hard time limit; killing its worker",
                          number=worker.number, pid=pid, job_ids=job_ids)  # fmt: skip
-            self.registry.stop(worker, "kill", now)
+            self.registry.stop(worker, StopMode.KILL, now)
 
     def kill_stale(self, now: float) -> None:
         """SIGKILL workers past their deadline: boot timeout, drain timeout, stop deadline."""
         grace = self.config.supervisor.drain_timeout + self.config.logging.close_timeout + 5
         for worker in self.registry:
-            if worker.stop_requested == "kill":
+            if worker.stop_requested is StopMode.KILL:
                 continue
             late_boot = (
                 not worker.ready and now - worker.spawned_at > self.config.supervisor.boot_timeout
@@ -266,7 +272,7 @@ class Supervisor(SignalHandlers):
             late_stop = asked is not None and now - asked > grace
             if late_boot or late_stop or (self.stopping and now >= self.stop_deadline):
                 logger.warning("worker overdue; killing it", number=worker.number, pid=worker.pid)
-                self.registry.stop(worker, "kill", now)
+                self.registry.stop(worker, StopMode.KILL, now)
                 if late_boot and not self.stopping:  # a failed start: back off
                     delay = self.faults.failed_start(now)
                     self.failures = self.faults.failures
@@ -294,20 +300,20 @@ class Supervisor(SignalHandlers):
             state = "reloading"
         return f"{state}: {len(self.registry.active())}/{self.target} workers"
 
-    def begin_stop(self, how: str) -> None:
+    def begin_stop(self, how: StopMode) -> None:
         """Stop every worker: ``drain`` (TERM, up to drain_timeout) or ``quick`` (QUIT)."""
-        if self.stopping == "quick" or self.stopping == how:
+        if self.stopping is StopMode.QUICK or self.stopping is how:
             return
         now = self.clock.monotonic()
         self.stopping = how
         close = self.config.logging.close_timeout + 5
-        extra = self.config.supervisor.drain_timeout if how == "drain" else 0.0
+        extra = self.config.supervisor.drain_timeout if how is StopMode.DRAIN else 0.0
         self.stop_deadline = now + extra + close
-        self.notifier.stopping(f"{'draining' if how == 'drain' else 'stopping'}")
+        self.notifier.stopping("draining" if how is StopMode.DRAIN else "stopping")
         if self.halt_error is None:
             logger.info("supervisor stopping", how=how, workers=len(self.registry))
         for worker in self.registry:
-            if worker.stop_requested not in ("kill", how):
+            if worker.stop_requested not in (StopMode.KILL, how):
                 self.registry.stop(worker, how, now)
 
 

@@ -14,46 +14,50 @@ import mmap
 import os
 import signal
 import traceback
+from dataclasses import dataclass
 
 from rocketjob import runboard
 from rocketjob.config import Config
+from rocketjob.control import ExitCode
 from rocketjob.errors import JobImportError, StoreUnavailable
-from rocketjob.log import logger
+from rocketjob.log import LogHandle, logger
 from rocketjob.runboard import RunBoard
 from rocketjob.supervisor import logs, notify, signals
-from rocketjob.worker import Worker, install_signal_handlers
+from rocketjob.worker import Controls, Worker, install_signal_handlers, server_name
 
-EXIT_CRASH, EXIT_IMPORT, EXIT_STORE = 1, 3, 4
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """What the supervisor hands a forked worker: its config, the store URL it opens,
+    its number, the supervisor's shared pause byte and the worker's run board."""
+
+    config: Config
+    store_url: str
+    number: int
+    pause_flag: mmap.mmap | None = None
+    board: RunBoard | None = None
 
 
 def main(
-    config: Config,
-    number: int,
-    ready_fd: int,
-    close_fds: list[int],
-    queue: signals.SignalQueue | None,
-    pause_flag: mmap.mmap | None = None,
-    board: RunBoard | None = None,
+    spec: ChildSpec, ready_fd: int, close_fds: list[int], queue: signals.SignalQueue | None
 ) -> None:
     """Run one worker process and exit with its code; never returns. Its last words (why
     it exits: the exception and backtrace) go on its run board before it ends, where the
     supervisor reads them; a fatal signal's Python stack goes to stderr (faulthandler)."""
-    code = EXIT_CRASH
-    runboard.install(board, config.worker.timeout_grace)
+    code: int = ExitCode.FAILURE
+    board = spec.board
+    runboard.install(board, spec.config.worker.timeout_grace)
     faulthandler.enable(all_threads=True)
     try:
         signals.reset_in_child(queue)
         _close(close_fds)
         notify.clean_child_environment()
-        handle = logs.setup(config, role="worker")
-        worker = Worker(
-            config, number=number, log_handle=handle, parent_pid=os.getppid(),
-            pause_flag=pause_flag,
-        )  # fmt: skip
-        worker.paused = bool(pause_flag and pause_flag[0])
-        install_signal_handlers(worker)
+        handle = logs.setup(spec.config, role="worker")
+        # Signals that arrive while booting queue here; the worker takes this queue over.
+        controls = Controls(server_name(), pause_flag=spec.pause_flag)
+        install_signal_handlers(controls)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.HANDLED)
-        code = _boot_and_run(worker, ready_fd)
+        code = _boot_and_run(spec, handle, controls, ready_fd)
         handle.close()
     except BaseException as exc:  # the process boundary: report and exit non-zero
         try:
@@ -61,22 +65,25 @@ def main(
                 board.write_last_words("".join(traceback.format_exception(exc)))
             logger.opt(exception=exc).error("worker crashed", error=repr(exc))
         finally:
-            os._exit(EXIT_CRASH)
+            os._exit(ExitCode.FAILURE)
     os._exit(code)
 
 
-def _boot_and_run(worker: Worker, ready_fd: int) -> int:
+def _boot_and_run(spec: ChildSpec, handle: LogHandle, controls: Controls, ready_fd: int) -> int:
     """Boot, report ready (or why not) on the pipe, run; return the exit code."""
     try:
-        worker.boot()
+        worker = Worker.boot(
+            spec.config, store_url=spec.store_url, number=spec.number, log_handle=handle,
+            parent_pid=os.getppid(), controls=controls,
+        )  # fmt: skip
     except JobImportError as exc:
         _report(ready_fd, f"E{exc}")
-        return EXIT_IMPORT
+        return ExitCode.IMPORT
     except StoreUnavailable as exc:
-        _report(ready_fd, f"Eworker {worker.number}: {exc}")
-        return EXIT_STORE
+        _report(ready_fd, f"Eworker {spec.number}: {exc}")
+        return ExitCode.STORE
     except Exception as exc:
-        _report(ready_fd, f"Eworker {worker.number} could not boot: {exc!r}")
+        _report(ready_fd, f"Eworker {spec.number} could not boot: {exc!r}")
         raise
     _report(ready_fd, "R")
     return worker.run()

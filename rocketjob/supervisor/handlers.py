@@ -23,13 +23,14 @@ import mmap
 import signal
 
 from rocketjob import config as config_module
+from rocketjob import connection
 from rocketjob.config import Config
 from rocketjob.errors import ConfigError, StoreError
-from rocketjob.log import logger
+from rocketjob.log import LogHandle, logger
 from rocketjob.supervisor import logs
 from rocketjob.supervisor.notify import Notifier
-from rocketjob.supervisor.registry import Registry
-from rocketjob.supervisor.release import use_store
+from rocketjob.supervisor.registry import Registry, StopMode
+from rocketjob.supervisor.release import check_store
 
 #: TTIN never grows the supervisor past this many worker processes.
 MAX_PROCESSES = 64
@@ -41,30 +42,31 @@ class SignalHandlers:
     config: Config
     registry: Registry
     notifier: Notifier
-    log: logs.LogHandle | None
+    log: LogHandle | None
     target: int
     generation: int
     paused: bool
     pause_flag: mmap.mmap
-    stopping: str | None
+    stopping: StopMode | None
+    store_url: str
     reloading: bool
     next_spawn_at: float
 
-    def begin_stop(self, how: str) -> None:
+    def begin_stop(self, how: StopMode) -> None:
         """Defined by the supervisor."""
         raise NotImplementedError
 
     def handle_term(self) -> None:
         """Drain and exit 0."""
-        self.begin_stop("drain")
+        self.begin_stop(StopMode.DRAIN)
 
     def handle_int(self) -> None:
         """Drain; a second INT (or INT while already draining) stops quickly."""
-        self.begin_stop("quick" if self.stopping else "drain")
+        self.begin_stop(StopMode.QUICK if self.stopping else StopMode.DRAIN)
 
     def handle_quit(self) -> None:
         """Stop now; running jobs are re-queued."""
-        self.begin_stop("quick")
+        self.begin_stop(StopMode.QUICK)
 
     def handle_tstp(self) -> None:
         """Pause claiming in every worker."""
@@ -124,6 +126,7 @@ class SignalHandlers:
             return
         self.notifier.reloading()
         self.config = new
+        self.store_url = connection.resolve_url(new.store.url)
         self.target = new.supervisor.processes
         self.generation += 1
         self.reloading = True
@@ -139,7 +142,7 @@ class SignalHandlers:
             return None
         try:
             new = config_module.load(path)
-            use_store(new.store.url)
+            check_store(connection.resolve_url(new.store.url))
         except (ConfigError, StoreError) as exc:
             logger.error("config reload failed; keeping the running config", error=str(exc))
             self.notifier.status(f"config reload failed: {exc}")

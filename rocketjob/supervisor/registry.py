@@ -15,12 +15,34 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from rocketjob.log import logger
 from rocketjob.supervisor import signals
 
 #: How long a fork waits for threads left by a closed client (pymongo's monitors) to end.
 STRAY_THREAD_SECONDS = 2.0
+
+
+class StopMode(StrEnum):
+    """How the supervisor asks a worker to stop."""
+
+    #: TERM: finish running jobs up to drain_timeout, re-queue the rest.
+    DRAIN = "drain"
+    #: QUIT: stop now, running jobs are re-queued.
+    QUICK = "quick"
+    #: SIGKILL: a worker past its deadline.
+    KILL = "kill"
+
+    @property
+    def signal(self) -> signal.Signals:
+        """The signal that asks it."""
+        return _STOP_SIGNALS[self]
+
+
+_STOP_SIGNALS = {
+    StopMode.DRAIN: signal.SIGTERM, StopMode.QUICK: signal.SIGQUIT, StopMode.KILL: signal.SIGKILL,
+}  # fmt: skip
 
 #: What a forked worker runs: (number, ready_fd, fds_to_close) -> never returns.
 ChildMain = Callable[[int, int, list[int]], None]
@@ -36,8 +58,8 @@ class WorkerProcess:
     ready_fd: int | None
     spawned_at: float
     ready_at: float | None = None
-    #: Set when the supervisor asked it to stop: ``drain``, ``quick`` or ``kill``.
-    stop_requested: str | None = None
+    #: Set when the supervisor asked it to stop.
+    stop_requested: StopMode | None = None
     stop_requested_at: float | None = None
     boot_error: str = ""
     _buffer: bytes = field(default=b"", repr=False)
@@ -185,12 +207,11 @@ class Registry:
         for worker in self:
             self.send(worker, signum)
 
-    def stop(self, worker: WorkerProcess, how: str, now: float) -> None:
-        """Ask a worker to stop: ``drain`` (TERM), ``quick`` (QUIT) or ``kill`` (KILL)."""
-        signum = {"drain": signal.SIGTERM, "quick": signal.SIGQUIT, "kill": signal.SIGKILL}[how]
+    def stop(self, worker: WorkerProcess, how: StopMode, now: float) -> None:
+        """Ask a worker to stop: DRAIN (TERM), QUICK (QUIT) or KILL (SIGKILL)."""
         worker.stop_requested = how
         worker.stop_requested_at = now
-        self.send(worker, signum)
+        self.send(worker, how.signal)
 
     def active(self) -> list[WorkerProcess]:
         """Workers not asked to stop."""

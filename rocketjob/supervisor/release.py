@@ -1,9 +1,12 @@
 """Releasing a dead worker's jobs through a short-lived store connection.
 
-The supervisor holds no database client at fork: it opens the store, re-queues the
-worker's running jobs through their lifecycle (``before_requeue`` and ``after_requeue``
-run here, importing the job's module when needed; see :mod:`rocketjob.requeue`),
-removes its server document, and closes the store again.
+The supervisor holds no database client at fork: it opens the store at its config's URL,
+re-queues the worker's running jobs through their lifecycle (``before_requeue`` and
+``after_requeue`` run here, importing the job's module when needed; see
+:mod:`rocketjob.requeue`), removes its server document, and closes the store again. That
+store is the process's default store only for the release (``connection.using``), so a
+callback that uses the Job API writes to it too; before and after, the supervisor has no
+default store open.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 from rocketjob import connection
 from rocketjob.log import logger
 from rocketjob.requeue import requeue_server_jobs
+from rocketjob.store import open_store
 from rocketjob.supervisor import crashes
 from rocketjob.supervisor.crashes import DeadWorker
 
 
 def release_jobs(
-    server_name: str, dead: DeadWorker | None = None, max_crashes: int = 3
+    store_url: str, server_name: str, dead: DeadWorker | None = None, max_crashes: int = 3
 ) -> int | None:
     """Account for the jobs ``dead`` was running (crash counts, time limits: see
     :mod:`rocketjob.supervisor.crashes`), re-queue the other running jobs of
@@ -24,27 +28,19 @@ def release_jobs(
     when the store could not be reached (live servers will reap it as a zombie after
     ``zombie_seconds``)."""
     try:
-        store = connection.current_store()
-        if dead is not None and dead.running:
-            released = crashes.release(store, dead, max_crashes)
-            counted = len(released.crashed)
-        else:
+        with connection.using(store_url) as store:  # requeue callbacks may use the Job API
             counted = 0
-        requeued = counted + requeue_server_jobs(store, server_name)
-        store.remove_server(server_name)
-        return requeued
+            if dead is not None and dead.running:
+                counted = len(crashes.release(store, dead, max_crashes).crashed)
+            requeued = counted + requeue_server_jobs(store, server_name)
+            store.remove_server(server_name)
+            return requeued
     except Exception as exc:  # boundary: the store may be down; zombie reaping covers it
         logger.error("could not release a dead worker's jobs", server=server_name, error=str(exc))
         return None
-    finally:
-        connection.disconnect()
 
 
-def use_store(url: str | None) -> None:
-    """Make ``url`` (or ROCKETJOB_STORE, the default) this process's store, after opening
-    and closing it once; raise StoreUnavailable when it cannot be reached. Nothing stays
-    open."""
-    try:
-        connection.connect(url)
-    finally:
-        connection.disconnect()
+def check_store(store_url: str) -> None:
+    """Open the store at ``store_url`` once and close it; raise StoreUnavailable when it
+    cannot be reached. Nothing stays open."""
+    open_store(store_url).close()

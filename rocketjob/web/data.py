@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rocketjob import codec
+from rocketjob.control import ServerCommand
 from rocketjob.job import Job
 from rocketjob.store import JobDoc, JobQuery, Store, open_store
 from rocketjob.store.base import MissionControlStore
@@ -28,7 +29,6 @@ SCAN_LIMIT = 20_000
 #: At most this many jobs are acted on by one bulk request.
 BULK_LIMIT = 1000
 JOB_ACTIONS = ("retry", "pause", "resume", "abort", "run_now", "destroy")
-SERVER_COMMANDS = ("pause", "resume", "stop", "kill", "thread_dump")
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class MissionControlData:
                 query = JobQuery(states=["running"], server_name=server["name"], limit=100)
                 server["jobs"] = self.store.find_jobs(query)
 
-    def send_command(self, name: str, command: str) -> bool:
+    def send_command(self, name: str, command: ServerCommand) -> bool:
         """Queue a remote-control command for the server; False if it is gone."""
         return self.store.send_command(name, command)
 

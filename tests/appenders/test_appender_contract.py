@@ -16,7 +16,7 @@ import pytest
 import appenders
 from appenders import AsyncAppender, Record
 from tests.appenders.conftest import REFUSABLE, STALLABLE, TRANSIENT_FAULTS, Case
-from tests.appenders.receivers import wait_for
+from tests.support import wait_until
 
 #: The longest an emit() may take; the real figure is microseconds. The bound leaves room
 #: for scheduling stalls on a loaded 2-core machine while staying far below a hanging
@@ -62,7 +62,7 @@ def test_delivers(case: Case) -> None:
     for record in sent:
         out.emit(record)
     expected = [r.message for r in sent]
-    wait_for(lambda: case.messages() == expected)
+    wait_until(lambda: case.messages() == expected)
     assert out.close(5)
     assert out.dropped == 0
 
@@ -74,7 +74,7 @@ def test_batches(case: Case) -> None:
         out.emit(record)
     out.start()
     assert out.close(5)
-    wait_for(lambda: len(case.messages()) == 60)
+    wait_until(lambda: len(case.messages()) == 60)
     assert sorted(case.messages()) == sorted(r.message for r in sent)
     assert out.delivered_batches == 1
     if case.deliveries is not None:
@@ -87,7 +87,7 @@ def test_flushes_on_close(case: Case) -> None:
     for record in sent:
         out.emit(record)
     assert out.close(5), "close() must deliver everything queued before returning"
-    wait_for(lambda: len(case.messages()) >= 200, timeout=2)
+    wait_until(lambda: len(case.messages()) >= 200, timeout=2)
     assert set(case.messages()) == {r.message for r in sent}
     assert out.dropped == 0
 
@@ -98,7 +98,7 @@ def test_survives_transient_fault(case: Case, fault: str) -> None:
     sent = records(5)
     assert emit_timed(out, sent) < EMIT_BOUND
     expected = {r.message for r in sent}
-    wait_for(lambda: expected <= set(case.messages()))
+    wait_until(lambda: expected <= set(case.messages()))
     assert out.close(5)
     assert out.dropped == 0
 

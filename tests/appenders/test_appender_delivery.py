@@ -12,7 +12,7 @@ import pytest
 
 from appenders import AsyncAppender, DeliveryError, DeliveryOptions, InlineAppender, Record
 from appenders.file import FileAppender, FileOptions
-from tests.appenders.receivers import wait_for
+from tests.support import wait_until
 
 
 class Recorder:
@@ -53,7 +53,7 @@ def test_reopen_runs_on_the_delivery_thread(tmp_path: Path) -> None:
     target = Recorder()
     out = AsyncAppender(target, name="r")
     out.reopen()
-    wait_for(lambda: target.reopened == 1)
+    wait_until(lambda: target.reopened == 1)
     assert out.close(2) and target.closed.is_set()
 
 
@@ -96,8 +96,8 @@ def test_drops_are_counted_and_reported(caplog: pytest.LogCaptureFixture) -> Non
     out = AsyncAppender(Recorder(on_batch=fail), name="flaky", options=options)
     with caplog.at_level(logging.WARNING, logger="appenders"):
         out.emit(Record("lost"))
-        wait_for(lambda: out.dropped == 1)
-        wait_for(lambda: any(r.msg == "appender dropped records" for r in caplog.records))
+        wait_until(lambda: out.dropped == 1)
+        wait_until(lambda: any(r.msg == "appender dropped records" for r in caplog.records))
     assert out.close(1)
     failed = [r for r in caplog.records if r.msg == "appender delivery failed"]
     assert failed and failed[0].appender == "flaky"  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ import appenders
 from appenders import DeliveryError, Record, exception_dict
 from appenders.syslog_format import SyslogFormatter
 from tests.appenders import receivers as rx
+from tests.support import wait_until
 
 ENV = {"SECRET": "s3cret"}
 
@@ -105,7 +106,7 @@ def test_syslog_tcp_uses_octet_counting_and_rfc5424() -> None:
         deliver(
             {**entry, "facility": "local0"}, Record("a\nb", level="WARNING", extra={"k": 'q"]'})
         )
-        rx.wait_for(lambda: listener.messages)
+        wait_until(lambda: listener.messages)
     finally:
         listener.close()
     (message,) = listener.messages
@@ -121,7 +122,7 @@ def test_syslog_unix_rfc3164(tmp_path: Path) -> None:
         entry = {"type": "syslog", "url": f"unix://{tmp_path / 'dev-log'}", "protocol": "rfc3164"}
         when = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
         deliver({**entry, "app_name": "rj"}, Record("hello", level="ERROR", time=when))
-        rx.wait_for(lambda: listener.messages)
+        wait_until(lambda: listener.messages)
     finally:
         listener.close()
     text = listener.messages[0].decode()
@@ -137,7 +138,7 @@ def test_syslog_udp_truncates_to_max_message_size() -> None:
     try:
         url = f"udp://127.0.0.1:{listener.address[1]}"
         deliver({"type": "syslog", "url": url, "max_message_size": 1024}, Record("x" * 10_000))
-        rx.wait_for(lambda: listener.messages)
+        wait_until(lambda: listener.messages)
     finally:
         listener.close()
     assert len(listener.messages[0]) == 1024

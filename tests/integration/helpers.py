@@ -20,7 +20,8 @@ from typing import Any
 
 import psutil
 
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
+from tests.support import wait_until
 
 ROCKETJOB = [sys.executable, "-m", "rocketjob"]
 JOBS = "tests.integration.jobs"
@@ -84,7 +85,7 @@ class Daemon:
 
     def wait_log(self, text: str, timeout: float = 10.0, after: int = 0) -> int:
         """Wait until ``text`` appears in the output past offset ``after``; its offset."""
-        return int(wait_for(lambda: self.log().find(text, after) + 1, timeout)) - 1
+        return int(wait_until(lambda: self.log().find(text, after) + 1, timeout)) - 1
 
     def signal(self, signum: int) -> None:
         """Send a signal to the supervisor."""
@@ -106,7 +107,7 @@ class Daemon:
             pids = sorted(s.pid for s in Server.all() if s.pid in mine)
             return pids if len(pids) == count and len(mine) == count else None
 
-        return list(wait_for(ready, timeout))
+        return list(wait_until(ready, timeout))
 
     def wait(self, timeout: float = 20.0) -> int:
         """Wait for the supervisor to exit; its exit code."""

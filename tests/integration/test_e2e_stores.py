@@ -25,7 +25,6 @@ import pytest
 
 import rocketjob
 from rocketjob import Job
-from tests.conftest import wait_for
 from tests.integration import helpers
 from tests.integration import test_servers_remote as remote
 from tests.integration import test_supervisor_crash as crash
@@ -33,6 +32,7 @@ from tests.integration import test_supervisor_signals as signals
 from tests.integration.helpers import Daemon, lines, write_config
 from tests.integration.jobs import AppendJob
 from tests.store.conftest import _drop, make_env, require_service
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -123,8 +123,8 @@ def test_two_daemons_run_300_jobs_exactly_once(
     for daemon in daemons:
         daemon.wait_workers(2)
     AppendJob.perform_all_later([(str(ran), f"job{i}") for i in range(count)])
-    wait_for(lambda: len(lines(ran)) >= count, timeout=240, interval=0.2)
-    wait_for(lambda: Job.counts_by_state() == {}, timeout=30, interval=0.2)
+    wait_until(lambda: len(lines(ran)) >= count, timeout=240, interval=0.2)
+    wait_until(lambda: Job.counts_by_state() == {}, timeout=30, interval=0.2)
     assert sorted(lines(ran)) == sorted(f"job{i}" for i in range(count))
     assert [daemon.stop() for daemon in daemons] == [0, 0]
 

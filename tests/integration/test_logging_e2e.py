@@ -26,7 +26,7 @@ import pytest
 
 from rocketjob import Job
 from tests.appenders import receivers as rx
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
 from tests.integration import log_receivers as lr
 from tests.integration.helpers import ROCKETJOB, Daemon, _toml
 from tests.integration.log_jobs import (
@@ -36,6 +36,7 @@ from tests.integration.log_jobs import (
     SlowLogJob,
     TrivialLogJob,
 )
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +223,7 @@ def test_every_appender_type_delivers_job_lines_with_context_and_backtrace(
     tag = uuid.uuid4().hex[:8]
     info_job = LogLinesJob.perform_later(tag)
     failed_job = FailingLogJob.perform_later(tag)
-    wait_for(lambda: info_job.reload().completed and failed_job.reload().failed, timeout=15)
+    wait_until(lambda: info_job.reload().completed and failed_job.reload().failed, timeout=15)
     readers = receivers.readers(daemon)
     wait_delivered(readers, tag)
 
@@ -261,8 +262,8 @@ def test_a_job_that_just_raises_is_logged_as_an_error_with_its_backtrace(
     daemons.append(daemon := Daemon(config))
     workers = daemon.wait_workers(1)
     job = FailingJob.perform_later("plain-raise")
-    wait_for(lambda: job.reload().failed, timeout=15)
-    wait_for(lambda: [s for s in lr.json_lines(lr.read_text(path)) if s.message == "job failed"])
+    wait_until(lambda: job.reload().failed, timeout=15)
+    wait_until(lambda: [s for s in lr.json_lines(lr.read_text(path)) if s.message == "job failed"])
     (failed,) = [s for s in lr.json_lines(lr.read_text(path)) if s.message == "job failed"]
     _check_context("file", failed, job, workers)
     assert daemon.stop() == 0
@@ -282,12 +283,12 @@ def test_a_jobs_log_level_applies_while_it_runs(
     chatty = LogLinesJob.set(log_level="debug").perform_later("chatty")
     plain = LogLinesJob.perform_later("plain")
     quiet = LogLinesJob.set(log_level="warning").perform_later("quiet")
-    wait_for(lambda: all(j.reload().completed for j in (chatty, plain, quiet)), timeout=15)
+    wait_until(lambda: all(j.reload().completed for j in (chatty, plain, quiet)), timeout=15)
     # one worker process, one queue per appender: once a later record is in the file, every
     # record the worker accepted before it is there too
     marker = LogLinesJob.perform_later("marker")
-    wait_for(lambda: marker.reload().completed, timeout=15)
-    wait_for(lambda: _find(lr.json_lines(lr.read_text(path)), INFO, "marker"), timeout=10)
+    wait_until(lambda: marker.reload().completed, timeout=15)
+    wait_until(lambda: _find(lr.json_lines(lr.read_text(path)), INFO, "marker"), timeout=10)
 
     seen = lr.json_lines(lr.read_text(path))
     assert _find(seen, "e2e debug line", "chatty") is not None
@@ -311,7 +312,7 @@ def run_trivial_jobs(n: int) -> float:
     began = time.monotonic()
     TrivialLogJob.perform_all_later([(i,) for i in range(n)])
     left = lambda: sum(TrivialLogJob.counts_by_state().values())  # noqa: E731
-    wait_for(lambda: left() == 0, timeout=60, interval=0.02)
+    wait_until(lambda: left() == 0, timeout=60, interval=0.02)
     return time.monotonic() - began
 
 
@@ -335,7 +336,7 @@ def stop_seconds(daemon: Daemon) -> float:
     """With a job running past the drain timeout, TERM the daemon; seconds until it exited
     (with 0). The job goes back to the queue."""
     slow = SlowLogJob.perform_later(60.0)
-    wait_for(lambda: slow.reload().running, timeout=10)
+    wait_until(lambda: slow.reload().running, timeout=10)
     began = time.monotonic()
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(DRAIN + CLOSE + 30) == 0
@@ -380,13 +381,13 @@ def test_hanging_and_refused_receivers_neither_slow_jobs_nor_hold_up_the_stop(
         if label == "file+broken":
             assert hanging.attempts >= 1  # both HTTP appenders are stuck in a request
             # drops: in the heartbeat documents, and in the log (through the file appender)
-            wait_for(lambda: dropped_by(config, "syslog-refused") > 0, timeout=15, interval=0.2)  # noqa: B023
+            wait_until(lambda: dropped_by(config, "syslog-refused") > 0, timeout=15, interval=0.2)  # noqa: B023
             reported = lambda: [  # noqa: E731
                 s for s in lr.json_lines(lr.read_text(path))
                 if s.message == "appender dropped records"
                 and s.fields.get("appender") == "syslog-refused"
             ]  # fmt: skip
-            assert int(wait_for(reported)[0].fields["dropped"]) > 0
+            assert int(wait_until(reported)[0].fields["dropped"]) > 0
         figures[label] = (took, stop_seconds(daemon))
     print(f"\n{JOBS} trivial jobs: " + ", ".join(
         f"{label} {took:.2f} s (stop {stop:.2f} s)" for label, (took, stop) in figures.items()

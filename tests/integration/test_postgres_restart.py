@@ -19,10 +19,10 @@ import pytest
 
 import rocketjob
 from rocketjob import Job
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, lines, write_config
 from tests.integration.jobs import SleepJob
 from tests.store.faultservers import PrivatePostgres, running
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -57,13 +57,15 @@ def test_postgres_restart_mid_run_loses_no_job_and_runs_none_twice(
         daemon.wait_workers(2)
         ids = [f"j{i:04d}" for i in range(JOBS)]
         SleepJob.perform_all_later([(str(ran), tag, 0.02) for tag in ids])
-        wait_for(lambda: sum(_count(ran, "done").values()) >= JOBS // 5, timeout=60, interval=0.05)
+        wait_until(
+            lambda: sum(_count(ran, "done").values()) >= JOBS // 5, timeout=60, interval=0.05
+        )
         private_postgres.stop()
         done_at_stop = sum(_count(ran, "done").values())
         offset = daemon.wait_log("heartbeat failed", timeout=30)
         private_postgres.start()
-        wait_for(lambda: sum(_count(ran, "done").values()) >= JOBS, timeout=180, interval=0.2)
-        wait_for(lambda: Job.counts_by_state() == {}, timeout=60, interval=0.2)
+        wait_until(lambda: sum(_count(ran, "done").values()) >= JOBS, timeout=180, interval=0.2)
+        wait_until(lambda: Job.counts_by_state() == {}, timeout=60, interval=0.2)
         started, done = _count(ran, "start"), _count(ran, "done")
         assert done_at_stop < JOBS, "the restart happened after the run"
         assert offset >= 0

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from rocketjob import Job, Server
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, done, lines, seconds_since, started, write_config
 from tests.integration.jobs import AppendJob, SleepJob, SlowFirstJob
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,14 @@ def test_kill_9_of_a_worker_mid_job(tmp_path: Path, url: str, daemons: list[Daem
     daemons.append(daemon := Daemon(config))
     before = daemon.wait_workers(2)
     job = SleepJob.perform_later(str(ran), "slow", 1.0)
-    victim = wait_for(lambda: started(ran, "slow"))
+    victim = wait_until(lambda: started(ran, "slow"))
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_for(lambda: done(ran, "slow"), timeout=10)
+    wait_until(lambda: done(ran, "slow"), timeout=10)
     assert started(ran, "slow") != victim  # run again by the other (or a new) worker
     after = daemon.wait_workers(2)
     assert victim not in after and len(set(after) - set(before)) == 1  # only it was replaced
-    wait_for(lambda: job.reload().completed)
+    wait_until(lambda: job.reload().completed)
     assert seconds_since(killed_at) < 5
     assert Job.counts_by_state() == {}
     assert all(server.pid != victim for server in Server.all())
@@ -46,14 +46,14 @@ def test_sigkill_of_the_process_group_is_recovered_by_another_daemon(
     daemons.append(first := Daemon(config))
     first.wait_workers(1)
     job = SlowFirstJob.perform_later(str(ran), "orphan", 60.0)
-    wait_for(lambda: started(ran, "orphan"))
+    wait_until(lambda: started(ran, "orphan"))
     os.killpg(first.pid, signal.SIGKILL)  # the host dies: supervisor and workers
     killed_at = time.monotonic()
     daemons.append(second := Daemon(config))
-    wait_for(lambda: done(ran, "orphan"), timeout=15)
+    wait_until(lambda: done(ran, "orphan"), timeout=15)
     recovered = seconds_since(killed_at)
     assert recovered < 2 + 0.5 + 2  # zombie_seconds + a heartbeat + start-up of the second
-    wait_for(lambda: job.reload().completed)
+    wait_until(lambda: job.reload().completed)
     assert [s.pid for s in Server.all()] == second.workers()
     assert second.stop() == 0
 
@@ -67,7 +67,7 @@ def test_two_daemons_run_300_jobs_exactly_once(
     for daemon in daemons:
         daemon.wait_workers(2)
     jobs = AppendJob.perform_all_later([(str(ran), f"job{i}") for i in range(300)])
-    wait_for(lambda: len(lines(ran)) >= 300 and Job.counts_by_state() == {}, timeout=60)
+    wait_until(lambda: len(lines(ran)) >= 300 and Job.counts_by_state() == {}, timeout=60)
     assert sorted(lines(ran)) == sorted(f"job{i}" for i in range(300))
     assert len(jobs) == 300
     assert [daemon.stop() for daemon in daemons] == [0, 0]

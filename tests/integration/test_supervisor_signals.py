@@ -12,7 +12,6 @@ import psutil
 import pytest
 
 from rocketjob import Job, JobState, Server
-from tests.conftest import wait_for
 from tests.integration.helpers import (
     Daemon,
     done,
@@ -22,6 +21,7 @@ from tests.integration.helpers import (
     write_config,
 )
 from tests.integration.jobs import AppendJob, SleepJob
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_term_drains_short_jobs_and_requeues_long_ones(
     daemon.wait_workers(1)
     short = SleepJob.perform_later(str(ran), "short", 0.8)
     long = SleepJob.perform_later(str(ran), "long", 30.0)
-    wait_for(lambda: started(ran, "short") and started(ran, "long"))
+    wait_until(lambda: started(ran, "short") and started(ran, "long"))
     waiting = SleepJob.perform_later(str(ran), "waiting", 0.0)
     daemon.signal(signal.SIGTERM)
     begin = time.monotonic()
@@ -54,7 +54,7 @@ def test_a_second_int_stops_quickly(tmp_path: Path, url: str, daemons: list[Daem
     daemons.append(daemon := Daemon(config))
     daemon.wait_workers(1)
     job = SleepJob.perform_later(str(ran), "long", 60.0)
-    wait_for(lambda: started(ran, "long"))
+    wait_until(lambda: started(ran, "long"))
     daemon.signal(signal.SIGINT)
     daemon.wait_log("worker draining")
     daemon.signal(signal.SIGINT)
@@ -70,7 +70,7 @@ def test_quit_stops_now_and_requeues(tmp_path: Path, url: str, daemons: list[Dae
     daemons.append(daemon := Daemon(config))
     daemon.wait_workers(2)
     jobs = [SleepJob.perform_later(str(ran), f"long{i}", 60.0) for i in range(3)]
-    wait_for(lambda: all(started(ran, f"long{i}") for i in range(3)))
+    wait_until(lambda: all(started(ran, f"long{i}") for i in range(3)))
     daemon.signal(signal.SIGQUIT)
     begin = time.monotonic()
     assert daemon.wait() == 0
@@ -87,14 +87,14 @@ def test_tstp_pauses_claiming_and_cont_resumes(
     daemons.append(daemon := Daemon(config))
     daemon.wait_workers(2)
     daemon.signal(signal.SIGTSTP)
-    wait_for(lambda: {s.state for s in Server.all()} == {"paused"})
+    wait_until(lambda: {s.state for s in Server.all()} == {"paused"})
     assert psutil.Process(daemon.pid).status() != psutil.STATUS_STOPPED
     job = AppendJob.perform_later(str(ran), "paused")
-    wait_for(heartbeats_after(dt.datetime.now(dt.UTC)))  # every worker looped since
+    wait_until(heartbeats_after(dt.datetime.now(dt.UTC)))  # every worker looped since
     assert job.reload().queued
     daemon.signal(signal.SIGCONT)
-    wait_for(lambda: job.reload().completed)
-    wait_for(lambda: {s.state for s in Server.all()} == {"running"})
+    wait_until(lambda: job.reload().completed)
+    wait_until(lambda: {s.state for s in Server.all()} == {"running"})
     assert daemon.stop() == 0
 
 
@@ -115,7 +115,7 @@ def test_hup_replaces_workers_one_by_one_and_keeps_running_on_a_bad_config(
         servers = Server.all()
         return len(servers) == 2 and all(s.threads == 3 and s.pid not in old for s in servers)
 
-    wait_for(replaced, timeout=20)
+    wait_until(replaced, timeout=20)
     assert peak[0] <= 3  # one extra at most: replaced one by one
     daemon.wait_log("reload complete")
     new = daemon.wait_workers(2)
@@ -125,7 +125,7 @@ def test_hup_replaces_workers_one_by_one_and_keeps_running_on_a_bad_config(
     daemon.wait_log("config reload failed", after=offset)
     assert "worker.colour" in daemon.log()[offset:]
     job = AppendJob.perform_later(str(ran), "after bad reload")
-    wait_for(lambda: job.reload().completed)
+    wait_until(lambda: job.reload().completed)
     assert daemon.workers() == new
     assert daemon.stop() == 0
 
@@ -156,12 +156,12 @@ def test_usr2_dumps_threads_and_usr1_reopens_log_files(
     daemons.append(daemon := Daemon(config))
     workers = daemon.wait_workers(2)
     daemon.signal(signal.SIGUSR2)
-    wait_for(lambda: log_file.read_text().count("thread dump") >= 2 * 3)  # 2 threads + main
+    wait_until(lambda: log_file.read_text().count("thread dump") >= 2 * 3)  # 2 threads + main
     text = log_file.read_text()
     assert all(str(pid) in text for pid in workers) and "rocketjob-" in text
     rotated = log_file.rename(tmp_path / "rocketjob.log.1")
     daemon.signal(signal.SIGUSR1)
-    wait_for(lambda: log_file.exists() and log_file.read_text().count("log files reopened") >= 3)
+    wait_until(lambda: log_file.exists() and log_file.read_text().count("log files reopened") >= 3)
     assert rotated.exists()
     assert daemon.stop() == 0
 
@@ -182,7 +182,7 @@ def test_a_signal_storm_does_not_crash_the_supervisor(
             daemon.signal(signal.SIGHUP)
     daemon.signal(signal.SIGCONT)
     job = AppendJob.perform_later(str(ran), "after the storm")
-    wait_for(lambda: job.reload().completed, timeout=30)
+    wait_until(lambda: job.reload().completed, timeout=30)
     assert daemon.proc.poll() is None
     assert "supervisor loop error" not in daemon.log()
     assert daemon.stop(timeout=30) == 0

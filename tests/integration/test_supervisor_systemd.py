@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from rocketjob import config as config_module
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
 from tests.integration.helpers import Daemon, write_config
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +89,7 @@ def test_a_pidfile_naming_a_live_supervisor_is_refused(
     pidfile = tmp_path / "rocketjob.pid"
     config = write_config(tmp_path / "rj.toml", url, {"pidfile": str(pidfile)})
     daemons.append(first := Daemon(config))
-    wait_for(pidfile.exists)
+    wait_until(pidfile.exists)
     second = Daemon(config)
     assert second.wait() == 2 and "supervisor.pidfile" in second.log()
     assert pidfile.read_text().strip() == str(first.pid)

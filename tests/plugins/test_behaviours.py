@@ -10,8 +10,9 @@ import pytest
 import rocketjob
 from rocketjob import DuplicateJob, Job, JobState, ValidationError
 from rocketjob.plugins import cron
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
 from tests.plugins import jobs
+from tests.support import wait_until
 
 IMPORTS = ["tests.plugins.jobs"]
 
@@ -20,7 +21,7 @@ def test_retry_until_the_limit_then_stays_failed(sqlite_url: str, tmp_path: Path
     path = str(tmp_path / "runs")
     job = jobs.FlakyJob.perform_later(path)
     with running_worker(imports=IMPORTS):
-        wait_for(lambda: job.reload().failed and job.failure_count == 3)
+        wait_until(lambda: job.reload().failed and job.failure_count == 3)
     assert job.exception is not None and job.exception.message == "attempt 3 failed"
     assert len(Path(path).read_text().splitlines()) == 3  # first run + 2 retries
 
@@ -28,7 +29,7 @@ def test_retry_until_the_limit_then_stays_failed(sqlite_url: str, tmp_path: Path
 def test_retry_succeeds_within_the_limit(sqlite_url: str, tmp_path: Path) -> None:
     job = jobs.FlakyJob.perform_later(str(tmp_path / "runs"), succeed_after=2)
     with running_worker(imports=IMPORTS):
-        wait_for(lambda: job.reload().completed)
+        wait_until(lambda: job.reload().completed)
     assert job.failure_count == 1
 
 
@@ -41,7 +42,7 @@ def test_default_retry_delay_is_exponential_with_jitter() -> None:
 def test_after_fail_may_retry_itself(sqlite_url: str) -> None:
     job = jobs.CustomRetryJob.perform_later()
     with running_worker(imports=IMPORTS):
-        wait_for(lambda: job.reload().scheduled)
+        wait_until(lambda: job.reload().scheduled)
     assert job.failure_count == 1 and job.run_at is not None
     assert job.run_at > dt.datetime.now(dt.UTC) + dt.timedelta(days=300)
 
@@ -57,7 +58,7 @@ def test_singleton_refuses_a_second_active_instance(sqlite_url: str) -> None:
     first.abort()
     second = jobs.LonelyJob.perform_later()
     with running_worker(imports=IMPORTS):
-        wait_for(lambda: second.reload().completed)
+        wait_until(lambda: second.reload().completed)
     jobs.LonelyJob.perform_later()
     assert jobs.LonelyJob.counts_by_state() == {"aborted": 1, "queued": 1}
 
@@ -71,8 +72,8 @@ def test_cron_job_is_scheduled_and_reschedules_itself(sqlite_url: str) -> None:
     before = rocketjob.job.utcnow()
     first.run_now()
     with running_worker(imports=IMPORTS):
-        wait_for(lambda: first.reload().completed)
-        nxt = wait_for(lambda: jobs.TickJob.where("queued"))
+        wait_until(lambda: first.reload().completed)
+        nxt = wait_until(lambda: jobs.TickJob.where("queued"))
         after = rocketjob.job.utcnow()
     # The next instance runs at the first minute boundary after the completion. (Checked
     # against the clock read around the run, not with `scheduled` at assert time: a
@@ -98,7 +99,7 @@ def test_window_reschedules_outside_instead_of_running(sqlite_url: str) -> None:
     job = closed.perform_later()
     include = [f"{module}.*" for module in IMPORTS] + [closed._job_class_path]
     with running_worker(imports=IMPORTS, include=include):
-        wait_for(lambda: job.reload().scheduled)
+        wait_until(lambda: job.reload().scheduled)
     assert job.state == JobState.QUEUED and job.failure_count == 0 and job.started_at is None
     assert job.run_at is not None and job.run_at.hour == hour and job.run_at.minute == 0
 

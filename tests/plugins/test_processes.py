@@ -10,9 +10,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
 from tests.integration.helpers import Daemon, write_config
 from tests.plugins import jobs
+from tests.support import wait_until
 
 WORKER = {"imports": ["tests.plugins.jobs"], "threads": 4}
 
@@ -44,7 +45,7 @@ def test_throttles_hold_across_worker_processes(
     jobs.GroupAJob.perform_all_later([(str(path),) for _ in range(4)])
     jobs.GroupBJob.perform_all_later([(str(path),) for _ in range(4)])
     daemons.append(Daemon(config))
-    wait_for(lambda: path.exists() and len(path.read_text().splitlines()) == 16, timeout=60)
+    wait_until(lambda: path.exists() and len(path.read_text().splitlines()) == 16, timeout=60)
     narrow, group = intervals(path, "narrow"), intervals(path, "group")
     assert max_overlap(narrow) <= 2
     assert max_overlap(group) <= 3
@@ -78,7 +79,7 @@ def test_retry_with_worker_processes(
     path = tmp_path / "runs"
     job = jobs.FlakyJob.perform_later(str(path))
     daemons.append(Daemon(config))
-    wait_for(lambda: job.reload().failed and job.failure_count == 3, timeout=30)
+    wait_until(lambda: job.reload().failed and job.failure_count == 3, timeout=30)
     assert len(path.read_text().splitlines()) == 3
     assert daemons[0].stop() == 0
 

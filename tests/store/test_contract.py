@@ -26,17 +26,6 @@ from .conftest import StoreEnv, spawn_pool
 from .helpers import CLASS, claim_until_empty, insert_one, job_doc, reap, server_doc, utcnow
 
 
-def wait_until(condition, timeout: float = 10.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    """Poll ``condition`` until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
-
-
 # -- insert, get, round trips --------------------------------------------------------------
 def test_insert_and_get_round_trip_every_field(store: Store) -> None:
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)

@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 import rocketjob
 from rocketjob import Job
+from rocketjob.control import ServerCommand
 from tests.web.conftest import HTML, flashes, post
 from tests.web.test_pages import failed_job
 from tests.web.webjobs import ReportJob
@@ -125,11 +126,11 @@ def test_server_commands_are_queued_and_audited(client: TestClient) -> None:
     store.register_server({"name": "h:1", "host": "h", "pid": 1, "state": "running",
                            "started_at": now, "heartbeat_at": now, "threads": 2, "busy": 0,
                            "info": {}, "commands": []})  # fmt: skip
-    for command in ("pause", "resume", "stop", "kill", "thread_dump"):
+    for command in ServerCommand:
         page = post(client, "/servers/command", {"name": "h:1", "command": command}, "/servers")
         assert any("sent to h:1" in m for m in flashes(page.text))
-    assert store.list_servers()[0]["commands"] == ["pause", "resume", "stop", "kill", "thread_dump"]
-    assert audit(client)[0]["action"] == "server thread_dump"
+    assert store.list_servers()[0]["commands"] == ["pause", "resume", "stop", "kill", "thread-dump"]
+    assert audit(client)[0]["action"] == "server thread-dump"
     gone = post(client, "/servers/command", {"name": "gone:9", "command": "pause"}, "/servers")
     assert "no server named gone:9" in flashes(gone.text)[0]
     assert post(client, "/servers/command", {"name": "h:1", "command": "rm"}).status_code == 400

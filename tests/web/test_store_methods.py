@@ -152,9 +152,9 @@ def test_counts_cache_serves_stale_figures_and_refreshes_in_background(store_url
     assert first.by_state == {}
     ReportJob.perform_later("x")
     assert cache.get() is first  # stale, returned at once; a refresh started
-    from tests.conftest import wait_for
+    from tests.support import wait_until
 
-    wait_for(lambda: cache.get().by_state == {"queued": 1}, timeout=5)
+    wait_until(lambda: cache.get().by_state == {"queued": 1}, timeout=5)
     assert len(opened) == 1  # its own connection, opened once
     cache.close()
 

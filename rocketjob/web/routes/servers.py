@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rocketjob.control import ServerCommand
 from rocketjob.web.auth import current_user, require
-from rocketjob.web.data import SERVER_COMMANDS, MissionControlData
+from rocketjob.web.data import MissionControlData
 from rocketjob.web.paths import redirect
 from rocketjob.web.render import flash, render, render_error
 from rocketjob.web.routes import NavItem, form
@@ -30,7 +31,7 @@ async def servers_page(request: Request) -> Response:
     servers = await run_in_threadpool(load)
     user = current_user(request)
     context = {
-        "servers": servers, "commands": SERVER_COMMANDS, "live": True,
+        "servers": servers, "commands": list(ServerCommand), "live": True,
         "can_act": user is not None and user.can("operator"),
     }  # fmt: skip
     return render(request, "servers.html", context)
@@ -40,9 +41,11 @@ async def servers_page(request: Request) -> Response:
 async def server_command(request: Request) -> Response:
     """POST /servers/command: queue a command for one server."""
     data = await form(request)
-    name, command = str(data.get("name", "")), str(data.get("command", ""))
-    if command not in SERVER_COMMANDS:
-        return render_error(request, 400, f"unknown server command {command!r}")
+    name = str(data.get("name", ""))
+    try:
+        command = ServerCommand.parse(str(data.get("command", "")))
+    except ValueError as exc:
+        return render_error(request, 400, str(exc))
     state = request.app.state.data
     sent = await run_in_threadpool(state.send_command, name, command)
     user = current_user(request)
@@ -51,7 +54,7 @@ async def server_command(request: Request) -> Response:
         await run_in_threadpool(
             state.audit, who, f"server {command}", f"server {name}", "ok", "command queued"
         )
-        flash(request, f"{command.replace('_', ' ')} sent to {name}; it acts on its next check")
+        flash(request, f"{command.replace('-', ' ')} sent to {name}; it acts on its next check")
     else:
         await run_in_threadpool(
             state.audit, who, f"server {command}", f"server {name}", "refused", "no such server"
