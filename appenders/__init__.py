@@ -17,7 +17,7 @@ from appenders.base import Appender, BatchAppender, DeliveredAppender
 from appenders.delivery import AsyncAppender, DeliveryOptions, InlineAppender
 from appenders.errors import AppenderConfigError, DeliveryError
 from appenders.record import LEVELS, Record, exception_dict, format_text, level_number
-from appenders.registry import KINDS, Spec, build, parse, validate, wrap
+from appenders.registry import KINDS, Spec, build, build_specs, parse, validate, wrap
 
 __all__ = [
     "KINDS",
@@ -33,6 +33,7 @@ __all__ = [
     "Record",
     "Spec",
     "build",
+    "build_specs",
     "exception_dict",
     "format_text",
     "level_number",

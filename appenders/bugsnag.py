@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -33,7 +33,7 @@ _SEVERITY = {"WARNING": "warning", "ERROR": "error", "CRITICAL": "error"}
 class BugsnagOptions:
     """The keys of a ``bugsnag`` entry (``api_key`` is the secret's value)."""
 
-    api_key: str
+    api_key: str = field(repr=False)  # a secret: never in a repr or a log
     endpoint: str = DEFAULT_ENDPOINT
     release_stage: str = "production"
     app_version: str | None = None

@@ -10,7 +10,7 @@ Network errors are retried by the delivery wrapper; a rejected write is dropped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from appenders.config import EntryReader
@@ -22,7 +22,7 @@ from appenders.record import Record
 class MongoOptions:
     """The keys of a ``mongodb`` entry (``uri`` is the secret's value)."""
 
-    uri: str
+    uri: str = field(repr=False)  # a secret: never in a repr or a log
     database: str = "rocketjob"
     collection: str = "logs"
     capped_size: int | None = None

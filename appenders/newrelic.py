@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ DEFAULT_URL = "https://log-api.newrelic.com/log/v1"
 class NewRelicOptions:
     """The keys of a ``newrelic`` entry (``license_key`` is the secret's value)."""
 
-    license_key: str
+    license_key: str = field(repr=False)  # a secret: never in a repr or a log
     url: str = DEFAULT_URL
     service: str = "rocketjob"
     timeout: float = 5.0

@@ -139,9 +139,17 @@ def build(
     in the caller's thread instead (no threads: a pre-fork supervisor); ``local_only=True``
     keeps only local appenders (file, stream, syslog over a unix socket).
     """
+    return build_specs(parse(entries, environ), inline=inline, local_only=local_only)
+
+
+def build_specs(
+    specs: Sequence[Spec], *, inline: bool = False, local_only: bool = False
+) -> list[DeliveredAppender]:
+    """:func:`build` from entries already parsed (:func:`parse`); if one fails to build,
+    those built before it are closed."""
     built: list[DeliveredAppender] = []
     try:
-        for spec in parse(entries, environ):
+        for spec in specs:
             if local_only and not spec.local:
                 continue
             built.append(wrap(spec, inline=inline))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,7 +26,7 @@ class SplunkOptions:
     """The keys of a ``splunk`` entry (``token`` is the secret's value)."""
 
     url: str
-    token: str
+    token: str = field(repr=False)  # a secret: never in a repr or a log
     index: str | None = None
     source: str = "rocketjob"
     sourcetype: str = "_json"

@@ -23,27 +23,16 @@ from typing import Any
 from loguru import logger
 
 import appenders
-from appenders import AppenderConfigError, DeliveredAppender, Record, exception_dict
+from appenders import AppenderConfigError, DeliveredAppender, Record, Spec, exception_dict
 from rocketjob.errors import ConfigError
 
-__all__ = ["LogHandle", "job_context", "logger", "setup_logging", "validate_appenders"]
+__all__ = ["LogHandle", "job_context", "logger", "setup_logging"]
 
 #: Per-thread level override while a job with a ``log_level`` runs.
 _thread_level = threading.local()
 _setup_lock = threading.Lock()
 _active: LogHandle | None = None
 _DEFAULT_ENTRIES: tuple[Mapping[str, Any], ...] = ({"type": "stream", "stream": "stderr"},)
-
-
-def validate_appenders(
-    entries: Sequence[Mapping[str, Any]], environ: Mapping[str, str] | None = None
-) -> None:
-    """Check ``[[appenders]]`` entries against the environment (``environ``, default the
-    process's); ConfigError names the key."""
-    try:
-        appenders.validate(entries, environ)
-    except AppenderConfigError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 class _Dispatcher:
@@ -151,7 +140,7 @@ class LogHandle:
 
 def setup_logging(
     level: str,
-    entries: Sequence[Mapping[str, Any]],
+    specs: Sequence[Spec],
     *,
     role: str,
     stdlib_level: str = "warning",
@@ -162,7 +151,8 @@ def setup_logging(
     ``role="supervisor"``: only local appenders (file, stream, syslog on a unix socket),
     written inline. ``role="worker"``: every appender, each with its own queue and thread;
     call it after the fork. No entries (or none local for the supervisor): text on stderr.
-    Replaces what an earlier call (possibly in the parent process) set up.
+    Replaces what an earlier call (possibly in the parent process) set up. ``specs`` are
+    the ``[[appenders]]`` parsed at load (``Config.appenders``, or ``appenders.parse``).
     """
     global _active
     if role not in ("supervisor", "worker"):
@@ -170,7 +160,7 @@ def setup_logging(
     levelno = _level(level, "logging.level")
     inline = role == "supervisor"
     try:
-        outs = appenders.build(entries, inline=inline, local_only=inline)
+        outs = appenders.build_specs(specs, inline=inline, local_only=inline)
         if not outs:
             outs = appenders.build(_DEFAULT_ENTRIES, inline=inline)
     except AppenderConfigError as exc:

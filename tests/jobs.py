@@ -86,7 +86,7 @@ class FailJob(Job):
 
 class SleepJob(Job):
     def perform(self, seconds: float) -> None:
-        time.sleep(seconds)
+        time.sleep(seconds)  # the behaviour under test: a job that takes time
 
 
 class AppendJob(Job):
@@ -94,7 +94,7 @@ class AppendJob(Job):
 
     def perform(self, path: str, seconds: float = 0.0) -> None:
         if seconds:
-            time.sleep(seconds)
+            time.sleep(seconds)  # the behaviour under test: a job that takes time
         line = f"{self.id} {os.getpid()}\n".encode()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

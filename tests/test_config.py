@@ -82,7 +82,7 @@ def test_secrets_are_checked_for_the_daemon_only(tmp_path: Path, monkeypatch) ->
     )
     with pytest.raises(ConfigError, match=r"appenders\[0\]\.token_env: .*RJ_TEST_SPLUNK_TOKEN"):
         config_module.load(path)
-    assert config_module.load(path, check_environment=False).appenders[0]["type"] == "splunk"
+    assert config_module.load(path, check_environment=False).appenders[0].type == "splunk"
     path.write_text('[[appenders]]\ntype = "splunk"\nurl = "ftp://x"\ntoken_env = "T"\n')
     with pytest.raises(ConfigError, match=r"appenders\[0\]\.url"):  # still validated
         config_module.load(path, check_environment=False)
@@ -103,3 +103,41 @@ def test_fault_containment_keys_exit_2_naming_the_key(tmp_path: Path) -> None:
         )  # fmt: skip
         assert result.returncode == 2, key
         assert f"worker.{key}" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_appenders_and_web_are_parsed_once_into_frozen_dataclasses(monkeypatch) -> None:
+    import appenders
+    from rocketjob.config.web import WebConfig, WebUser
+
+    monkeypatch.setenv("RJ_TEST_SPLUNK_TOKEN", "s3cret-token")
+    config = config_module.from_dict({
+        "appenders": [{"type": "file", "path": "/tmp/rj.log", "format": "json"},
+                      {"type": "splunk", "url": "https://127.0.0.1:8088/e",
+                       "token_env": "RJ_TEST_SPLUNK_TOKEN"}],
+        "web": {"bind": "127.0.0.1:9090", "users": [
+            {"name": "ops", "password_hash": "scrypt$x", "role": "operator"}]},
+    })  # fmt: skip
+    file, splunk = config.appenders
+    assert isinstance(file, appenders.Spec) and file.type == "file" and file.local
+    assert splunk.name == "splunk" and splunk.options.token == "s3cret-token"
+    assert "s3cret-token" not in repr(config)  # the secret's value never shows in a repr
+    assert isinstance(config.web, WebConfig) and config.web.bind == "127.0.0.1:9090"
+    assert config.web.users == (WebUser("ops", "scrypt$x", "operator"),)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.web.bind = "0.0.0.0:80"  # type: ignore[misc]
+    assert config_module.from_dict({}).web == WebConfig()
+
+
+def test_config_imports_neither_mission_control_nor_the_log_wiring() -> None:
+    """The dependency points one way: web and log consume what config parsed."""
+    import ast
+
+    for path in sorted((REPO / "rocketjob" / "config").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for name in names:
+                assert not name.startswith(("rocketjob.web", "rocketjob.log")), (path, name)

@@ -54,7 +54,7 @@ def commit_all(committer: GroupCommitter, items: list[Finish], gap: float) -> li
     threads = [threading.Thread(target=commit, args=(n,)) for n in range(len(items))]
     for thread in threads:
         thread.start()
-        time.sleep(gap)
+        time.sleep(gap)  # the behaviour under test: arrivals spaced by ``gap``
     for thread in threads:
         thread.join(10)
     return results

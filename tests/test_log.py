@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+import appenders
+from rocketjob import config as config_module
 from rocketjob.errors import ConfigError
-from rocketjob.log import LogHandle, job_context, logger, setup_logging, validate_appenders
+from rocketjob.log import LogHandle, job_context, logger, setup_logging
 from tests.appenders.receivers import HttpReceiver, closed_port
 from tests.support import wait_until
 
@@ -53,7 +55,7 @@ def json_file(tmp_path: Path, **more: Any) -> dict[str, Any]:
 
 
 def test_worker_records_carry_job_context_and_backtrace(tmp_path: Path) -> None:
-    handle = setup_logging("info", [json_file(tmp_path)], role="worker")
+    handle = setup_logging("info", appenders.parse([json_file(tmp_path)]), role="worker")
     logger.info("outside", pid=1)
     with job_context(FakeJob()):
         logger.info("inside")
@@ -75,7 +77,7 @@ def test_worker_records_carry_job_context_and_backtrace(tmp_path: Path) -> None:
 
 
 def test_job_log_level_applies_to_its_thread_only(tmp_path: Path) -> None:
-    handle = setup_logging("info", [json_file(tmp_path)], role="worker")
+    handle = setup_logging("info", appenders.parse([json_file(tmp_path)]), role="worker")
     logger.debug("before: hidden")
     in_job, release = threading.Event(), threading.Event()
 
@@ -97,7 +99,7 @@ def test_job_log_level_applies_to_its_thread_only(tmp_path: Path) -> None:
 
 
 def test_job_log_level_can_also_raise_the_bar(tmp_path: Path) -> None:
-    handle = setup_logging("debug", [json_file(tmp_path)], role="worker")
+    handle = setup_logging("debug", appenders.parse([json_file(tmp_path)]), role="worker")
     with job_context(FakeJob(log_level="error")):
         logger.info("quiet job: hidden")
     logger.debug("outside: shown")
@@ -106,7 +108,9 @@ def test_job_log_level_can_also_raise_the_bar(tmp_path: Path) -> None:
 
 
 def test_stdlib_logging_is_routed_at_its_level(tmp_path: Path) -> None:
-    handle = setup_logging("debug", [json_file(tmp_path)], role="worker", stdlib_level="warning")
+    handle = setup_logging(
+        "debug", appenders.parse([json_file(tmp_path)]), role="worker", stdlib_level="warning"
+    )
     logging.getLogger("urllib3.connectionpool").info("below stdlib level")
     logging.getLogger("urllib3.connectionpool").warning("retrying %s", "x", extra={"n": 2})
     assert handle.close()
@@ -120,7 +124,9 @@ def test_supervisor_runs_only_local_appenders_inline(tmp_path: Path) -> None:
     os.environ["RJ_TEST_TOKEN"] = "t"
     before = set(threading.enumerate())
     try:
-        handle = setup_logging("info", [json_file(tmp_path), splunk], role="supervisor")
+        handle = setup_logging(
+            "info", appenders.parse([json_file(tmp_path), splunk]), role="supervisor"
+        )
     finally:
         del os.environ["RJ_TEST_TOKEN"]
     assert handle.drops() == {"file": 0}
@@ -131,7 +137,7 @@ def test_supervisor_runs_only_local_appenders_inline(tmp_path: Path) -> None:
 
 
 def test_no_appenders_means_text_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    handle = setup_logging("info", [], role="worker")
+    handle = setup_logging("info", (), role="worker")
     logger.info("to stderr", k="v")
     assert handle.close()
     err = capsys.readouterr().err
@@ -139,15 +145,15 @@ def test_no_appenders_means_text_on_stderr(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_a_second_setup_replaces_the_first(tmp_path: Path) -> None:
-    setup_logging("info", [json_file(tmp_path)], role="supervisor")
-    handle = setup_logging("info", [json_file(tmp_path)], role="worker")
+    setup_logging("info", appenders.parse([json_file(tmp_path)]), role="supervisor")
+    handle = setup_logging("info", appenders.parse([json_file(tmp_path)]), role="worker")
     logger.info("once")
     assert handle.close()
     assert [r["message"] for r in lines(tmp_path / "app.log")] == ["once"]
 
 
 def test_reopen_after_logrotate(tmp_path: Path) -> None:
-    handle = setup_logging("info", [json_file(tmp_path)], role="worker")
+    handle = setup_logging("info", appenders.parse([json_file(tmp_path)]), role="worker")
     logger.info("first")
     assert handle.appenders[0].flush(5)
     os.rename(tmp_path / "app.log", tmp_path / "app.log.1")
@@ -165,7 +171,9 @@ def test_close_keeps_its_deadline_with_a_hanging_receiver(tmp_path: Path) -> Non
     os.environ["RJ_TEST_TOKEN"] = "t"
     try:
         splunk = {"type": "splunk", "url": hanging.url("/e"), "token_env": "RJ_TEST_TOKEN"}
-        handle = setup_logging("info", [json_file(tmp_path), splunk], role="worker")
+        handle = setup_logging(
+            "info", appenders.parse([json_file(tmp_path), splunk]), role="worker"
+        )
         began = time.monotonic()
         for i in range(200):
             logger.info("job line", i=i)
@@ -187,7 +195,9 @@ def test_delivery_failures_reach_other_appenders_but_never_loop_back(tmp_path: P
     try:
         url = f"http://127.0.0.1:{closed_port()}/e"
         splunk = {"type": "splunk", "url": url, "token_env": "RJ_TEST_TOKEN", "max_retries": 0}
-        handle: LogHandle = setup_logging("info", [json_file(tmp_path), splunk], role="worker")
+        handle: LogHandle = setup_logging(
+            "info", appenders.parse([json_file(tmp_path), splunk]), role="worker"
+        )
         logger.info("one line")
         wait_until(lambda: handle.drops()["splunk"] == 1)
         assert handle.close(2)
@@ -200,10 +210,14 @@ def test_delivery_failures_reach_other_appenders_but_never_loop_back(tmp_path: P
     assert handle.drops()["splunk"] == 1  # only "one line": its own warnings never came back
 
 
-def test_validate_appenders_raises_config_error_naming_the_key() -> None:
+def test_appenders_are_parsed_at_load_and_errors_name_the_key() -> None:
     with pytest.raises(ConfigError, match=r"^appenders\[0\]\.url: unsupported scheme 'http'"):
-        validate_appenders([{"type": "syslog", "url": "http://x"}])
+        config_module.from_dict({"appenders": [{"type": "syslog", "url": "http://x"}]})
     with pytest.raises(ConfigError, match=r"^appenders\[0\]\.token_env: environment variable"):
-        validate_appenders(
-            [{"type": "splunk", "url": "https://x/e", "token_env": "RJ_NOPE_NOT_SET"}]
+        config_module.from_dict(
+            {
+                "appenders": [
+                    {"type": "splunk", "url": "https://x/e", "token_env": "RJ_NOPE_NOT_SET"}
+                ]
+            }
         )

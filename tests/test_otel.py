@@ -18,7 +18,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import rocketjob.otel
 from rocketjob import Job, enqueue, executor, testing
-from tests.conftest import REPO, running_worker, wait_for
+from tests.conftest import REPO, running_worker
+from tests.support import wait_until
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -89,7 +90,7 @@ def test_a_worker_run_is_a_span_linked_to_the_enqueuing_trace(
     flags = int(request.trace_flags)
     assert traceparent == f"00-{request.trace_id:032x}-{request.span_id:016x}-{flags:02x}"
     with running_worker(imports=["tests.test_otel"]):
-        wait_for(lambda: runs(spans))
+        wait_until(lambda: runs(spans))
     (run,) = runs(spans)
     assert run.name == "run tests.test_otel.TracedJob" and run.kind == SpanKind.CONSUMER
     assert [link.context.span_id for link in run.links] == [request.span_id]
@@ -112,7 +113,7 @@ def test_a_worker_run_is_a_span_linked_to_the_enqueuing_trace(
 def test_a_failed_run_has_error_status_and_the_exception(spans: InMemorySpanExporter) -> None:
     job, _ = enqueue_in_request(spans, True)
     with running_worker(imports=["tests.test_otel"]):
-        wait_for(lambda: runs(spans))
+        wait_until(lambda: runs(spans))
     (run,) = runs(spans)
     assert run.attributes is not None and run.attributes["rocketjob.job.outcome"] == "failed"
     assert run.status.status_code == StatusCode.ERROR

@@ -33,10 +33,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Validate the config, refuse an unauthenticated non-loopback bind, run uvicorn."""
-    from rocketjob.web.config import is_loopback, load_web_config, parse_bind
+    from rocketjob.config.web import is_loopback, parse_bind
 
     config = load_config(args)
-    web = load_web_config(config.web)
+    web = config.web
     bind = args.bind or web.bind
     host, port = parse_bind(bind, "--bind" if args.bind else "web.bind")
     if not is_loopback(host) and not web.auth_configured:

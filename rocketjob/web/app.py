@@ -21,9 +21,9 @@ from starlette.staticfiles import StaticFiles
 
 from rocketjob import connection
 from rocketjob.config import Config
+from rocketjob.config.web import WebConfig
 from rocketjob.log import logger
 from rocketjob.web import auth, login
-from rocketjob.web.config import WebConfig, load_web_config
 from rocketjob.web.data import MissionControlData
 from rocketjob.web.metrics import now_utc
 from rocketjob.web.paths import SessionsAtMountPoint
@@ -61,9 +61,9 @@ def create_app(
     config: Config | None = None, *, now: Callable[[], dt.datetime] = now_utc
 ) -> Starlette:
     """Mission Control for ``config``: connects its store (``[store] url``, else
-    ROCKETJOB_STORE, else the default) and validates ``[web]``."""
+    ROCKETJOB_STORE, else the default) and serves it as ``[web]`` (parsed at load) says."""
     config = config or Config()
-    web = load_web_config(config.web)
+    web = config.web
     store = connection.connect(config.store.url) if config.store.url else connection.current_store()
     import_job_modules(config)
     data = MissionControlData(

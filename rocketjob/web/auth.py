@@ -33,8 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from rocketjob.config.web import ROLES, WebConfig, WebUser
 from rocketjob.web import proxy
-from rocketjob.web.config import ROLES, WebConfig, WebUser
 from rocketjob.web.passwords import verify_password
 from rocketjob.web.paths import app_path, redirect
 from rocketjob.web.sessions import Sessions

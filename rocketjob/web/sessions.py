@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from rocketjob.web.config import WebConfig, WebUser
+from rocketjob.config.web import WebConfig, WebUser
 
 #: ``last_seen`` is written at most this often per session (a write per page is waste).
 TOUCH_SECONDS = 30.0

@@ -33,7 +33,7 @@ class SleepJob(Job):
         append_line(path, f"start {tag} {os.getpid()}")
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))  # a job taking time
         append_line(path, f"done {tag} {os.getpid()}")
 
 

@@ -59,7 +59,7 @@ class SlowLogJob(Job):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             self.logger.info("e2e slow job tick")
-            time.sleep(0.05)
+            time.sleep(0.05)  # the behaviour under test: a job logging while it runs
 
 
 class JsonLinesAppender:

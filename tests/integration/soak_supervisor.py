@@ -73,7 +73,7 @@ def soak(daemon: Daemon, ran: Path, seconds: float) -> list[tuple[float, int, fl
             for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
                 daemon.signal(signum)
             next_signals += 60
-        time.sleep(0.5)
+        time.sleep(0.5)  # the soak's own pace between rounds of faults, not a wait
     print(f"jobs enqueued: {count}")
     return samples
 

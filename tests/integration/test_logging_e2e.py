@@ -207,11 +207,10 @@ def _missing(readers: Mapping[str, Callable[[], list[lr.Seen]]], tag: str) -> li
 
 def wait_delivered(readers: Mapping[str, Callable[[], list[lr.Seen]]], tag: str) -> None:
     """Wait (deadline) until every receiver got both lines; name those that did not."""
-    deadline = time.monotonic() + 15
-    while missing := _missing(readers, tag):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not delivered within 15 s: {missing}")
-        time.sleep(0.05)
+    try:
+        wait_until(lambda: not _missing(readers, tag), timeout=15, interval=0.05)
+    except AssertionError:
+        raise AssertionError(f"not delivered within 15 s: {_missing(readers, tag)}") from None
 
 
 def test_every_appender_type_delivers_job_lines_with_context_and_backtrace(

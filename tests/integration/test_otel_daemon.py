@@ -10,9 +10,9 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 
 import rocketjob.otel
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, write_config
 from tests.integration.otel_jobs import DaemonTracedJob
+from tests.support import wait_until
 
 
 def spans_in(path: Path) -> list[dict[str, Any]]:
@@ -35,7 +35,7 @@ def test_the_daemon_worker_links_its_run_span_to_the_enqueuing_trace(
     finally:
         rocketjob.otel.uninstrument()
     daemons.append(daemon := Daemon(config, env={"ROCKETJOB_TEST_SPANS": str(spans_file)}))
-    (run,) = wait_for(lambda: spans_in(spans_file), timeout=30)
+    (run,) = wait_until(lambda: spans_in(spans_file), timeout=30)
     assert daemon.stop() == 0
     context = request.get_span_context()
     assert run["name"] == "run tests.integration.otel_jobs.DaemonTracedJob"

@@ -29,6 +29,7 @@ def servers_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.every_store
 def test_list_pause_resume_thread_dump_and_stop(
     tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
@@ -65,6 +66,7 @@ def test_list_pause_resume_thread_dump_and_stop(
     assert daemon.stop() == 0
 
 
+@pytest.mark.every_store
 def test_python_api_kill_replaces_even_the_last_server(
     tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
@@ -82,6 +84,7 @@ def test_python_api_kill_replaces_even_the_last_server(
     assert Server.all() == []
 
 
+@pytest.mark.every_store
 def test_include_and_exclude_filters(tmp_path: Path, url: str, daemons: list[Daemon]) -> None:
     ran = tmp_path / "ran.txt"
     only_append = write_config(tmp_path / "a.toml", url, worker={"include": ["AppendJob"]})

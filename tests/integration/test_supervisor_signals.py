@@ -26,6 +26,7 @@ from tests.support import wait_until
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.every_store
 def test_term_drains_short_jobs_and_requeues_long_ones(
     tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:

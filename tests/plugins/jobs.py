@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from rocketjob import Job
+from tests.support import wait_until
 
 
 def append(path: str, line: str) -> None:
@@ -55,7 +56,7 @@ class LonelyJob(Job):
     singleton = True
 
     def perform(self, seconds: float = 0.0) -> None:
-        time.sleep(seconds)
+        time.sleep(seconds)  # the behaviour under test: a job that takes time
 
 
 class TickJob(Job):
@@ -77,7 +78,7 @@ class NarrowJob(Job):
 
     def perform(self, path: str, seconds: float = 0.3) -> None:
         start = time.time()
-        time.sleep(seconds)
+        time.sleep(seconds)  # the behaviour under test: a job that takes time
         append(path, f"narrow {start} {time.time()} {os.getpid()}")
 
 
@@ -89,7 +90,7 @@ class GroupAJob(Job):
 
     def perform(self, path: str, seconds: float = 0.3) -> None:
         start = time.time()
-        time.sleep(seconds)
+        time.sleep(seconds)  # the behaviour under test: a job that takes time
         append(path, f"group {start} {time.time()} {os.getpid()}")
 
 
@@ -125,8 +126,7 @@ def enqueue_lonely(url: str, start_at: float) -> bool:
 
     rocketjob.connect(url)
     try:
-        while time.time() < start_at:
-            time.sleep(0.001)
+        wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)  # common start
         LonelyJob.perform_later()
         return True
     except DuplicateJob:

@@ -18,12 +18,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SECANTUS = REPO / ".services" / "secantus-venv" / "bin" / "secantusd-py"
@@ -37,14 +38,12 @@ def free_port() -> int:
 
 
 def _wait_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listens() -> bool:
         with socket.socket() as sock:
             sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listens, timeout=timeout, what=f"a listener on 127.0.0.1:{port}", interval=0.05)
 
 
 class PrivatePostgres:

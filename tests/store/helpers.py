@@ -9,6 +9,7 @@ from typing import Any
 
 from rocketjob.ids import new_id
 from rocketjob.store import JobDoc, ServerDoc, open_store
+from tests.support import wait_until
 
 CLASS = "app.jobs.ImportJob"
 
@@ -76,8 +77,7 @@ def claim_until_empty(url: str, server: str, batch: int, start_at: float) -> lis
     jobs at a time until none is left; the ids claimed."""
     store = open_store(url)
     try:
-        while time.time() < start_at:
-            time.sleep(0.001)
+        wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)  # common start
         claimed: list[str] = []
         empty_rounds = 0
         while empty_rounds < 3:
@@ -94,8 +94,7 @@ def reap(url: str, cutoff: dt.datetime, start_at: float) -> list[str]:
     """In another process: reap zombie servers at the common start; the names reaped."""
     store = open_store(url)
     try:
-        while time.time() < start_at:
-            time.sleep(0.001)
+        wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)  # common start
         return store.reap_zombie_servers(cutoff)
     finally:
         store.close()
@@ -117,8 +116,7 @@ def claim_limited(url: str, server: str, limit: int, start_at: float) -> list[st
 
     store = open_store(url)
     try:
-        while time.time() < start_at:
-            time.sleep(0.001)
+        wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)  # common start
         limits = [ClaimLimit("class:" + CLASS, frozenset({CLASS}), limit)]
         claimed: list[str] = []
         for _ in range(5):

@@ -21,6 +21,7 @@ from rocketjob.errors import StoreError, ValidationError
 from rocketjob.ids import new_id
 from rocketjob.store import Finish, JobQuery, Store
 from rocketjob.store.base import JobBatch
+from tests.support import wait_until
 
 from .conftest import StoreEnv, spawn_pool
 from .helpers import CLASS, claim_until_empty, insert_one, job_doc, reap, server_doc, utcnow
@@ -470,7 +471,10 @@ def _wake_latency(waiter: Store, insert: object) -> float:
     inserted_at: list[float] = []
 
     def later() -> None:
-        time.sleep(0.2)  # the waiter is now inside wait_for_jobs(10)
+        # the behaviour under test: an insert arriving while the waiter waits (it is then
+        # inside wait_for_jobs(10); had it not begun, the wait would return at once and
+        # the latency measured would only be smaller)
+        time.sleep(0.2)
         inserted_at.append(time.monotonic())
         insert()  # type: ignore[operator]
 
@@ -592,8 +596,7 @@ def test_reap_zombie_servers_once_each_under_concurrency(store_env: StoreEnv, st
         futures = [procs.submit(reap, store_env.url, cutoff, start_at) for _ in range(2)]
 
         def in_thread(s: Store) -> list[str]:
-            while time.time() < start_at:
-                time.sleep(0.001)
+            wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)
             return s.reap_zombie_servers(cutoff)
 
         futures += [threads.submit(in_thread, s) for s in stores]

@@ -18,6 +18,7 @@ import pytest
 
 from rocketjob.errors import StoreError, StoreUnavailable
 from rocketjob.store import Store, open_store
+from tests.support import wait_until
 
 from .conftest import POSTGRES_URL, require_service
 from .faultservers import PrivateMongo, PrivatePostgres, running
@@ -81,7 +82,7 @@ def _until_ok(fn: Callable[[], Any], timeout: float = 60.0) -> Any:
         except StoreUnavailable:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.05)  # back off before the next attempt
+            time.sleep(0.05)  # a retry's back-off (the behaviour under test), not a wait
 
 
 def test_store_unavailable_while_down_and_recovers(private_server: Any) -> None:
@@ -151,7 +152,7 @@ def test_restart_during_a_run_of_1000_jobs_loses_and_duplicates_none(
                     else:
                         own.wait_for_jobs(0.05)
                 except (StoreUnavailable, StoreError):
-                    time.sleep(0.05)  # back off while the database is away
+                    time.sleep(0.05)  # a worker's back-off while the database is away
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -186,8 +187,4 @@ def _finishes(docs: list[dict[str, Any]]) -> list[Any]:
 
 
 def _wait(condition: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    wait_until(condition, timeout=timeout, what=what, interval=0.02)

@@ -20,6 +20,7 @@ import rocketjob.store.postgres.web as postgres_web
 from rocketjob import JobNotFound, connection
 from rocketjob.store import JobQuery, open_store
 from rocketjob.store.postgres import PostgresStore
+from tests.support import wait_until
 
 from .conftest import POSTGRES_URL, StoreEnv, make_env, require_service, spawn_pool, with_query
 from .helpers import job_doc
@@ -147,8 +148,7 @@ def test_schema_migration_is_race_safe(tmp_path: Any) -> None:
 
 
 def _open_and_count(url: str, start_at: float) -> dict[str, int]:
-    while time.time() < start_at:
-        time.sleep(0.001)
+    wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)  # common start
     store = open_store(url)
     try:
         return store.count_jobs()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from rocketjob.store.sqlite import SQLiteStore
 from rocketjob.store.sqlite.enqueue import EnqueueCommitter, Rows
 from rocketjob.store.sqlite.rows import job_to_row
 from store.helpers import job_doc
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -149,9 +149,7 @@ def test_callers_queued_behind_a_writer_are_written_by_the_next(store: SQLiteSto
     ]
     for thread in queued:
         thread.start()
-    deadline = time.monotonic() + 10
-    while committer.queued < 3 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    wait_until(lambda: committer.queued >= 3, timeout=10, interval=0.001)
     assert committer.queued == 3
     release.set()
     for thread in [first, *queued]:

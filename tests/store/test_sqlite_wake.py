@@ -42,7 +42,7 @@ def _commit_later(path: str, delay: float) -> tuple[threading.Thread, list[float
     at: list[float] = []
 
     def run() -> None:
-        time.sleep(delay)
+        time.sleep(delay)  # the behaviour under test: a commit arriving during the wait
         other = sqlite3.connect(path, isolation_level=None)
         at.append(time.monotonic())
         other.execute("INSERT INTO t VALUES (1)")
@@ -63,7 +63,7 @@ def _nudge_latency(wakeups: Wakeups, delay: float) -> float:
     nudged: list[float] = []
 
     def nudge() -> None:
-        time.sleep(delay)
+        time.sleep(delay)  # the behaviour under test: a nudge arriving during the wait
         nudged.append(time.monotonic())
         wakeups.nudge()
 
@@ -95,7 +95,7 @@ def test_own_commits_do_not_wake_the_waiter(db: tuple[sqlite3.Connection, str]) 
     def own_writes() -> None:  # heartbeats: the waiter's own connection
         while not stop.is_set():
             conn.execute("INSERT INTO t VALUES (2)")
-            time.sleep(0.05)
+            time.sleep(0.05)  # the behaviour under test: heartbeats every 50 ms
 
     writer = threading.Thread(target=own_writes)
     writer.start()

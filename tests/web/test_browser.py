@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 import rocketjob
 from rocketjob.web.passwords import hash_password
+from tests.support import wait_until
 from tests.web.test_cli_web import REPO, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,15 +124,15 @@ def _seed_other_jobs() -> None:
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def answers() -> bool:
         try:
             httpx.get(url, timeout=2)
-            return
+            return True
         except httpx.TransportError:
             assert process.poll() is None, "rocketjob web exited"
-            assert time.monotonic() < deadline, f"{url} did not answer"
-            time.sleep(0.05)
+            return False
+
+    wait_until(answers, timeout=timeout, what=f"{url} to answer")
 
 
 def _shoot(page: Any, name: str) -> None:
@@ -305,11 +305,10 @@ def test_dirmon_entries_and_cron_run_now(behaviours: dict[str, Any]) -> None:
         assert not errors, errors
         browser.close()
     completed = re.compile(r'rocketjob_jobs_completed_total\{server="[^"]+"\} [1-9]')
-    deadline = time.monotonic() + 20
-    while True:  # the worker's next heartbeat carries the completed count
-        metrics = httpx.get(f"{base}/metrics", auth=("ops", "ops-password"), timeout=10).text
-        if completed.search(metrics) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert completed.search(metrics), metrics
+
+    def scrape() -> str:  # the worker's next heartbeat carries the completed count
+        text = httpx.get(f"{base}/metrics", auth=("ops", "ops-password"), timeout=10).text
+        return text if completed.search(text) else ""
+
+    metrics = wait_until(scrape, timeout=20, what="a completed count in /metrics")
     assert 'rocketjob_job_run_seconds_bucket{server="' in metrics

@@ -7,16 +7,16 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from rocketjob.config import from_dict
+from rocketjob.config.web import DEFAULT_BIND, WebConfig, is_loopback, load_web_config
 from rocketjob.errors import ConfigError
-from rocketjob.web.config import DEFAULT_BIND, WebConfig, is_loopback, load_web_config
 from rocketjob.web.passwords import verify_password
+from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ROCKETJOB = [sys.executable, "-m", "rocketjob"]
@@ -87,15 +87,15 @@ def test_serves_on_loopback(tmp_path: Path) -> None:
         env={**os.environ, "ROCKETJOB_WEB_SECRET": "test-secret"},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def answer() -> httpx.Response | None:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "rocketjob web did not start"
-                time.sleep(0.05)
+                return None
+
+        response = wait_until(answer, timeout=20, what="rocketjob web to start")
         assert response.status_code == 200 and "Mission Control" in response.text
         assert response.headers["x-frame-options"] == "DENY"
         listening = [c for c in _listeners(process.pid) if c.laddr.port == port]

@@ -1,5 +1,10 @@
 """Configuration: TOML read with tomllib into frozen dataclasses, validated once at load.
 
+Every section is parsed here, once: ``[[appenders]]`` into :class:`appenders.Spec` values
+(the appenders library's own parser) and ``[web]`` into :class:`~rocketjob.config.web.WebConfig`
+(:mod:`rocketjob.config.web`). The package owns plain data only: it imports neither
+Mission Control nor the log wiring; they consume what it parsed.
+
 Unknown keys and values of the wrong type are errors that name the key
 (``worker.threads: expected an integer, got 'ten'``). Secrets never live in the file:
 keys ending in ``_env`` name the environment variable that holds them.
@@ -17,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import appenders
+from appenders import AppenderConfigError, Spec
+from rocketjob.config.web import WebConfig, load_web_config
 from rocketjob.errors import ConfigError
 
 
@@ -101,8 +109,11 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     dirmon: DirmonConfig = field(default_factory=DirmonConfig)
-    appenders: tuple[Mapping[str, Any], ...] = ()
-    web: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[[appenders]]``, parsed. Loaded with ``check_environment=False`` their secrets
+    #: are placeholders: only a config loaded with the environment checked (the daemon's)
+    #: is used to build appenders.
+    appenders: tuple[Spec, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
     path: str | None = None
 
 
@@ -150,18 +161,19 @@ def from_dict(
         if key not in known:
             raise ConfigError(f"{key}: unknown section; expected one of {', '.join(sorted(known))}")
     sections = {name: _section(name, cls, data.get(name, {})) for name, cls in _SECTIONS.items()}
-    appenders = data.get("appenders", [])
-    if not isinstance(appenders, list) or not all(isinstance(a, dict) for a in appenders):
+    entries = data.get("appenders", [])
+    if not isinstance(entries, list) or not all(isinstance(a, dict) for a in entries):
         raise ConfigError("appenders: expected [[appenders]] tables")
     web = data.get("web", {})
     if not isinstance(web, dict):
         raise ConfigError("web: expected a [web] table")
-    from rocketjob.web.config import load_web_config  # Mission Control owns [web]
-
-    load_web_config(web)
-    config = Config(**sections, appenders=tuple(appenders), web=web, path=path)
+    config = Config(
+        **sections,
+        appenders=_parse_appenders(entries, check_environment),
+        web=load_web_config(web),
+        path=path,
+    )
     _check_values(config)
-    _check_appenders(config.appenders, check_environment)
     return config
 
 
@@ -233,14 +245,15 @@ def _check_minimums(worker: WorkerConfig) -> None:
             raise ConfigError(f"worker.{key}: must be at least {least}, got {value}")
 
 
-def _check_appenders(entries: tuple[Mapping[str, Any], ...], check_environment: bool) -> None:
-    """Validate ``[[appenders]]`` (keys, values, and, when asked, the ``*_env`` variables)."""
-    from rocketjob.log import validate_appenders
-
+def _parse_appenders(entries: list[Mapping[str, Any]], check_environment: bool) -> tuple[Spec, ...]:
+    """Parse ``[[appenders]]`` (keys, values, and, when asked, the ``*_env`` variables)."""
     environ: dict[str, str] = dict(os.environ)
     if not check_environment:  # every named variable counts as set
         for entry in entries:
             for key, value in entry.items():
                 if key.endswith("_env") and isinstance(value, str):
                     environ.setdefault(value, "(not checked)")
-    validate_appenders(entries, environ)
+    try:
+        return tuple(appenders.parse(entries, environ))
+    except AppenderConfigError as exc:
+        raise ConfigError(str(exc)) from None
