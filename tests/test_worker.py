@@ -324,3 +324,30 @@ def test_heartbeat_timing_follows_the_injected_clock(tmp_path) -> None:
         worker.request(ServerCommand.KILL)
         assert worker.run() == 0
     assert store.list_servers() == []
+
+
+def test_worker_opens_the_store_url_it_is_handed_and_job_code_writes_there(tmp_path) -> None:
+    """The worker owns the store at the URL it is given (the supervisor hands it the
+    config's); at boot that store becomes the default job code in the process uses."""
+    import threading
+
+    from rocketjob import config as config_module
+    from rocketjob.worker import Worker
+
+    before = rocketjob.current_store()
+    other = f"sqlite:///{tmp_path / 'handed.db'}"
+    config = config_module.from_dict({"worker": {"threads": 1, "imports": ["tests.jobs"]}})
+    worker = Worker.boot(config, store_url=other)
+    assert worker.store is not before and worker.store.url == other
+    assert rocketjob.current_store() is worker.store  # perform_later inside jobs lands here
+    job = NoopJob.perform_later()
+    assert before.get_job(job.id) is None
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: worker.store.get_job(job.id) is None, what="the job run and destroyed")
+    finally:
+        worker.request(ServerCommand.STOP)
+        thread.join(10)
+    assert not thread.is_alive() and worker.store.list_servers() == []
+    before.close()

@@ -139,13 +139,17 @@ class Worker:
         *,
         store_url: str | None = None,
         store: Store | None = None,
-        **options: Any,
+        clock: Clock = SYSTEM_CLOCK,
+        number: int = 1,
+        log_handle: LogControl | None = None,
+        parent_pid: int | None = None,
+        controls: Controls | None = None,
     ) -> Worker:
         """Import the job modules (JobImportError), open the store at ``store_url``
         (default: ``config.store.url``, then ROCKETJOB_STORE, then the default;
         StoreUnavailable) unless an open ``store`` is given, make it this process's
         default store, start the threads, register the server and schedule the cron
-        classes. ``options`` are the keyword arguments of the constructor."""
+        classes. The other arguments are the constructor's."""
         import_job_modules(config.worker.imports)
         configure_dirmon_roots(config.dirmon.roots)
         sizes.configure(config.store.max_job_bytes)
@@ -153,7 +157,10 @@ class Worker:
         if store is None:
             store = open_store(store_url or config.store.url or connection.default_url())
         connection.use_store(store)  # job code in this process writes where the worker does
-        worker = cls(config, store, job_classes, **options)
+        worker = cls(
+            config, store, job_classes, clock=clock, number=number, log_handle=log_handle,
+            parent_pid=parent_pid, controls=controls,
+        )  # fmt: skip
         worker.heartbeat.register()
         cron.ensure_scheduled(job_classes, worker.clock.now())  # one instance per cron class
         logger.info(
