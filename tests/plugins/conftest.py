@@ -1,5 +1,5 @@
 """Fixtures of the behaviour tests: the real-process fixtures of tests/integration."""
 
-from tests.integration.conftest import daemons, url
+from tests.integration.conftest import daemons, store_kind, url
 
-__all__ = ["daemons", "url"]
+__all__ = ["daemons", "store_kind", "url"]
