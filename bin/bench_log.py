@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import appenders
 import rocketjob
 from rocketjob import Job, Server
 from rocketjob import config as config_module
@@ -195,7 +196,8 @@ def main() -> None:
     for _ in range(args.rounds):  # interleaved rounds: machine noise hits every setup alike
         for label, entries in setups.items():
             logger.remove()
-            handle = None if entries is None else setup_logging("info", entries, role="worker")
+            specs = None if entries is None else appenders.parse(entries)
+            handle = None if specs is None else setup_logging("info", specs, role="worker")
             rates[label].append(run_jobs(args.jobs, args.threads, workdir))
             if handle is not None:
                 emitted[label] = records_per_second()

@@ -11,11 +11,12 @@ import pytest
 
 import rocketjob
 from rocketjob import Job, ValidationError, codec, config, sizes
+from rocketjob.control import ServerCommand
 from rocketjob.store import JobQuery
 from rocketjob.worker import Worker
-from tests.conftest import wait_for
 from tests.jobs import NoopJob
 from tests.store.conftest import _drop, make_env, require_service
+from tests.support import wait_until
 
 
 class GrowJob(Job):
@@ -86,18 +87,17 @@ def test_a_result_over_the_limit_fails_the_job_naming_the_limit(engine: str) -> 
         "worker": {"threads": 2, "imports": [__name__], "include": [f"{__name__}.*"],
                    "heartbeat_seconds": 1, "zombie_seconds": 3},
     })  # fmt: skip
-    worker = Worker(settings)
-    worker.boot()
+    worker = Worker.boot(settings, store=rocketjob.current_store())
     assert sizes.max_job_bytes() == 2_000, "the worker uses its configuration's limit"
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
         job = GrowJob.perform_later(1_000)
         big = GrowJob.perform_later(3_000)  # a small job whose result is too large
-        wait_for(lambda: Job.find(job.id).state == "completed", 15)
-        done = wait_for(lambda: Job.find(big.id).state == "failed" and Job.find(big.id), 15)
+        wait_until(lambda: Job.find(job.id).state == "completed", 15)
+        done = wait_until(lambda: Job.find(big.id).state == "failed" and Job.find(big.id), 15)
     finally:
-        worker.request("drain")
+        worker.request(ServerCommand.STOP)
         thread.join(15)
     assert done.exception is not None
     assert done.exception.class_name == "rocketjob.errors.ValidationError"

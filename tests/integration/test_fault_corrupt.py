@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from rocketjob import Job
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
 from tests.integration.faults import engine_kind
 from tests.integration.helpers import Daemon, lines, write_config
 from tests.integration.jobs import AppendJob
 from tests.store.corrupting import corrupt_job
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +41,8 @@ def test_a_corrupt_job_is_failed_not_crashing_the_worker(
     daemons.append(daemon := Daemon(config))
     (pid,) = daemon.wait_workers(1)
     good = AppendJob.perform_all_later([(str(ran), f"good{i}") for i in range(20)])
-    failed = wait_for(lambda: (job := Job.find(bad.id)).state == "failed" and job, 20)
-    wait_for(lambda: len(lines(ran)) >= len(good), 20)
+    failed = wait_until(lambda: (job := Job.find(bad.id)).state == "failed" and job, 20)
+    wait_until(lambda: len(lines(ran)) >= len(good), 20)
     assert sorted(lines(ran)) == sorted(f"good{i}" for i in range(20))
     assert failed.exception is not None
     assert failed.exception.class_name == "rocketjob.CorruptJob"

@@ -19,13 +19,14 @@ import rocketjob
 from rocketjob import ValidationError
 from rocketjob.cli import main
 from rocketjob.config import from_dict
+from rocketjob.control import ServerCommand
 from rocketjob.included import DirmonEntry, DirmonJob
 from rocketjob.plugins import dirmon_confine
 from rocketjob.plugins.dirmon_confine import Archive, Refused, open_beneath
 from rocketjob.worker import Worker
-from tests.conftest import wait_for
 from tests.plugins import jobs
 from tests.store.conftest import _drop, make_env, require_service
+from tests.support import wait_until
 
 UPLOAD = "tests.plugins.jobs.UploadJob"
 LATER = 3600.0  # every file counts as settled one hour on
@@ -217,8 +218,7 @@ def test_a_worker_enforces_its_configured_roots(store_url: str, layout: dict[str
                    "heartbeat_seconds": 1},
         "supervisor": {"drain_timeout": 5},
     })  # fmt: skip
-    worker = Worker(config)
-    worker.boot()
+    worker = Worker.boot(config)  # opens the store of its config
     codes: list[int] = []
     thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
     thread.start()
@@ -226,9 +226,9 @@ def test_a_worker_enforces_its_configured_roots(store_url: str, layout: dict[str
         assert dirmon_confine.configured_roots() == (str(root),)
         [cron] = DirmonJob.where()  # the instance the worker scheduled at boot
         cron.run_now()
-        wait_for(lambda: "refused 1 file(s)" in entry_error("w"))
+        wait_until(lambda: "refused 1 file(s)" in entry_error("w"))
     finally:
-        worker.request("drain")
+        worker.request(ServerCommand.STOP)
         thread.join(15)
         dirmon_confine.configure_roots([str(root)])
     assert codes == [0]

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from rocketjob.config import from_dict
 from rocketjob.store.base import MissionControlStore
 from rocketjob.web import create_app
 from tests.store.conftest import _drop, make_env, require_service
+from tests.support import wait_until
 
 HTML = {"accept": "text/html"}
 REPO = Path(__file__).resolve().parents[2]
@@ -59,10 +59,12 @@ def live_server(config: dict[str, Any], clock: FakeClock | None = None) -> Itera
     ))  # fmt: skip
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
+
+    def started() -> bool:
+        assert thread.is_alive(), "uvicorn exited"
+        return bool(server.started)
+
+    wait_until(started, timeout=20, what="uvicorn to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -146,15 +148,16 @@ def cli_server(config: Path, env: dict[str, str] | None = None) -> Iterator[str]
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def answers() -> bool:
             try:
                 httpx.get(base + "/login", timeout=2)
-                break
+                return True
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "rocketjob web did not start"
-                time.sleep(0.05)
+                return False
+
+        wait_until(answers, timeout=30, what="rocketjob web to start")
         yield base
     finally:
         process.terminate()
