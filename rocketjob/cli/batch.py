@@ -19,6 +19,7 @@ from typing import Any
 from rocketjob import codec
 from rocketjob.batch import BatchJob
 from rocketjob.cli.common import connect, load_config, to_json
+from rocketjob.control import ExitCode
 from rocketjob.errors import JobNotFound, ValidationError
 from rocketjob.job import Job, resolve_class
 
@@ -74,7 +75,7 @@ def upload_file(args: argparse.Namespace) -> int:
     if progress is not None:
         print(file=sys.stderr)
     print(f"uploaded: job {job.id}: {job.record_count} records in {job.slice_count} slices")
-    return 0
+    return ExitCode.OK
 
 
 def _progress() -> Callable[[int], None]:
@@ -109,7 +110,7 @@ def download_output(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         return _error(str(exc), 2)
     print(f"downloaded: {count} records to {args.file}")
-    return 0
+    return ExitCode.OK
 
 
 def list_failed(args: argparse.Namespace) -> int:
@@ -125,4 +126,4 @@ def list_failed(args: argparse.Namespace) -> int:
             print(to_json({"number": number, "record": encoded, "exception": error.as_dict()}))
         else:
             print(f"{number}: {error.class_name}: {error.message}: {record!r}")
-    return 0
+    return ExitCode.OK

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from rocketjob.cli.common import connect, load_config
+from rocketjob.control import ExitCode
 from rocketjob.job import Job
 
 #: command -> (from state, event)
@@ -33,4 +34,4 @@ def bulk_action(args: argparse.Namespace) -> int:
     state, event = BULK_ACTIONS[args.action]
     moved = Job.fire_all(state, event, job_class=args.job_class)
     print(f"{args.action}: {moved} {args.job_class} job(s) moved")
-    return 0
+    return ExitCode.OK

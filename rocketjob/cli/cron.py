@@ -8,6 +8,7 @@ from typing import Any
 
 from rocketjob.cli.common import connect, load_config, to_json
 from rocketjob.clock import utcnow
+from rocketjob.control import ExitCode
 from rocketjob.plugins import cron
 from rocketjob.worker import import_job_modules, select_job_classes
 
@@ -49,7 +50,7 @@ def list_cron(args: argparse.Namespace) -> int:
     rows = cron_rows()
     if args.json:
         print("[" + ",\n ".join(to_json(row) for row in rows) + "]")
-        return 0
+        return ExitCode.OK
     print(f"{'CLASS':40}  {'SCHEDULE':28}  {'NEXT TIME':25}  INSTANCE")
     for row in rows:
         instance = (
@@ -60,4 +61,4 @@ def list_cron(args: argparse.Namespace) -> int:
         )
         print(f"{row['job_class']:40}  {row['cron_schedule']:28}  "
               f"{row['next_time'].isoformat():25}  {instance}")  # fmt: skip
-    return 0
+    return ExitCode.OK

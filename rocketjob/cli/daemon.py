@@ -12,6 +12,7 @@ import os
 import sys
 
 from rocketjob.cli.common import load_config
+from rocketjob.control import ExitCode
 from rocketjob.supervisor import Supervisor
 
 
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args, check_environment=True)
     if args.check:
         print(f"rocketjob: {config.path or 'default configuration'} is valid")
-        return 0
+        return ExitCode.OK
     if os.getcwd() not in sys.path:  # job modules of the current project import as usual
         sys.path.insert(0, os.getcwd())
     return Supervisor(config).run()

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rocketjob.cli.common import connect, load_config, to_json
+from rocketjob.control import ExitCode
 from rocketjob.errors import ValidationError
 from rocketjob.plugins.dirmon_entries import DirmonEntry
 
@@ -58,9 +59,9 @@ def add_entry(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ValidationError as exc:
         print(f"rocketjob: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     print(f"dirmon entry {entry['name']!r} added: {entry['pattern']} -> {entry['job_class']}")
-    return 0
+    return ExitCode.OK
 
 
 def list_entries(args: argparse.Namespace) -> int:
@@ -69,12 +70,12 @@ def list_entries(args: argparse.Namespace) -> int:
     entries = DirmonEntry.all()
     if args.json:
         print("[" + ",\n ".join(to_json(entry) for entry in entries) + "]")
-        return 0
+        return ExitCode.OK
     print(f"{'NAME':20}  {'ON':3}  {'PATTERN':40}  {'CLASS':30}  LAST ERROR")
     for e in entries:
         print(f"{e['name']:20}  {'yes' if e['enabled'] else 'no':3}  {e['pattern']:40}  "
               f"{e['job_class']:30}  {e['last_error'] or '-'}")  # fmt: skip
-    return 0
+    return ExitCode.OK
 
 
 def act_on_entry(args: argparse.Namespace) -> int:
@@ -82,6 +83,6 @@ def act_on_entry(args: argparse.Namespace) -> int:
     connect(load_config(args))
     if not getattr(DirmonEntry, args.action)(args.name):
         print(f"rocketjob: error: no dirmon entry named {args.name!r}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     print(f"dirmon entry {args.name!r}: {args.action}d")
-    return 0
+    return ExitCode.OK

@@ -9,6 +9,7 @@ from typing import Any
 from rocketjob.cli import bulk, show
 from rocketjob.cli.common import connect, load_config, to_json
 from rocketjob.clock import utcnow
+from rocketjob.control import ExitCode
 from rocketjob.errors import InvalidTransition, JobNotFound
 from rocketjob.job import Job
 
@@ -48,14 +49,14 @@ def list_jobs(args: argparse.Namespace) -> int:
         rows.append(status)
     if args.json:
         print("[" + ",\n ".join(to_json(row) for row in rows) + "]")
-        return 0
+        return ExitCode.OK
     print(show.list_header())
     for row in rows:
         flag = "" if row["runnable"] else "  (no live server runs this class)"
         if row.get("corrupt"):
             flag = f"  (corrupt: {row['corrupt']})"
         print(show.list_row(row) + flag)
-    return 0
+    return ExitCode.OK
 
 
 def _runnable_classes(store: Any) -> set[str] | None:
@@ -74,14 +75,14 @@ def show_job(args: argparse.Namespace) -> int:
         job = Job.find(args.job_id)
     except JobNotFound as exc:
         print(f"rocketjob: error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     status = job.status()
     if args.json:
         print(to_json(status))
-        return 0
+        return ExitCode.OK
     for line in show.show_lines(status, utcnow()):
         print(line)
-    return 0
+    return ExitCode.OK
 
 
 def act_on_job(args: argparse.Namespace) -> int:
@@ -95,7 +96,7 @@ def act_on_job(args: argparse.Namespace) -> int:
             getattr(job, args.action.replace("-", "_"))()
     except (JobNotFound, InvalidTransition) as exc:
         print(f"rocketjob: error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     outcome = "destroyed" if args.action == "destroy" else job.state
     print(f"{args.action}: job {args.job_id} is now {outcome}")
-    return 0
+    return ExitCode.OK

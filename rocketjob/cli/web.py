@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from rocketjob.cli.common import load_config
+from rocketjob.control import ExitCode
 from rocketjob.errors import ConfigError
 from rocketjob.log import logger, setup_logging
 
@@ -70,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
                     server_header=False, proxy_headers=False)  # fmt: skip
     finally:
         handle.close()
-    return 0
+    return ExitCode.OK
 
 
 def hash_password(args: argparse.Namespace) -> int:
@@ -81,11 +82,11 @@ def hash_password(args: argparse.Namespace) -> int:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             print("rocketjob: error: the passwords differ", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         print("rocketjob: error: empty password", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     print(make_hash(password))
-    return 0
+    return ExitCode.OK

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rocketjob.control import ExitCode
 from rocketjob.log import logger
 from rocketjob.supervisor import signals
 
@@ -129,7 +130,7 @@ class Registry:
         if pid == 0:  # the worker: never returns
             os.close(read_fd)
             child_main(number, write_fd, self._inherited_fds())
-            os._exit(1)  # pragma: no cover - child_main always exits
+            os._exit(ExitCode.FAILURE)  # pragma: no cover - child_main always exits
         signals.restore_mask(previous)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
