@@ -149,7 +149,9 @@ class Worker:
         (default: ``config.store.url``, then ROCKETJOB_STORE, then the default;
         StoreUnavailable) unless an open ``store`` is given, make it this process's
         default store, start the threads, register the server and schedule the cron
-        classes. The other arguments are the constructor's."""
+        classes. The other arguments are the constructor's. A store it opens stays open
+        for the life of the process (a worker process ends with ``os._exit``); in-process
+        callers (tests, benchmarks) pass ``store=`` and keep owning it."""
         import_job_modules(config.worker.imports)
         configure_dirmon_roots(config.dirmon.roots)
         sizes.configure(config.store.max_job_bytes)

@@ -218,7 +218,7 @@ def test_a_worker_enforces_its_configured_roots(store_url: str, layout: dict[str
                    "heartbeat_seconds": 1},
         "supervisor": {"drain_timeout": 5},
     })  # fmt: skip
-    worker = Worker.boot(config)  # opens the store of its config
+    worker = Worker.boot(config, store=rocketjob.current_store())  # the store of its config
     codes: list[int] = []
     thread = threading.Thread(target=lambda: codes.append(worker.run()), daemon=True)
     thread.start()
