@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from rocketjob import Job, JobState
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, done, lines, started, write_config
 from tests.integration.jobs import RequeueMarkJob
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +35,15 @@ def test_requeue_callbacks_run_for_a_killed_workers_job(
     daemons.append(daemon := Daemon(config))
     daemon.wait_workers(1)
     job = RequeueMarkJob.set(destroy_on_complete=False).perform_later(str(ran), "victim", 60.0)
-    victim = wait_for(lambda: started(ran, "victim"))
+    victim = wait_until(lambda: started(ran, "victim"))
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: done(ran, "victim"), timeout=15)  # re-run at once by the new worker
+    wait_until(lambda: done(ran, "victim"), timeout=15)  # re-run at once by the new worker
     supervisor = str(daemon.pid)  # the supervisor released the dead worker's job
     assert _callbacks(ran, "victim") == [
         ["before_requeue", supervisor, "running"],
         ["after_requeue", supervisor, "queued"],
     ]
-    wait_for(lambda: job.reload().completed)
+    wait_until(lambda: job.reload().completed)
     assert job.requeue_callbacks == 1 and job.failure_count == 0
     assert daemon.stop() == 0
 
@@ -56,7 +56,7 @@ def test_requeue_callbacks_run_for_a_job_left_running_at_the_drain_deadline(
     daemons.append(daemon := Daemon(config))
     daemon.wait_workers(1)
     job = RequeueMarkJob.set(destroy_on_complete=False).perform_later(str(ran), "slow", 60.0)
-    worker = str(wait_for(lambda: started(ran, "slow")))
+    worker = str(wait_until(lambda: started(ran, "slow")))
     assert daemon.stop() == 0  # SIGTERM: drain, then re-queue what is still running
     assert _callbacks(ran, "slow") == [
         ["before_requeue", worker, "running"],
