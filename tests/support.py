@@ -34,29 +34,35 @@ def wait_until(
         time.sleep(interval)
 
 
+#: Where a FakeClock's wall-clock time starts.
+START = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+
+
 class FakeClock:
     """A :class:`rocketjob.clock.Clock` whose time moves only when told: ``advance()``,
-    or ``sleep()``, which returns at once after moving the time on."""
+    or ``sleep()``, which returns at once after moving the time on. Its ``now`` is also
+    what Mission Control takes as ``create_app(now=...)``."""
 
-    def __init__(self, monotonic: float = 100.0, now: dt.datetime | None = None) -> None:
-        self.monotonic_value = monotonic
-        self.start = now or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    def __init__(self, start: dt.datetime = START, monotonic: float = 100.0) -> None:
+        self.start = start
         self.origin = monotonic
+        self.elapsed = 0.0  # seconds advanced so far
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
         """The fake monotonic time."""
-        return self.monotonic_value
+        return self.origin + self.elapsed
 
     def now(self) -> dt.datetime:
         """The fake wall-clock time: the start plus the time advanced."""
-        return self.start + dt.timedelta(seconds=self.monotonic_value - self.origin)
+        return self.start + dt.timedelta(seconds=self.elapsed)
 
     def sleep(self, seconds: float) -> None:
         """Record the pause and move the time on by it."""
         self.sleeps.append(seconds)
-        self.advance(seconds)
+        self.advance(max(0.0, seconds))
 
-    def advance(self, seconds: float) -> None:
-        """Move the time on by ``seconds``."""
-        self.monotonic_value += max(0.0, seconds)
+    def advance(self, seconds: float = 0.0, **delta: float) -> None:
+        """Move the time on by ``seconds`` plus any ``timedelta`` keywords
+        (``minutes=30``); a negative step winds it back (a test's choice)."""
+        self.elapsed += dt.timedelta(seconds=seconds, **delta).total_seconds()

@@ -141,7 +141,7 @@ def test_subcommand_uses_the_config_store(
         assert len(SquareJob.where()) == 2
     if path == ("servers", "stop"):
         (server,) = store.list_servers()
-        assert server["commands"] == ["drain"]  # stop travels as drain
+        assert server["commands"] == ["stop"]  # the typed command, stored as its value
 
 
 def test_readme_form_reads_the_config_store_in_a_real_process(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_replaces_dead_workers_with_exponential_backoff(tmp_path: Path) -> None:
     worker.ready_at = 100.0
     sup.on_ready(worker)
     assert isinstance(sup.clock, FakeClock)
-    sup.clock.monotonic_value = 200.0
+    sup.clock.advance(100.0)  # monotonic 200
     sup.on_exit(registry.exit(worker, 1))  # a long-lived worker died: replaced at once
     assert sup.next_spawn_at <= 200.0
 

@@ -229,6 +229,7 @@ class Worker:
             self.controls.stopping = self.controls.stopping or ServerCommand.STOP
         self.controls.take(self.heartbeat.tick(self.controls.state, self.threads.busy))
         self.controls.apply(self)
+        self.controls.take(self.heartbeat.tick(self.controls.state, self.threads.busy))
         now = self.clock.monotonic()
         if now >= self._next_contain:  # with each command check
             self._next_contain = now + self.config.worker.max_poll_seconds

@@ -48,6 +48,8 @@ class Heartbeat:
         self.figures_every_beat = figures_every_beat
         self.next_full = 0.0  # clock.monotonic() of the next full heartbeat
         self.next_check = 0.0  # ... and of the next command check
+        #: The state last written (or attempted): a change is written at once.
+        self.shown_state = "running"
 
     def register(self) -> None:
         """Write the server document (at boot, or again after being declared dead)."""
@@ -59,7 +61,9 @@ class Heartbeat:
         })  # fmt: skip
 
     def tick(self, state: str, busy: int) -> list[str]:
-        """A full heartbeat or a command check when one is due; the commands taken."""
+        """A full heartbeat or a command check when one is due, or a light heartbeat when
+        ``state`` changed since the last one (a remote pause shows at once); the
+        commands taken."""
         now = self.clock.monotonic()
         if now >= self.next_full:
             self.next_full = now + self.config.heartbeat_seconds
@@ -68,12 +72,15 @@ class Heartbeat:
         if now >= self.next_check:
             self.next_check = now + self.config.max_poll_seconds
             return self.beat(state, busy, full=False)
+        if state != self.shown_state:
+            return self.beat(state, busy, full=False)
         return []
 
     def beat(self, state: str, busy: int, *, full: bool = True) -> list[str]:
         """Write the heartbeat now (with the figures and a zombie reap when ``full``);
         return the commands queued on the document. A store error is logged."""
         changes: dict[str, Any] = {"heartbeat_at": self.clock.now(), "state": state, "busy": busy}
+        self.shown_state = state  # attempted once: a failing store is retried when due
         if full or self.figures_every_beat:
             changes["info"] = self.info()
         try:

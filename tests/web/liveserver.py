@@ -5,7 +5,6 @@ uvicorn (``proxy_headers`` off). Plus an httpx client that logs in through the f
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import socket
@@ -26,24 +25,10 @@ from rocketjob.config import from_dict
 from rocketjob.store.base import MissionControlStore
 from rocketjob.web import create_app
 from tests.store.conftest import _drop, make_env, require_service
-from tests.support import wait_until
+from tests.support import FakeClock, wait_until
 
 HTML = {"accept": "text/html"}
 REPO = Path(__file__).resolve().parents[2]
-START = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """The web app's ``now``: moves only when told to."""
-
-    def __init__(self) -> None:
-        self.moment = START
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += dt.timedelta(**delta)
 
 
 @contextmanager

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from rocketjob import Job
+from tests.support import FakeClock
 from tests.web.conftest import USERS, users_table
 from tests.web.liveserver import (
     HTML,
-    FakeClock,
     audit_actions,
     cli_server,
     client,

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from tests.web.conftest import USERS, users_table
 from tests.web.liveserver import (
     HTML,
-    FakeClock,
     audit_actions,
     client,
     live_server,
