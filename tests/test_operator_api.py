@@ -9,8 +9,9 @@ import datetime as dt
 import pytest
 
 from rocketjob import Job, ValidationError, attempts, timing
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
 from tests.jobs import AppendJob, FailJob, NoopJob
+from tests.support import wait_until
 
 T0 = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -94,7 +95,7 @@ def test_status_has_duration_queued_for_and_next_retry() -> None:
 def test_a_finished_job_reports_how_long_it_ran_and_waited() -> None:
     job = FailJob.perform_later("always")
     with running_worker():
-        wait_for(lambda: job.reload().failed)
+        wait_until(lambda: job.reload().failed)
     status = job.status()
     assert status["duration"] is not None and 0 <= status["duration"] < 5
     assert status["queued_for"] is not None and 0 <= status["queued_for"] < 5
@@ -106,7 +107,7 @@ def test_a_job_discarded_at_expiry_reads_as_expired(tmp_path) -> None:  # type: 
     expired = AppendJob.set(expires_at=dt.timedelta(milliseconds=1)).perform_later(str(path))
     retained = AppendJob.set(destroy_on_complete=True).perform_later(str(path))
     with running_worker(threads=1):
-        wait_for(lambda: Job.counts_by_state() == {})
+        wait_until(lambda: Job.counts_by_state() == {})
     expired.reload()
     assert expired.expired and not expired.completed and expired.state == "queued"
     assert expired.status()["expired"] is True
@@ -132,7 +133,7 @@ def test_every_failed_attempt_of_a_retried_job_is_kept(tmp_path) -> None:  # typ
 
     job = FlakyJob.perform_later(str(tmp_path / "tries.txt"))
     with running_worker(imports=["tests.plugins.jobs"]):
-        wait_for(lambda: job.reload().failed and job.failure_count == 3)
+        wait_until(lambda: job.reload().failed and job.failure_count == 3)
     history = job.attempts
     assert [a["number"] for a in history] == [1, 2, 3]
     for entry in history:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import rocketjob
 from rocketjob import Job
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
+from tests.support import wait_until
 
 
 def test_readme_names_the_two_commands() -> None:
@@ -71,7 +72,7 @@ def test_hand_run_quick_start_runs_as_written(tmp_path: Path) -> None:
         store = rocketjob.connect(f"sqlite:///{tmp_path / 'rocketjob.db'}")
         # Left: the job scheduled in 2 hours and the retained CalculateJob; the
         # ImportJobs (destroyed on completion) all ran: none failed.
-        wait_for(lambda: store.count_jobs() == {"queued": 1, "completed": 2}, timeout=60)
+        wait_until(lambda: store.count_jobs() == {"queued": 1, "completed": 2}, timeout=60)
         failed = [job.status() for job in Job.where("failed")]
         assert not failed, failed
     finally:

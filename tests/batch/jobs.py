@@ -59,7 +59,7 @@ class CountingJob(BatchJob):
         with open(self.log, "a") as out:
             out.write(f"{os.getpid()} {record}\n")
         if self.pause:
-            time.sleep(self.pause)
+            time.sleep(self.pause)  # the behaviour under test: a record that takes time
         return None
 
 
@@ -74,7 +74,7 @@ class ThrottledJob(BatchJob):
     def perform(self, record: Any) -> object:
         with _lock, open(self.log, "a") as out:
             out.write(f"b {time.time():.6f} {record}\n")
-        time.sleep(0.02)
+        time.sleep(0.02)  # the behaviour under test: a record that takes time
         with _lock, open(self.log, "a") as out:
             out.write(f"e {time.time():.6f} {record}\n")
         return None

@@ -15,7 +15,8 @@ from rocketjob import BatchFailed, BatchJob, Job, ValidationError
 from rocketjob.batch.source import Slicer
 from tests.batch import jobs as batch_jobs
 from tests.batch.jobs import PickyJob, SquareJob
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
+from tests.support import wait_until
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 IMPORTS = ("tests.batch.jobs",)
@@ -38,7 +39,7 @@ def test_a_csv_is_sliced_run_by_many_threads_and_output_in_input_order(tmp_path:
     }  # fmt: skip
     batch_jobs.EVENTS.clear()
     with running_worker(threads=4, imports=IMPORTS):
-        wait_for(lambda: job.reload().completed)
+        wait_until(lambda: job.reload().completed)
     assert [value["n"] for value in job.output()] == list(range(1, 96))
     assert [e for i, e in batch_jobs.EVENTS if i == job.id] == ["before_batch", "after_batch"]
     assert job.percent_complete == 100
@@ -53,7 +54,7 @@ def test_a_failing_record_fails_the_job_and_retry_resumes_from_it(tmp_path: Path
     marker = tmp_path / "fixed"
     job = PickyJob.upload(range(1, 11), bad=6, marker=str(marker))
     with running_worker(threads=3, imports=IMPORTS):
-        wait_for(lambda: job.reload().failed)
+        wait_until(lambda: job.reload().failed)
         assert job.exception.class_name == "rocketjob.batch.job.BatchFailed"
         [(number, record, exc)] = job.failed_records()
         assert (number, record) == (6, 6)
@@ -61,7 +62,7 @@ def test_a_failing_record_fails_the_job_and_retry_resumes_from_it(tmp_path: Path
         assert job.status()["slices"]["failed"] == 1
         marker.write_text("fixed")
         job.retry()
-        wait_for(lambda: job.reload().completed)
+        wait_until(lambda: job.reload().completed)
     assert list(job.output()) == list(range(1, 11))
     assert job.failed_records() == []
 
@@ -70,7 +71,7 @@ def test_abort_stops_handing_out_slices() -> None:
     job = PickyJob.upload(range(1, 41))
     job.abort()
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: job.reload().aborted)
+        wait_until(lambda: job.reload().aborted)
     assert job.slice_counts()["queued"] == 10
 
 
@@ -84,7 +85,7 @@ def test_jsonl_txt_and_compressed_inputs(tmp_path: Path) -> None:
     first, second = SquareJob.upload(jsonl), SquareJob.upload(txt)
     assert (first.record_count, second.record_count) == (7, 3)
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: first.reload().completed and second.reload().completed)
+        wait_until(lambda: first.reload().completed and second.reload().completed)
     assert [v["square"] for v in second.output()] == [1, 4, 9]
     out = tmp_path / "out.jsonl"
     assert first.download(out) == 7

@@ -10,7 +10,8 @@ import pytest
 
 from rocketjob import Job
 from tests.batch.jobs import PickyJob
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
+from tests.support import wait_until
 from tests.test_cli import run_cli, write_config
 
 IMPORTS = ("tests.batch.jobs",)
@@ -32,7 +33,7 @@ def test_upload_run_download_and_failed_records(tmp_path: Path, config: Path) ->
     job = Job.find(job_id)
     assert job.priority == 7 and job.queued
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: job.reload().completed)
+        wait_until(lambda: job.reload().completed)
     out = tmp_path / "out.jsonl"
     done = run_cli("batch", "download", job_id, str(out), "-c", str(config))
     assert done.returncode == 0, done.stderr
@@ -42,7 +43,7 @@ def test_upload_run_download_and_failed_records(tmp_path: Path, config: Path) ->
 def test_failed_lists_each_failed_record(config: Path) -> None:
     job = PickyJob.upload(range(1, 9), bad=3)
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: job.reload().failed)
+        wait_until(lambda: job.reload().failed)
     done = run_cli("batch", "failed", job.id, "--json", "-c", str(config))
     assert done.returncode == 0, done.stderr
     [row] = [json.loads(line) for line in done.stdout.splitlines()]

@@ -3,9 +3,9 @@ processed by several worker processes and downloaded in order, a failing record 
 resume, a worker SIGKILLed mid-slice (nothing lost, nothing run twice outside the killed
 slices) and ``throttle_running_workers`` across processes.
 
-Each test gets its own store (a SQLite file, or an isolated PostgreSQL schema or MongoDB
-database as in test_e2e_stores.py); a missing server skips its tests locally and fails
-them when ``CI=true``.
+Each test runs on every store (``@pytest.mark.every_store``, tests/integration/conftest.py):
+a SQLite file, then an isolated PostgreSQL schema and MongoDB database; a missing server
+skips its runs locally and fails them when ``CI=true``.
 """
 
 from __future__ import annotations
@@ -14,44 +14,17 @@ import collections
 import csv
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import rocketjob
 from rocketjob import Job
 from tests.batch.jobs import CountingJob, PickyJob, SquareJob, ThrottledJob
-from tests.conftest import wait_for
-from tests.integration import helpers
 from tests.integration.helpers import Daemon, lines, write_config
-from tests.store.conftest import _drop, make_env, require_service
+from tests.support import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.every_store]
 IMPORTS = {"imports": ["tests.batch.jobs"]}
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mongodb"])
-def batch_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """A fresh store of each kind, connected for the test process."""
-    kind = request.param
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-        rocketjob.connect(url)
-        yield url
-        rocketjob.disconnect()
-        return
-    require_service(kind)
-    env, name = make_env(kind, tmp_path)
-    monkeypatch.setitem(helpers.WORKER_DEFAULTS, "zombie_seconds", 15)
-    rocketjob.connect(env.url)
-    try:
-        yield env.url
-    finally:
-        rocketjob.disconnect()
-        _drop(kind, name)
 
 
 def _daemon(
@@ -66,7 +39,7 @@ def _daemon(
 
 @pytest.mark.timeout(240)
 def test_a_csv_is_processed_by_several_processes_and_downloaded_in_order(
-    tmp_path: Path, batch_url: str, daemons: list[Daemon]
+    tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
     rows = 300
     source = tmp_path / "in.csv"
@@ -75,8 +48,8 @@ def test_a_csv_is_processed_by_several_processes_and_downloaded_in_order(
         writer.writerow(["n", "name"])
         writer.writerows([n, f"name {n}"] for n in range(1, rows + 1))
     job = SquareJob.upload(source)
-    daemon = _daemon(tmp_path, batch_url, daemons, processes=2, threads=2)
-    wait_for(lambda: job.reload().completed, timeout=180, interval=0.2)
+    daemon = _daemon(tmp_path, url, daemons, processes=2, threads=2)
+    wait_until(lambda: job.reload().completed, timeout=180, interval=0.2)
     assert job.status()["slices"] == {"queued": 0, "running": 0, "completed": 30, "failed": 0}
     target = tmp_path / "out.csv"
     assert job.download(target) == rows
@@ -89,34 +62,34 @@ def test_a_csv_is_processed_by_several_processes_and_downloaded_in_order(
 
 @pytest.mark.timeout(240)
 def test_a_failing_record_fails_the_job_and_retry_resumes_it(
-    tmp_path: Path, batch_url: str, daemons: list[Daemon]
+    tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
     marker = tmp_path / "fixed"
     job = PickyJob.upload(range(1, 21), bad=7, marker=str(marker))
-    daemon = _daemon(tmp_path, batch_url, daemons, processes=1, threads=2)
-    wait_for(lambda: job.reload().failed, timeout=120, interval=0.2)
+    daemon = _daemon(tmp_path, url, daemons, processes=1, threads=2)
+    wait_until(lambda: job.reload().failed, timeout=120, interval=0.2)
     [(number, record, exc)] = job.failed_records()
     assert (number, record, exc.class_name, exc.message) == (7, 7, "ValueError", "bad record 7")
     assert job.status()["slices"]["failed"] == 1 and job.status()["slices"]["completed"] == 4
     marker.write_text("fixed")
     job.retry()
-    wait_for(lambda: job.reload().completed, timeout=120, interval=0.2)
+    wait_until(lambda: job.reload().completed, timeout=120, interval=0.2)
     assert list(job.output()) == list(range(1, 21))
     assert daemon.stop() == 0
 
 
 @pytest.mark.timeout(240)
 def test_a_worker_killed_mid_slice_loses_nothing(
-    tmp_path: Path, batch_url: str, daemons: list[Daemon]
+    tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
     log = tmp_path / "ran.txt"
     count = 60
     job = CountingJob.upload(range(count), log=str(log), pause=0.05)
-    daemon = _daemon(tmp_path, batch_url, daemons, processes=2, threads=2)
-    first = wait_for(lambda: lines(log), timeout=60, interval=0.02)
+    daemon = _daemon(tmp_path, url, daemons, processes=2, threads=2)
+    first = wait_until(lambda: lines(log), timeout=60, interval=0.02)
     victim = int(first[0].split()[0])
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: job.reload().completed, timeout=180, interval=0.2)
+    wait_until(lambda: job.reload().completed, timeout=180, interval=0.2)
     runs = [(int(pid), int(record)) for pid, record in (line.split() for line in lines(log))]
     per_record = collections.Counter(record for _, record in runs)
     assert set(per_record) == set(range(count))  # nothing lost
@@ -130,13 +103,13 @@ def test_a_worker_killed_mid_slice_loses_nothing(
 
 @pytest.mark.timeout(240)
 def test_throttle_running_workers_bounds_slices_across_processes(
-    tmp_path: Path, batch_url: str, daemons: list[Daemon]
+    tmp_path: Path, url: str, daemons: list[Daemon]
 ) -> None:
     log = tmp_path / "ran.txt"
     count = 40
     job = ThrottledJob.upload(range(count), log=str(log))
-    daemon = _daemon(tmp_path, batch_url, daemons, processes=2, threads=3)
-    wait_for(lambda: job.reload().completed, timeout=180, interval=0.2)
+    daemon = _daemon(tmp_path, url, daemons, processes=2, threads=3)
+    wait_until(lambda: job.reload().completed, timeout=180, interval=0.2)
     events = sorted(
         (float(at), kind == "b") for kind, at, _ in (line.split() for line in lines(log))
     )

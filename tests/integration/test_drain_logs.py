@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, started, write_config
 from tests.integration.jobs import SleepJob
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_a_drain_timeout_requeue_is_logged_once(
     daemons.append(daemon := Daemon(config))
     daemon.wait_workers(1)
     job = SleepJob.perform_later(str(ran), "long", 30.0)
-    wait_for(lambda: started(ran, "long"))
+    wait_until(lambda: started(ran, "long"))
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
     assert job.reload().queued and job.failure_count == 0

@@ -7,7 +7,8 @@ from starlette.testclient import TestClient
 
 from rocketjob import Job
 from tests.batch.jobs import PickyJob
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
+from tests.support import wait_until
 from tests.web.conftest import post
 
 IMPORTS = ("tests.batch.jobs",)
@@ -16,7 +17,7 @@ IMPORTS = ("tests.batch.jobs",)
 def test_a_failed_batch_shows_its_slices_and_escaped_failed_records(client: TestClient) -> None:
     job = PickyJob.upload(["1", "2", "<b>x</b>", "4", "5", "6"])
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: job.reload().failed)
+        wait_until(lambda: job.reload().failed)
     page = client.get(f"/job/{job.id}")
     assert page.status_code == 200
     html = page.text
@@ -30,7 +31,7 @@ def test_a_failed_batch_shows_its_slices_and_escaped_failed_records(client: Test
 def test_retry_requeues_the_failed_slices_and_abort_stops_them(client: TestClient) -> None:
     job = PickyJob.upload(range(1, 9), bad=2)
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: job.reload().failed)
+        wait_until(lambda: job.reload().failed)
     post(client, f"/job/{job.id}/action", {"action": "retry"})
     fresh = Job.find(job.id)
     assert fresh.queued and job.slice_counts()["queued"] == 1

@@ -20,7 +20,7 @@ import pytest
 
 import rocketjob
 from rocketjob.web.passwords import hash_password
-from tests.conftest import wait_for
+from tests.support import wait_until
 from tests.web.test_browser import (
     ARGS,
     CHROMIUM,
@@ -94,7 +94,7 @@ def operations(tmp_path: Path) -> Iterator[dict[str, Any]]:
     ]  # fmt: skip
     try:
         _wait_http(f"http://127.0.0.1:{port}/login", processes[0])
-        wait_for(lambda: running.reload().running, timeout=30)
+        wait_until(lambda: running.reload().running, timeout=30)
         yield {"base": f"http://127.0.0.1:{port}", "failed": failed, "scheduled": later,
                "running": running}  # fmt: skip
     finally:
@@ -169,7 +169,7 @@ def test_dashboard_and_the_pages_of_failed_running_and_scheduled_jobs(
         asked: list[str] = []
         page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
         page.click("button.action-retry")
-        wait_for(lambda: asked, timeout=10)
+        wait_until(lambda: asked, timeout=10)
         assert asked == [f"Retry job {failed.id}?"]
         assert failed.reload().failed  # dismissed: nothing happened
         page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
