@@ -12,8 +12,8 @@ from rocketjob.aio.kinds import NotAwaitedError, coroutine_job_classes, is_corou
 from rocketjob.executor import Executor
 from rocketjob.job import class_path
 from tests.aio.jobs import AsyncNote, ReturnsCoroutine, ThreadNote, read
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, write_config
+from tests.support import wait_until
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -59,7 +59,7 @@ def test_a_real_worker_without_an_event_loop_never_claims_a_coroutine_job(
     config = write_config(tmp_path / "rj.toml", sqlite_url, worker={
         "imports": ["tests.aio.jobs"], "threads": 2, "async_concurrency": 0})  # fmt: skip
     daemons.append(daemon := Daemon(config))
-    wait_for(lambda: thread.reload().completed, timeout=30)
+    wait_until(lambda: thread.reload().completed, timeout=30)
     daemon.wait_log("worker started")
     assert Job.find(coroutine.id or "").queued  # no thread took it; nothing completed it
     assert [line.split()[:2] for line in read(out)] == [["done", "thread"]]
