@@ -212,7 +212,7 @@ def test_a_coroutine_job_run_on_the_event_loop_is_a_linked_span(
 ) -> None:
     job, request = enqueue_in_request(spans, fail, cls=AsyncTracedJob)
     with running_worker(imports=["tests.test_otel"]):
-        wait_for(lambda: runs(spans), timeout=20)
+        wait_until(lambda: runs(spans), timeout=20)
     (run,) = runs(spans)
     assert run.name == "run tests.test_otel.AsyncTracedJob"
     assert [link.context.span_id for link in run.links] == [request.span_id]

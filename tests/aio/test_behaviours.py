@@ -11,8 +11,8 @@ import pytest
 from rocketjob import DuplicateJob, Job
 from tests.aio.behaviour_jobs import AsyncCron, AsyncSingleton, AsyncThrottled, AsyncWindowed
 from tests.aio.jobs import read
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, write_config
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +34,10 @@ def test_behaviours_of_coroutine_jobs(
     _daemon(tmp_path, store_url, daemons)
 
     # a processing window closed now: re-scheduled at its next opening, never run
-    wait_for(lambda: windowed.reload().run_at is not None, timeout=30)
+    wait_until(lambda: windowed.reload().run_at is not None, timeout=30)
     assert windowed.queued and windowed.run_at > dt.datetime.now(dt.UTC)
     # throttle_running_jobs = 1: one at a time although 100 slots are free
-    wait_for(lambda: all(j.reload().completed for j in throttled), timeout=30)
+    wait_until(lambda: all(j.reload().completed for j in throttled), timeout=30)
     words = [line.split()[0] for line in read(out) if line.split()[1].startswith("t")]
     assert words == ["start", "done"] * 3
     # cron: the boot scheduled one instance; run it now, and the next one is scheduled
@@ -48,11 +48,11 @@ def test_behaviours_of_coroutine_jobs(
         queued = Job.where(state="queued", job_class=AsyncCron)
         return queued[0] if len(queued) == 1 and queued[0].id != first.id else None
 
-    following = wait_for(next_instance, timeout=30)
+    following = wait_until(next_instance, timeout=30)
     assert following.run_at is not None and following.run_at > dt.datetime.now(dt.UTC)
     # singleton: a second instance while one runs is refused at enqueue
     AsyncSingleton.perform_later(str(out))
-    wait_for(lambda: "start singleton" in " ".join(read(out)), timeout=30)
+    wait_until(lambda: "start singleton" in " ".join(read(out)), timeout=30)
     with pytest.raises(DuplicateJob):
         AsyncSingleton.perform_later(str(out))
     assert "ran windowed" not in " ".join(read(out))

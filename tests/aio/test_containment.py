@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.aio.jobs import AsyncNote, AsyncStubborn, read
-from tests.conftest import wait_for
 from tests.integration.helpers import Daemon, write_config
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_max_jobs_counts_coroutine_jobs(
     out = tmp_path / "out"
     jobs = AsyncNote.perform_all_later([(str(out), f"r{i}") for i in range(12)])
     _daemon(tmp_path, store_url, daemons, async_concurrency=1, max_jobs=5)
-    wait_for(lambda: all(j.reload().completed for j in jobs), timeout=60)
+    wait_until(lambda: all(j.reload().completed for j in jobs), timeout=60)
     pids = {line.split()[2] for line in read(out) if line.startswith("done ")}
     assert len(pids) >= 3  # 12 jobs, a process recycled after every 5
 
@@ -41,8 +41,8 @@ def test_an_aborted_job_ignoring_its_cancellation_has_its_worker_replaced(
     job = AsyncStubborn.perform_later(str(out))
     daemon = _daemon(tmp_path, store_url, daemons, timeout_grace=0.5)
     [first] = daemon.workers()
-    wait_for(lambda: any(line.startswith("start stubborn") for line in read(out)), timeout=30)
+    wait_until(lambda: any(line.startswith("start stubborn") for line in read(out)), timeout=30)
     job.reload().abort()
-    wait_for(lambda: any(line.startswith("ignored stubborn") for line in read(out)), timeout=30)
-    wait_for(lambda: daemon.workers() and daemon.workers() != [first], timeout=30)
+    wait_until(lambda: any(line.startswith("ignored stubborn") for line in read(out)), timeout=30)
+    wait_until(lambda: daemon.workers() and daemon.workers() != [first], timeout=30)
     assert job.reload().aborted

@@ -26,8 +26,9 @@ from tests.aio.jobs import (
     ThreadNote,
     read,
 )
-from tests.conftest import REPO, wait_for
+from tests.conftest import REPO
 from tests.integration.helpers import ROCKETJOB, Daemon, write_config
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 IMPORTS = ["tests.aio.jobs"]
@@ -52,7 +53,7 @@ def test_coroutine_jobs_are_awaited_beside_thread_jobs(
     coroutines = AsyncNote.perform_all_later([(str(out), f"a{i}", 0.2) for i in range(30)])
     threads = ThreadNote.perform_all_later([(str(out), f"t{i}") for i in range(5)])
     _daemon(tmp_path, store_url, daemons, async_concurrency=40)
-    wait_for(lambda: all(j.reload().completed for j in coroutines + threads), timeout=60)
+    wait_until(lambda: all(j.reload().completed for j in coroutines + threads), timeout=60)
     assert sorted(_lines(out, "done")) == sorted([f"a{i}" for i in range(30)] +
                                                  [f"t{i}" for i in range(5)])  # fmt: skip
     assert [j.result for j in coroutines] == [f"a{i}" for i in range(30)]
@@ -66,7 +67,7 @@ def test_async_callbacks_run_in_order(
 ) -> None:
     job = AsyncCallbacks.perform_later()
     _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: job.reload().completed, timeout=30)
+    wait_until(lambda: job.reload().completed, timeout=30)
     assert job.calls == ["before_start", "after_start", "before_perform", "around_in",
                          "perform", "around_out", "after_perform", "before_complete"]  # fmt: skip
 
@@ -76,7 +77,7 @@ def test_a_failing_coroutine_job_is_retried_then_failed(
 ) -> None:
     job = AsyncFail.perform_later("no luck")
     _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: job.reload().failed and job.failure_count == 2, timeout=30)
+    wait_until(lambda: job.reload().failed and job.failure_count == 2, timeout=30)
     assert job.exception.class_name == "ValueError" and job.exception.message == "no luck"
     assert ":a" in job.exception.worker_name  # ran on a slot of the event loop
 
@@ -87,7 +88,7 @@ def test_a_coroutine_job_past_its_timeout_fails_with_job_timeout(
     out = tmp_path / "out"
     job = AsyncTimeout.perform_later(str(out), "slow")
     _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: job.reload().failed, timeout=30)
+    wait_until(lambda: job.reload().failed, timeout=30)
     assert job.exception.class_name == "rocketjob.JobTimeout"
     assert "timeout of 0.5 s" in job.exception.message
     assert _lines(out, "cancelled") == ["slow"] and _lines(out, "done") == []
@@ -100,10 +101,10 @@ def test_aborting_a_running_coroutine_job_cancels_it(
     job = AsyncHang.perform_later(str(out), "long")
     other = AsyncNote.perform_later(str(out), "after", 0.0)
     _daemon(tmp_path, store_url, daemons, async_concurrency=1)
-    wait_for(lambda: _lines(out, "start") == ["long"], timeout=30)
+    wait_until(lambda: _lines(out, "start") == ["long"], timeout=30)
     job.reload().abort()
-    wait_for(lambda: _lines(out, "cancelled") == ["long"], timeout=30)
-    wait_for(lambda: other.reload().completed, timeout=30)  # its slot was freed
+    wait_until(lambda: _lines(out, "cancelled") == ["long"], timeout=30)
+    wait_until(lambda: other.reload().completed, timeout=30)  # its slot was freed
     assert job.reload().aborted and _lines(out, "done") == ["after"]
 
 
@@ -113,7 +114,7 @@ def test_term_drains_running_coroutine_jobs(
     out = tmp_path / "out"
     job = AsyncHang.perform_later(str(out), "short", 1.0)
     daemon = _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: _lines(out, "start") == ["short"], timeout=30)
+    wait_until(lambda: _lines(out, "start") == ["short"], timeout=30)
     assert daemon.stop(30) == 0
     assert _lines(out, "done") == ["short"] and job.reload().completed
 
@@ -124,7 +125,7 @@ def test_quit_requeues_running_coroutine_jobs(
     out = tmp_path / "out"
     job = AsyncHang.perform_later(str(out), "long")
     daemon = _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: _lines(out, "start") == ["long"], timeout=30)
+    wait_until(lambda: _lines(out, "start") == ["long"], timeout=30)
     daemon.signal(signal.SIGQUIT)
     assert daemon.wait(30) == 0
     assert job.reload().queued and job.worker_name is None and job.failure_count == 0
@@ -137,12 +138,12 @@ def test_a_coroutine_job_of_a_killed_worker_is_requeued_and_run_again(
     out = tmp_path / "out"
     job = AsyncHang.perform_later(str(out), "crash", 2.0)
     daemon = _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: _lines(out, "start") == ["crash"], timeout=30)
+    wait_until(lambda: _lines(out, "start") == ["crash"], timeout=30)
     first = int(read(out)[0].split()[2])
     os.kill(first, signal.SIGKILL)
-    wait_for(lambda: len(_lines(out, "start")) == 2, timeout=60)
+    wait_until(lambda: len(_lines(out, "start")) == 2, timeout=60)
     assert Job.find(job.id or "").crash_count == 1  # it was running: a crash counted
-    wait_for(lambda: job.reload().completed, timeout=60)
+    wait_until(lambda: job.reload().completed, timeout=60)
     runs = [int(line.split()[2]) for line in read(out) if line.startswith("start ")]
     assert len(runs) == 2 and runs[0] == first and runs[1] != first
     assert _lines(out, "done") == ["crash"]
@@ -155,7 +156,7 @@ def test_a_coroutine_job_blocking_past_its_hard_limit_has_its_worker_replaced(
     out = tmp_path / "out"
     job = AsyncBlockerTimed.perform_later(str(out), 30.0)
     daemon = _daemon(tmp_path, store_url, daemons, timeout_grace=0.5)
-    wait_for(lambda: job.reload().failed, timeout=30)
+    wait_until(lambda: job.reload().failed, timeout=30)
     assert job.exception.class_name == "rocketjob.JobTimeout"
     assert _lines(out, "done") == []
     daemon.wait_workers(1, timeout=30)  # replaced
@@ -166,7 +167,7 @@ def test_a_job_blocking_the_loop_is_reported_with_its_id(
 ) -> None:
     job = AsyncBlocker.perform_later(0.6)
     daemon = _daemon(tmp_path, store_url, daemons)
-    wait_for(lambda: job.reload().completed, timeout=30)
+    wait_until(lambda: job.reload().completed, timeout=30)
     daemon.wait_log("event loop blocked by a coroutine job")
     [line] = [ln for ln in daemon.log().splitlines() if "event loop blocked" in ln]
     assert job.id in line
@@ -182,7 +183,7 @@ def test_servers_list_shows_busy_slots_beside_busy_threads(
     config = write_config(tmp_path / "rj.toml", store_url, {"processes": 1},
                           {"imports": IMPORTS, "async_concurrency": 7})  # fmt: skip
     daemons.append(daemon := Daemon(config))
-    wait_for(lambda: len(_lines(out, "start")) == 3, timeout=30)
+    wait_until(lambda: len(_lines(out, "start")) == 3, timeout=30)
 
     def listed() -> dict[str, Any] | None:
         command = [*ROCKETJOB, "-c", str(config), "servers", "list", "--json"]
@@ -190,7 +191,7 @@ def test_servers_list_shows_busy_slots_beside_busy_threads(
         [server] = json.loads(done.stdout)
         return server if server["async_busy"] == 3 else None
 
-    server = wait_for(listed, timeout=30)
+    server = wait_until(listed, timeout=30)
     assert server["async_slots"] == 7 and server["busy"] == 0 and server["threads"] == 2
     daemon.signal(signal.SIGQUIT)
     daemon.wait(30)

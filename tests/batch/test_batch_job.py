@@ -138,7 +138,7 @@ def test_a_slice_past_the_timeout_fails_at_the_record_running_then() -> None:
 
     job = SlowRecordJob.upload([0, 0, 0, 0, 5, 0])  # the 5th record sleeps past 0.3 s
     with running_worker(threads=2, imports=IMPORTS):
-        wait_for(lambda: job.reload().failed, timeout=15)
+        wait_until(lambda: job.reload().failed, timeout=15)
     [(number, record, exc)] = job.failed_records()
     assert (number, record) == (5, 5)
     assert exc.class_name == "rocketjob.JobTimeout"

@@ -10,9 +10,10 @@ import pytest
 
 import rocketjob
 from rocketjob import Job, ValidationError
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker
 from tests.faults.jobs import QuickJob, SpinJob
 from tests.integration.helpers import lines
+from tests.support import wait_until
 
 
 def test_a_job_past_its_timeout_fails_with_job_timeout(sqlite_url: str, tmp_path: Path) -> None:
@@ -21,9 +22,9 @@ def test_a_job_past_its_timeout_fails_with_job_timeout(sqlite_url: str, tmp_path
         began = time.monotonic()
         spin = SpinJob.perform_later(str(ran), "spin", 30.0)
         quick = QuickJob.set(destroy_on_complete=False).perform_later(str(ran), "quick")
-        failed = wait_for(lambda: (j := Job.find(spin.id)).state == "failed" and j, 10)
+        failed = wait_until(lambda: (j := Job.find(spin.id)).state == "failed" and j, 10)
         took = time.monotonic() - began
-        wait_for(lambda: Job.find(quick.id).state == "completed", 10)
+        wait_until(lambda: Job.find(quick.id).state == "completed", 10)
     assert failed.exception is not None
     assert failed.exception.class_name == "rocketjob.JobTimeout"
     assert "ran past its timeout of 0.5 s" in failed.exception.message
@@ -38,7 +39,7 @@ def test_set_timeout_per_job_overrides_the_class(sqlite_url: str, tmp_path: Path
         job = SpinJob.set(timeout=5.0, destroy_on_complete=False).perform_later(
             str(ran), "long", 1.0
         )
-        wait_for(lambda: Job.find(job.id).state == "completed", 10)
+        wait_until(lambda: Job.find(job.id).state == "completed", 10)
     assert Job.find(job.id).time_limit == 5.0
 
 

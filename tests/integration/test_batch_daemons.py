@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import rocketjob
 from rocketjob import Job
 from tests.batch.jobs import CountingJob, PickyJob, SquareJob, ThrottledJob
 from tests.integration.helpers import Daemon, lines, write_config
@@ -134,10 +135,10 @@ def test_a_dead_hosts_slices_are_recovered_by_another_daemon(
         log = tmp_path / "ran.txt"
         job = CountingJob.upload(range(40), log=str(log), pause=0.05)
         first = _daemon(tmp_path, url, daemons, processes=1, threads=2)
-        wait_for(lambda: lines(log), timeout=60, interval=0.02)
+        wait_until(lambda: lines(log), timeout=60, interval=0.02)
         os.killpg(first.pid, signal.SIGKILL)
         second = _daemon(tmp_path, url, daemons, processes=1, threads=2)
-        wait_for(lambda: job.reload().completed, timeout=60, interval=0.2)
+        wait_until(lambda: job.reload().completed, timeout=60, interval=0.2)
         records = {int(line.split()[1]) for line in lines(log)}
         assert records == set(range(40))
         assert second.stop() == 0

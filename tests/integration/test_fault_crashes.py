@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from rocketjob import Job, Server
-from tests.conftest import wait_for
 from tests.faults.jobs import PoisonJob, QuickJob, SleepyJob
 from tests.integration.helpers import Daemon, lines, write_config
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_a_poison_job_is_failed_after_max_crashes_and_the_queue_keeps_moving(
     quick = QuickJob.set(destroy_on_complete=False).perform_all_later(
         [(str(ran), f"q{i}") for i in range(20)]
     )
-    failed = wait_for(lambda: (j := Job.find(poison.id)).state == "failed" and j, 30)
+    failed = wait_until(lambda: (j := Job.find(poison.id)).state == "failed" and j, 30)
     assert failed.crash_count == 3 and failed.failure_count == 1
     assert failed.exception is not None
     assert failed.exception.class_name == "rocketjob.WorkerCrashed"
@@ -49,11 +49,11 @@ def test_a_poison_job_is_failed_after_max_crashes_and_the_queue_keeps_moving(
     assert expected in failed.exception.message and "server " in failed.exception.message
     starts = [line for line in lines(ran) if line.startswith("start poison")]
     assert len(starts) == 3, "run exactly max_crashes times"
-    wait_for(lambda: all(Job.find(j.id).state == "completed" for j in quick), 30)
+    wait_until(lambda: all(Job.find(j.id).state == "completed" for j in quick), 30)
     # a quick job running on the other thread when the poison struck counts a crash too
     assert all(Job.find(j.id).crash_count < 3 for j in quick)
     assert time.monotonic() - began < 30, "no crash back-off starved the queue"
-    log = wait_for(lambda: (text := daemon.log()).count("worker exited") >= 3 and text, 10)
+    log = wait_until(lambda: (text := daemon.log()).count("worker exited") >= 3 and text, 10)
     assert expected in log
     assert daemon.stop() == 0
 
@@ -65,7 +65,7 @@ def test_a_worker_dying_outside_jobs_backs_off_doubling(
     for _ in range(4):  # a worker killed while running nothing: a crash loop
         (pid,) = daemon.wait_workers(1, timeout=20)
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda pid=pid: pid not in daemon.workers(), 10)
+        wait_until(lambda pid=pid: pid not in daemon.workers(), 10)
     daemon.wait_workers(1, timeout=30)
     delays = [line.split("delay=")[1].split()[0] for line in daemon.log().splitlines()
               if "backing off" in line]  # fmt: skip
@@ -82,11 +82,11 @@ def test_a_worker_stopped_remotely_is_replaced(
     (first,) = daemon.wait_workers(1)
     (server,) = [s for s in Server.all() if s.pid == first]
     assert server.send(command)
-    (second,) = wait_for(lambda: [p for p in daemon.workers() if p != first] and
+    (second,) = wait_until(lambda: [p for p in daemon.workers() if p != first] and
                          daemon.wait_workers(1), 20)  # fmt: skip
     assert second != first and daemon.proc.poll() is None, "the supervisor did not exit"
     job = QuickJob.set(destroy_on_complete=False).perform_later(str(ran), "after")
-    wait_for(lambda: Job.find(job.id).state == "completed", 15)
+    wait_until(lambda: Job.find(job.id).state == "completed", 15)
     assert daemon.stop() == 0
 
 
@@ -97,12 +97,12 @@ def test_a_crashing_worker_s_last_words_reach_the_log(
     daemons.append(daemon := Daemon(config_for(tmp_path, engine_url, threads=1)))
     (pid,) = daemon.wait_workers(1)
     job = SleepyJob.perform_later(str(ran), "slow", 30.0)
-    wait_for(lambda: any(line.startswith("start slow") for line in lines(ran)), 10)
+    wait_until(lambda: any(line.startswith("start slow") for line in lines(ran)), 10)
     os.kill(pid, signal.SIGKILL)
     daemon.wait_log("worker exited", 10)
     log = daemon.log()
     assert "how=SIGKILL last_words=(none: killed by a signal)" in log
-    wait_for(lambda: Job.find(job.id).crash_count == 1, 10)
+    wait_until(lambda: Job.find(job.id).crash_count == 1, 10)
     job.abort()
     (pid,) = daemon.wait_workers(1, timeout=20)
     PoisonJob.perform_later(str(ran), "broken", "break")  # the worker's own error
