@@ -285,7 +285,8 @@ def test_heartbeat_timing_follows_the_injected_clock(tmp_path) -> None:
     clock = FakeClock()
     config = config_module.from_dict({
         "worker": {"threads": 1, "imports": ["tests.jobs"], "heartbeat_seconds": 10,
-                   "zombie_seconds": 30, "max_poll_seconds": 2},
+                   "zombie_seconds": 30, "max_poll_seconds": 2,
+                   "async_concurrency": 0},  # no event loop: light beats carry no figures
     })  # fmt: skip
     store = rocketjob.current_store()
     worker = Worker.boot(config, store=store, clock=clock)
