@@ -91,5 +91,5 @@ class SlowRecordJob(BatchJob):
     def perform(self, record: Any) -> object:
         deadline = time.monotonic() + float(record)
         while time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.01)  # the behaviour under test: a record that takes time
         return None

@@ -42,7 +42,7 @@ class PoisonJob(Job):
             for name in ("_periodic", "serve"):  # whichever the dispatcher loop calls
                 if hasattr(worker.Worker, name):
                     setattr(worker.Worker, name, broken)
-            time.sleep(5)
+            time.sleep(5)  # the behaviour under test: a worker process that hangs
             return
         os._exit(17)
 
@@ -67,7 +67,7 @@ class HangJob(Job):
 
     def perform(self, path: str, tag: str, seconds: float) -> None:
         append_line(path, f"start {tag} {os.getpid()}")
-        time.sleep(seconds)
+        time.sleep(seconds)  # the behaviour under test: one C call that takes time
         append_line(path, f"done {tag} {os.getpid()}")
 
 
@@ -78,7 +78,7 @@ class SleepyJob(Job):
         append_line(path, f"start {tag} {os.getpid()}")
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.01)  # the behaviour under test: a job that takes time
         append_line(path, f"done {tag} {os.getpid()}")
 
 

@@ -58,7 +58,7 @@ def test_only_running_jobs_are_counted(store_url: str) -> None:
     board = RunBoard(3)
     board.start(0, running, 1.0, None)  # thread 1 started it; the others were claimed ahead
     dead = DeadWorker("host:9", "SIGKILL", crashed=True, running=board.running())
-    assert release_jobs("host:9", dead, max_crashes=3) == 3
+    assert release_jobs(store_url, "host:9", dead, max_crashes=3) == 3
     counts = {job.id: Job.find(job.id) for job in jobs}
     assert counts[running].crash_count == 1 and counts[running].state == "queued"
     assert counts[running].run_at is not None, "a crashed job runs again after a short delay"
@@ -91,7 +91,7 @@ def test_a_worker_stopped_on_purpose_counts_nothing(store_url: str) -> None:
     board = RunBoard(2)
     board.start(0, first, 1.0, None)
     dead = DeadWorker("host:5", "SIGKILL", crashed=False, running=board.running())
-    release_jobs("host:5", dead, max_crashes=1)
+    release_jobs(store_url, "host:5", dead, max_crashes=1)
     assert [Job.find(job.id).crash_count for job in jobs] == [0, 0]
     assert [Job.find(job.id).state for job in jobs] == ["queued", "queued"]
 
@@ -105,7 +105,7 @@ def test_a_job_killed_for_its_time_limit_fails_with_job_timeout(store_url: str) 
     assert [r.job_id for r in board.overdue(20.0)] == [hang]
     dead = DeadWorker("host:3", "SIGKILL", crashed=False, running=board.running(),
                       timed_out={hang})  # fmt: skip
-    release_jobs("host:3", dead, max_crashes=3)
+    release_jobs(store_url, "host:3", dead, max_crashes=3)
     failed, requeued = Job.find(jobs[0].id), Job.find(jobs[1].id)
     assert failed.state == "failed" and failed.exception is not None
     assert failed.exception.class_name == "rocketjob.JobTimeout"
