@@ -17,9 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rocketjob.web import proxy
+from rocketjob.web import proxy, routes
 from rocketjob.web.auth import Denied, User, current_user, require, resolve_user
-from rocketjob.web.csrf import check_csrf
 from rocketjob.web.paths import redirect
 from rocketjob.web.render import flash, render
 
@@ -33,8 +32,7 @@ async def login_page(request: Request) -> Response:
         await resolve_user(request)
     if request.method != "POST":
         return render(request, "login.html", {"error": None})
-    form = await request.form()
-    check_csrf(request, form)
+    form = await routes.form(request, "login")
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     address = proxy.client_address(request, auth.proxies)
     try:
@@ -56,7 +54,7 @@ async def login_page(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     """POST /logout: end the session, here and in the store."""
-    check_csrf(request, await request.form())
+    await routes.form(request, "logout")
     session_id = request.session.get("sid")
     user = current_user(request)
     if await run_in_threadpool(request.app.state.auth.sessions.end, session_id) and user:
@@ -68,7 +66,7 @@ async def logout(request: Request) -> Response:
 @require("admin")
 async def end_all_sessions(request: Request) -> Response:
     """POST /sessions/end-all: sign out every user everywhere (this admin too)."""
-    check_csrf(request, await request.form())
+    await routes.form(request, "sign out everywhere")
     ended = await run_in_threadpool(request.app.state.auth.sessions.end_all)
     user = current_user(request)
     data = request.app.state.data

@@ -150,3 +150,17 @@ def test_no_auth_configured_means_local_admin(client: TestClient) -> None:
     page = client.get("/", headers=HTML)
     assert "local · admin" in page.text
     assert client.get("/login", headers=HTML).url.path == "/"
+
+
+def test_a_login_or_logout_without_its_csrf_token_is_refused_and_audited(
+    auth_client: TestClient,
+) -> None:
+    page = auth_client.post("/login", data={"name": "oper", "password": "oper-pw"}, headers=HTML)
+    assert page.status_code == 403 and "oper · " not in page.text
+    login(auth_client, "boss")
+    assert auth_client.post("/logout", data={}, headers=HTML).status_code == 403
+    assert auth_client.get("/jobs/failed", headers=HTML).url.path == "/jobs/failed"  # still in
+    audit = auth_client.get("/audit", headers=HTML).text
+    refused = re.findall(r'<tr class="outcome-refused">(.*?)</tr>', audit, re.S)
+    actions = [re.findall(r"<td>(.*?)</td>", row, re.S)[2] for row in refused]
+    assert "logout" in actions and "login" in actions, audit

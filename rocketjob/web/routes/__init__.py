@@ -30,15 +30,16 @@ class NavItem:
     role: str = "view"
 
 
-async def form(request: Request) -> FormData:
+async def form(request: Request, action: str | None = None) -> FormData:
     """The POSTed form, after checking its CSRF token: a request without the right token
-    gets 403 and is written to the audit log as refused, like every other action."""
+    gets 403 and is written to the audit log as refused, like every other action
+    (``action`` names it in the log; by default the form's action or command field)."""
     data = await request.form()
     try:
         check_csrf(request, data)
     except HTTPException as exc:
         user = current_user(request)
-        action = str(data.get("action") or data.get("command") or "post")[:100]
+        action = action or str(data.get("action") or data.get("command") or "post")[:100]
         job_id = request.path_params.get("job_id")
         target = f"job {job_id}" if job_id else app_path(request.scope)
         await run_in_threadpool(
