@@ -65,7 +65,9 @@ class Supervisor(SignalHandlers):
         self.reloading = False
         self.failures = 0
         slots = config.worker.threads + config.worker.async_concurrency  # run board slots
-        self.faults = FaultPolicy(slots, config.supervisor.backoff_reset)
+        self.faults = FaultPolicy(
+            slots, config.supervisor.backoff_reset, spacing=config.worker.max_poll_seconds + 0.1
+        )
         self._next_board: RunBoard | None = None
         self.next_spawn_at = 0.0
         self.errors = 0

@@ -48,6 +48,10 @@ class DeadWorker:
     running: list[Running] = field(default_factory=list)
     #: Jobs it was killed for: past their hard time limit (or an abort not obeyed).
     timed_out: Collection[str] = ()
+    #: Seconds between the re-runs of the jobs this crash re-queues, in a random order:
+    #: more than a worker's idle poll (``max_poll_seconds``), so an idle worker claims them
+    #: one at a time, not together again.
+    spacing: float = 0.0
 
 
 @dataclass
@@ -63,7 +67,9 @@ def release(store: Store, dead: DeadWorker, max_crashes: int) -> Released:
     """Account for the running jobs of ``dead``; the caller then re-queues the rest of its
     jobs (:func:`rocketjob.requeue.requeue_server_jobs`)."""
     out = Released()
-    for entry in dead.running:
+    running = list(dead.running)
+    random.shuffle(running)  # who runs first after the crash: the poison job or another
+    for entry in running:
         job = _running_job(store, entry.job_id, dead.server_name)
         if job is None:
             continue  # finished, aborted or moved meanwhile; or its class is unknown here
@@ -100,7 +106,7 @@ def _count_crash(store: Store, job: Job, dead: DeadWorker, max_crashes: int, out
             logger.error("job failed after repeated worker crashes", job_id=job.id,
                          job_class=job.job_class, crash_count=crashes, how=dead.how)  # fmt: skip
         return
-    delay = crash_delay(crashes)
+    delay = crash_delay(crashes) + dead.spacing * len(out.crashed)
     run_at = utcnow() + dt.timedelta(seconds=delay)
     if job.requeue_released(store, log_callback_error, crash_count=crashes, run_at=run_at):
         out.crashed.append(job.id or "")

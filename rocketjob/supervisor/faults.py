@@ -43,7 +43,9 @@ class Tracked:
 class FaultPolicy:
     """Boards, hard time limits, crash classification and back-off for the supervisor."""
 
-    def __init__(self, threads: int, backoff_reset: float) -> None:
+    def __init__(self, threads: int, backoff_reset: float, spacing: float = 0.0) -> None:
+        #: Seconds between the re-runs of the jobs one crash re-queued (see crashes.py).
+        self.spacing = spacing
         self.threads = threads
         self.backoff_reset = backoff_reset
         self.workers: dict[int, Tracked] = {}
@@ -90,7 +92,8 @@ class FaultPolicy:
             silent = "(none: killed by a signal)" if code is None else "(none written)"
             logger.log("ERROR" if crashed else "INFO", "worker last words", server=server_name,
                        how=how, last_words=words or silent)  # fmt: skip
-        return DeadWorker(server_name, how, crashed, running, set(tracked.timed_out))
+        return DeadWorker(server_name, how, crashed, running, set(tracked.timed_out),
+                          spacing=self.spacing)  # fmt: skip
 
     def replacement_delay(self, dead: DeadWorker, code: int | None, lived: float | None,
                           now: float) -> float:  # fmt: skip
