@@ -18,17 +18,37 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Iterable
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
+
+if TYPE_CHECKING:
+    from rocketjob.typed import APerformLater, APerformNow
 
 
 class AsyncActions:
     """The ``a``-prefixed methods of :class:`rocketjob.Job` (a mixin)."""
 
-    @classmethod
-    async def aperform_later(cls, *args: Any, **kwargs: Any) -> Self:
-        """``perform_later`` without blocking the event loop."""
-        method = cls.perform_later  # type: ignore[attr-defined]
-        return cast(Self, await asyncio.to_thread(method, *args, **kwargs))
+    if TYPE_CHECKING:  # typed by perform's signature (rocketjob.typed)
+        aperform_later = APerformLater()
+        aperform_now = APerformNow()
+    else:
+
+        @classmethod
+        async def aperform_later(cls, *args: Any, **kwargs: Any) -> Self:
+            """``perform_later`` without blocking the event loop."""
+            method = cls.perform_later  # type: ignore[attr-defined]
+            return cast(Self, await asyncio.to_thread(method, *args, **kwargs))
+
+        @classmethod
+        async def aperform_now(cls, *args: Any, **kwargs: Any) -> object:
+            """Run ``perform`` inline (nothing stored) and return its value: a coroutine
+            job is awaited here, in the caller's loop; a thread job runs on a thread."""
+            from rocketjob.aio.callbacks import arun_perform
+
+            job = cls()
+            job.arguments = {"args": list(args), "kwargs": dict(kwargs)}  # type: ignore[attr-defined]
+            if inspect.iscoroutinefunction(getattr(cls, "perform", None)):
+                return await arun_perform(job)  # type: ignore[arg-type]
+            return await asyncio.to_thread(job.run_perform)  # type: ignore[attr-defined]
 
     @classmethod
     async def aperform_all_later(cls, arguments: Iterable[Any], **options: Any) -> list[Self]:
@@ -45,15 +65,3 @@ class AsyncActions:
     async def areload(self) -> Self:
         """``reload`` without blocking the event loop."""
         return cast(Self, await asyncio.to_thread(self.reload))  # type: ignore[attr-defined]
-
-    @classmethod
-    async def aperform_now(cls, *args: Any, **kwargs: Any) -> object:
-        """Run ``perform`` inline (nothing stored) and return its value: a coroutine
-        job is awaited here, in the caller's loop; a thread job runs on a thread."""
-        from rocketjob.aio.callbacks import arun_perform
-
-        job = cls()
-        job.arguments = {"args": list(args), "kwargs": dict(kwargs)}  # type: ignore[attr-defined]
-        if inspect.iscoroutinefunction(getattr(cls, "perform", None)):
-            return await arun_perform(job)  # type: ignore[arg-type]
-        return await asyncio.to_thread(job.run_perform)  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ from rocketjob.state import JobState
 from rocketjob.store import JobDoc, JobQuery
 from rocketjob.store.job_fields import BUILTIN_FIELDS
 from rocketjob.timeouts import check_timeout
+from rocketjob.typed import PerformLater, PerformNow, SetOptions
 
 _RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger", "timeout"}
 #: Built-ins stored as they are (the others are converted by ``load_doc``).
@@ -161,16 +162,38 @@ class Job(Lifecycle, Behaviours, BulkActions, AsyncActions):
             setattr(self, name, value)
 
     # -- enqueueing ---------------------------------------------------------------
-    @classmethod
-    def set(cls, **options: Any) -> Enqueuer[Self]:
-        """Per-instance options (priority, run_at, expires_at, custom fields, PostgreSQL
-        ``connection``) for the enqueue that follows: ``Job.set(priority=5).perform_later()``."""
-        return Enqueuer(cls, options)
+    if TYPE_CHECKING:  # typed by perform's signature (rocketjob.typed); classmethods at run time
+        set = SetOptions()
+        perform_later = PerformLater()
+        perform_now = PerformNow()
+    else:
 
-    @classmethod
-    def perform_later(cls, *args: Any, **kwargs: Any) -> Self:
-        """Store a new queued job that calls ``perform(*args, **kwargs)``; return it."""
-        return Enqueuer(cls, {}).perform_later(*args, **kwargs)
+        @classmethod
+        def set(cls, **options):
+            """Per-instance options (priority, run_at, expires_at, custom fields, PostgreSQL
+            ``connection``) for the enqueue that follows:
+            ``Job.set(priority=5).perform_later()``."""
+            return Enqueuer(cls, options)
+
+        @classmethod
+        def perform_later(cls, *args, **kwargs):
+            """Store a new queued job that calls ``perform(*args, **kwargs)``; return it."""
+            return Enqueuer(cls, {}).perform_later(*args, **kwargs)
+
+        @classmethod
+        def perform_now(cls, *args, **kwargs):
+            """Run ``perform`` inline with its perform callbacks; nothing is stored. Returns
+            perform()'s value and raises its errors."""
+            job = cls()
+            job.arguments = {"args": list(args), "kwargs": dict(kwargs)}
+            if inspect.iscoroutinefunction(cls.perform):  # a coroutine job: awaited to the end
+                from rocketjob.aio.callbacks import arun_perform
+
+                return run_to_completion(
+                    arun_perform(job), f"{cls.__qualname__}.perform",
+                    f"`await {cls.__qualname__}.aperform_now(...)`",
+                )  # fmt: skip
+            return job.run_perform()
 
     @classmethod
     def perform_all_later(cls, arguments: Iterable[Any], **options: Any) -> list[Self]:
@@ -182,21 +205,6 @@ class Job(Lifecycle, Behaviours, BulkActions, AsyncActions):
     def create(cls, **values: Any) -> Self:
         """Store a new queued job with the given fields (built-in and custom)."""
         return Enqueuer(cls, {}).create(**values)
-
-    @classmethod
-    def perform_now(cls, *args: Any, **kwargs: Any) -> object:
-        """Run ``perform`` inline with its perform callbacks; nothing is stored. Returns
-        perform()'s value and raises its errors."""
-        job = cls()
-        job.arguments = {"args": list(args), "kwargs": dict(kwargs)}
-        if inspect.iscoroutinefunction(cls.perform):  # a coroutine job: awaited to the end
-            from rocketjob.aio.callbacks import arun_perform
-
-            return run_to_completion(
-                arun_perform(job), f"{cls.__qualname__}.perform",
-                f"`await {cls.__qualname__}.aperform_now(...)`",
-            )  # fmt: skip
-        return job.run_perform()
 
     # -- queries --------------------------------------------------------------------
     @classmethod
