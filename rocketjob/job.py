@@ -38,7 +38,6 @@ from rocketjob.state import JobState
 from rocketjob.store import JobDoc, JobQuery
 from rocketjob.store.job_fields import BUILTIN_FIELDS
 from rocketjob.timeouts import check_timeout
-from rocketjob.typed import PerformLater, PerformNow, SetOptions
 
 _RESERVED = frozenset(BUILTIN_FIELDS) | {"fields", "logger", "timeout"}
 #: Built-ins stored as they are (the others are converted by ``load_doc``).
@@ -51,6 +50,8 @@ TIMEOUT_KEY = "_timeout"
 
 if TYPE_CHECKING:
     from loguru import Logger
+
+    from rocketjob.typed import PerformLater, PerformNow, SetOptions
 
 #: dotted class path -> job class, filled as job classes are defined.
 REGISTRY: dict[str, type[Job]] = {}
