@@ -170,19 +170,19 @@ class Job(Lifecycle, Behaviours, BulkActions, AsyncActions):
     else:
 
         @classmethod
-        def set(cls, **options):
+        def set(cls, **options: Any) -> Enqueuer[Self]:
             """Per-instance options (priority, run_at, expires_at, custom fields, PostgreSQL
             ``connection``) for the enqueue that follows:
             ``Job.set(priority=5).perform_later()``."""
             return Enqueuer(cls, options)
 
         @classmethod
-        def perform_later(cls, *args, **kwargs):
+        def perform_later(cls, *args: Any, **kwargs: Any) -> Self:
             """Store a new queued job that calls ``perform(*args, **kwargs)``; return it."""
             return Enqueuer(cls, {}).perform_later(*args, **kwargs)
 
         @classmethod
-        def perform_now(cls, *args, **kwargs):
+        def perform_now(cls, *args: Any, **kwargs: Any) -> object:
             """Run ``perform`` inline with its perform callbacks; nothing is stored. Returns
             perform()'s value and raises its errors."""
             job = cls()
