@@ -32,6 +32,7 @@ from pymongo.errors import (
 
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.mongodb.connection import Database, translated
 from rocketjob.store.mongodb.dirmon import Dirmon
 from rocketjob.store.mongodb.docs import (
@@ -51,7 +52,7 @@ _MAX_COMMANDS = 1_000_000  # $slice needs a count: more than any list of pending
 _REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
 
 
-class MongoStore(MongoSlices, MongoMissionControl):
+class MongoStore(MongoSlices, MongoMissionControl, DirmonEntries):
     """The MongoDB implementation of :class:`rocketjob.store.base.Store` (and of the
     optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
     :class:`MongoMissionControl`, which owns nothing but the typed collections; batch
@@ -315,23 +316,6 @@ class MongoStore(MongoSlices, MongoMissionControl):
         deleted = int(self._jobs.delete_many({**where, "_id": {"$in": ids}}).deleted_count)
         self.drop_orphan_slices(ids)  # batch jobs' slices go with them (rocketjob.batch)
         return deleted
-
-    # -- dirmon entries -----------------------------------------------------------
-    def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:
-        """Store a new dirmon entry; a duplicate name raises ValidationError."""
-        self._dirmon.insert(entry)
-
-    def list_dirmon_entries(self) -> list[dict[str, Any]]:
-        """Every dirmon entry, by name."""
-        return self._dirmon.entries()
-
-    def update_dirmon_entry(self, name: str, changes: Mapping[str, Any]) -> bool:
-        """Apply ``changes`` to the entry named ``name``; False if there is none."""
-        return self._dirmon.update(name, changes)
-
-    def delete_dirmon_entry(self, name: str) -> bool:
-        """Delete the entry named ``name``; False if there is none."""
-        return self._dirmon.delete(name)
 
     def close(self) -> None:
         self._wakeups.close()

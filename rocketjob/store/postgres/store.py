@@ -35,6 +35,7 @@ import rocketjob.store.postgres.schema as schema
 import rocketjob.store.postgres.sql as postgres_sql
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.postgres.connection import Conn, Database
 from rocketjob.store.postgres.connection import translated as _translated
 from rocketjob.store.postgres.dirmon import Dirmon
@@ -55,7 +56,7 @@ def _claimed(rows: list[Any]) -> list[JobDoc]:
     return [schema.job_from_row(row[:-1]) for row in rows]
 
 
-class PostgresStore(PostgresSlices, PostgresMissionControl):
+class PostgresStore(PostgresSlices, PostgresMissionControl, DirmonEntries):
     """The PostgreSQL implementation of :class:`rocketjob.store.base.Store` (and of the
     optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
     :class:`PostgresMissionControl`, which owns nothing but the typed pool; batch slices
@@ -407,23 +408,6 @@ class PostgresStore(PostgresSlices, PostgresMissionControl):
         ).format(jobs=self._jobs)
         with self._single() as conn:
             return int(conn.execute(statement, (list(states), finished_before, limit)).rowcount)
-
-    # -- dirmon entries -----------------------------------------------------------
-    def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:
-        """Store a new dirmon entry; a duplicate name raises ValidationError."""
-        self._dirmon.insert(entry)
-
-    def list_dirmon_entries(self) -> list[dict[str, Any]]:
-        """Every dirmon entry, by name."""
-        return self._dirmon.entries()
-
-    def update_dirmon_entry(self, name: str, changes: Mapping[str, Any]) -> bool:
-        """Apply ``changes`` to the entry named ``name``; False if there is none."""
-        return self._dirmon.update(name, changes)
-
-    def delete_dirmon_entry(self, name: str) -> bool:
-        """Delete the entry named ``name``; False if there is none."""
-        return self._dirmon.delete(name)
 
     def close(self) -> None:
         self._db.close()

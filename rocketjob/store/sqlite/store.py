@@ -31,6 +31,7 @@ import rocketjob.store.sqlite.claim as claim
 from rocketjob import codec
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.sqlite.connection import Database
 from rocketjob.store.sqlite.dirmon import Dirmon
 from rocketjob.store.sqlite.enqueue import EnqueueCommitter
@@ -52,7 +53,7 @@ from rocketjob.store.sqlite.wake import Wakeups
 from rocketjob.store.sqlite.web import SQLiteMissionControl
 
 
-class SQLiteStore(SQLiteSlices, SQLiteMissionControl):
+class SQLiteStore(SQLiteSlices, SQLiteMissionControl, DirmonEntries):
     """The SQLite implementation of :class:`rocketjob.store.base.Store` (and of the
     optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
     :class:`SQLiteMissionControl`, which owns nothing but the typed connection; batch
@@ -285,23 +286,6 @@ class SQLiteStore(SQLiteSlices, SQLiteMissionControl):
         )
         params = (*states, to_micros(finished_before), int(limit))
         return int(self._db.write(lambda conn: conn.execute(sql, params).rowcount))
-
-    # -- dirmon entries -----------------------------------------------------------
-    def insert_dirmon_entry(self, entry: Mapping[str, Any]) -> None:
-        """Store a new dirmon entry; a duplicate name raises ValidationError."""
-        self._dirmon.insert(entry)
-
-    def list_dirmon_entries(self) -> list[dict[str, Any]]:
-        """Every dirmon entry, by name."""
-        return self._dirmon.entries()
-
-    def update_dirmon_entry(self, name: str, changes: Mapping[str, Any]) -> bool:
-        """Apply ``changes`` to the entry named ``name``; False if there is none."""
-        return self._dirmon.update(name, changes)
-
-    def delete_dirmon_entry(self, name: str) -> bool:
-        """Delete the entry named ``name``; False if there is none."""
-        return self._dirmon.delete(name)
 
     def close(self) -> None:
         with self._db.lock:
