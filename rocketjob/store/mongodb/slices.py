@@ -1,5 +1,6 @@
-"""MongoDB store: the slices of batch jobs (a mixin of :class:`MongoStore`; the contract
-is :mod:`rocketjob.store.slices`).
+"""MongoDB store: the slices of batch jobs (:class:`Slices`, a collaborator of
+:class:`MongoStore` given its typed collections; the contract is
+:mod:`rocketjob.store.slices`).
 
 * Collection ``rocketjob_slices``, one document per slice, unique on ``(job_id,
   number)``; indexes for claims (``job_id, state, number``) and a dead server's slices.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
@@ -44,19 +45,23 @@ def slice_from_bson(raw: Mapping[str, Any]) -> SliceDoc:
     return {name: raw[name] for name in _FIELDS if name in raw}
 
 
-class MongoSlices:
-    """Batch job slices on MongoDB (see the module docstring)."""
+class Slices:
+    """Batch job slices on MongoDB (see the module docstring): the store's database
+    ``db``, its wake-ups, and ``insert_job``, the store's insert of one job document (an
+    upload stores its job last, as any enqueue)."""
 
-    _db: Database  # the store's (rocketjob.store.mongodb.connection)
-    _jobs: Docs
-    _wakeups: Wakeups
-    _slice_indexes = False
-
-    def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
-        raise NotImplementedError  # provided by MongoStore
+    def __init__(
+        self, db: Database, wakeups: Wakeups, insert_job: Callable[[JobDoc], None]
+    ) -> None:
+        self._db = db
+        self._jobs: Docs = db.jobs
+        self._wakeups = wakeups
+        self._insert_job = insert_job
+        self._slice_indexes = False
 
     @property
     def _slices(self) -> Docs:
+        """The slices collection, its indexes created on first use."""
         collection = self._db.db["rocketjob_slices"]
         if not self._slice_indexes:
             keys = [("job_id", ASCENDING), ("number", ASCENDING)]
@@ -75,7 +80,7 @@ class MongoSlices:
             while page := list(itertools.islice(stream, INSERT_PAGE)):
                 collection.insert_many([_new_slice(job_id, piece) for piece in page], ordered=False)
                 count += len(page)
-            self.insert_jobs([doc])
+            self._insert_job(doc)
         except BaseException:
             collection.delete_many({"job_id": job_id})
             raise

@@ -32,6 +32,7 @@ from pymongo.errors import (
 
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.mongodb.connection import Database, translated
 from rocketjob.store.mongodb.dirmon import Dirmon
@@ -43,7 +44,7 @@ from rocketjob.store.mongodb.docs import (
     to_sets,
 )
 from rocketjob.store.mongodb.singleton import with_active_key
-from rocketjob.store.mongodb.slices import MongoSlices
+from rocketjob.store.mongodb.slices import Slices
 from rocketjob.store.mongodb.throttle import Throttle
 from rocketjob.store.mongodb.wakeup import Wakeups
 from rocketjob.store.mongodb.web import MongoMissionControl, job_filter
@@ -52,11 +53,13 @@ _MAX_COMMANDS = 1_000_000  # $slice needs a count: more than any list of pending
 _REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
 
 
-class MongoStore(MongoSlices, MongoMissionControl, DirmonEntries):
+class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
     """The MongoDB implementation of :class:`rocketjob.store.base.Store` (and of the
     optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
     :class:`MongoMissionControl`, which owns nothing but the typed collections; batch
-    slices from :class:`MongoSlices`)."""
+    slices forwarded to its :class:`~rocketjob.store.mongodb.slices.Slices`)."""
+
+    _slices: Slices
 
     #: Outcome batches a worker process may have in flight at once (GroupCommitter): one,
     #: as on the other stores (bigger batches, fewer round trips per job).
@@ -71,6 +74,7 @@ class MongoStore(MongoSlices, MongoMissionControl, DirmonEntries):
         self._wakeups = Wakeups(db.jobs, use_change_stream=db.change_streams)
         self._throttle = Throttle(db.throttle_slots, db.jobs)
         self._dirmon = Dirmon(db)
+        self._slices = Slices(db, self._wakeups, lambda doc: self.insert_jobs([doc]))
 
     # -- jobs ------------------------------------------------------------------------
     @translated
@@ -138,7 +142,7 @@ class MongoStore(MongoSlices, MongoMissionControl, DirmonEntries):
             where["state"] = {"$in": list(from_states)}
         deleted = bool(self._jobs.delete_one(where).deleted_count)
         if deleted:
-            self.delete_slices(job_id)  # a batch job's slices go with it
+            self._slices.delete_slices(job_id)  # a batch job's slices go with it
         return deleted
 
     @translated
@@ -314,7 +318,7 @@ class MongoStore(MongoSlices, MongoMissionControl, DirmonEntries):
         if not ids:
             return 0
         deleted = int(self._jobs.delete_many({**where, "_id": {"$in": ids}}).deleted_count)
-        self.drop_orphan_slices(ids)  # batch jobs' slices go with them (rocketjob.batch)
+        self._slices.drop_orphan_slices(ids)  # batch jobs' slices go with them (rocketjob.batch)
         return deleted
 
     def close(self) -> None:

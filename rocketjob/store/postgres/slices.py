@@ -1,5 +1,5 @@
-"""PostgreSQL store: the slices of batch jobs (a mixin of :class:`PostgresStore`; the
-contract is :mod:`rocketjob.store.slices`).
+"""PostgreSQL store: the slices of batch jobs (:class:`Slices`, a collaborator of
+:class:`PostgresStore` given its typed pool; the contract is :mod:`rocketjob.store.slices`).
 
 * Table ``rocketjob_slices`` keyed by ``(job_id, number)`` with a foreign key to the job
   ``ON DELETE CASCADE``: deleting a job (any path) deletes its slices. Created on first
@@ -73,15 +73,18 @@ def _cols(columns: Sequence[str], prefix: str | None = None) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(prefix, name) for name in columns)
 
 
-class PostgresSlices:
-    """Batch job slices on PostgreSQL (see the module docstring)."""
+class Slices:
+    """Batch job slices on PostgreSQL (see the module docstring), in the store's pool
+    ``db``."""
 
-    _db: Database  # the store's (rocketjob.store.postgres.connection)
-    _slices_ready = False
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._ready = False  # the table is known to exist
 
     @property
     def _slices(self) -> sql.Composable:
-        if not self._slices_ready:
+        """The slices table, created on first use."""
+        if not self._ready:
             self._create_slices()
         return sql.SQL("{}.rocketjob_slices").format(sql.Identifier(self._db.opts.schema))
 
@@ -97,7 +100,7 @@ class PostgresSlices:
                          (f"rocketjob:slices:{self._db.opts.schema}",))  # fmt: skip
             for statement in _TABLE.split(";\n"):
                 conn.execute(sql.SQL(statement).format(slices=slices, jobs=self._db.jobs))
-        self._slices_ready = True
+        self._ready = True
 
     @_translated
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:

@@ -35,6 +35,7 @@ import rocketjob.store.postgres.schema as schema
 import rocketjob.store.postgres.sql as postgres_sql
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.postgres.connection import Conn, Database
 from rocketjob.store.postgres.connection import translated as _translated
@@ -42,7 +43,7 @@ from rocketjob.store.postgres.dirmon import Dirmon
 from rocketjob.store.postgres.enqueue import PostgresEnqueues
 from rocketjob.store.postgres.listen import Listener
 from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, to_param
-from rocketjob.store.postgres.slices import PostgresSlices
+from rocketjob.store.postgres.slices import Slices
 from rocketjob.store.postgres.throttle import Throttle
 from rocketjob.store.postgres.web import PostgresMissionControl, job_filters
 
@@ -56,11 +57,11 @@ def _claimed(rows: list[Any]) -> list[JobDoc]:
     return [schema.job_from_row(row[:-1]) for row in rows]
 
 
-class PostgresStore(PostgresSlices, PostgresMissionControl, DirmonEntries):
+class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
     """The PostgreSQL implementation of :class:`rocketjob.store.base.Store` (and of the
     optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
     :class:`PostgresMissionControl`, which owns nothing but the typed pool; batch slices
-    from :class:`PostgresSlices`)."""
+    forwarded to its :class:`~rocketjob.store.postgres.slices.Slices`)."""
 
     #: Outcome batches a worker process may have in flight at once (GroupCommitter). One:
     #: the threads that finish during a commit's round trip wait for the next batch, so
@@ -79,6 +80,7 @@ class PostgresStore(PostgresSlices, PostgresMissionControl, DirmonEntries):
         self._notify = db.notify
         self._throttle = Throttle(db)
         self._dirmon = Dirmon(db)
+        self._slices = Slices(db)
         self._enqueues = PostgresEnqueues(db.single, self._insert_now)
 
     # -- jobs ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""SQLite store: the slices of batch jobs (a mixin of :class:`SQLiteStore`; the contract
-is :mod:`rocketjob.store.slices`).
+"""SQLite store: the slices of batch jobs (:class:`Slices`, a collaborator of
+:class:`SQLiteStore` given its typed connection; the contract is
+:mod:`rocketjob.store.slices`).
 
 * Table ``batch_slices`` keyed by ``(job_id, number)``: a slice's state, output and
   failure; its records, written once, in ``batch_records``. SQLite rewrites a whole row on
@@ -92,31 +93,33 @@ def slice_from_row(row: Sequence[Any], columns: Sequence[str] = _COLUMNS) -> Sli
     return doc
 
 
-class SQLiteSlices:
-    """Batch job slices on SQLite (see the module docstring)."""
+class Slices:
+    """Batch job slices on SQLite (see the module docstring): the store's connection
+    ``db`` and its wake-ups ``wakeups`` (an upload or a requeue wakes idle workers)."""
 
-    _db: Database  # the store's (rocketjob.store.sqlite.connection)
-    _wakeups: Wakeups
-    _slices_ready = False
+    def __init__(self, db: Database, wakeups: Wakeups) -> None:
+        self._db = db
+        self._wakeups = wakeups
+        self._ready = False  # the tables are known to exist
 
-    def _slices(self) -> None:
+    def _ensure(self) -> None:
         """Create the slices table, its indexes and trigger once per store."""
-        if not self._slices_exist():
+        if not self._exist():
             self._db.write(_create_slices)
-            self._slices_ready = True
+            self._ready = True
 
-    def _slices_exist(self) -> bool:
+    def _exist(self) -> bool:
         """Whether the slices tables exist (read only: a requeue at a worker's exit
         creates nothing in a store that never held a batch job)."""
-        if not self._slices_ready:
+        if not self._ready:
             rows = self._db.query(
                 "SELECT 1 FROM sqlite_master WHERE name = 'jobs_delete_batch_slices'"
             )
-            self._slices_ready = bool(rows)
-        return self._slices_ready
+            self._ready = bool(rows)
+        return self._ready
 
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
-        self._slices()
+        self._ensure()
         job_id = doc["id"]
 
         def run(conn: sqlite3.Connection) -> int:
@@ -142,7 +145,7 @@ class SQLiteSlices:
     ) -> list[SliceDoc]:
         if not worker_names or not job_classes:
             return []
-        self._slices()
+        self._ensure()
         opened = _OPENED.format(placeholders(len(job_classes)))
         if not self._db.query(opened + " LIMIT 1", list(job_classes)):
             return []  # nothing to claim: no write transaction
@@ -169,7 +172,7 @@ class SQLiteSlices:
     def finish_slice(
         self, job_id: str, number: int, worker_name: str, changes: Mapping[str, Any]
     ) -> bool:
-        self._slices()
+        self._ensure()
         sql, args = _finish(job_id, number, worker_name, changes)
         written = self._db.write(lambda conn: conn.execute(sql, args).rowcount, one_statement=True)
         return bool(written)
@@ -183,7 +186,7 @@ class SQLiteSlices:
         now: dt.datetime,
         limit: int,
     ) -> tuple[bool, SliceDoc | None]:
-        self._slices()
+        self._ensure()
         sql, args = _finish(job_id, number, worker_name, changes)
 
         def run(conn: sqlite3.Connection) -> tuple[bool, SliceDoc | None]:
@@ -202,14 +205,14 @@ class SQLiteSlices:
         return result
 
     def count_slices(self, job_id: str) -> dict[str, int]:
-        self._slices()
+        self._ensure()
         rows = self._db.query(
             "SELECT state, COUNT(*) FROM batch_slices WHERE job_id = ? GROUP BY state", (job_id,)
         )
         return {state: count for state, count in rows if count}
 
     def failed_slices(self, job_id: str) -> list[SliceDoc]:
-        self._slices()
+        self._ensure()
         columns = ", ".join(f"s.{name}" for name in _COLUMNS)
         rows = self._db.query(
             f"SELECT {columns}, r.records FROM batch_slices s JOIN batch_records r"
@@ -220,7 +223,7 @@ class SQLiteSlices:
         return [slice_from_row(row, (*_COLUMNS, "records")) for row in rows]
 
     def read_slices(self, job_id: str, after: int, limit: int) -> list[SliceDoc]:
-        self._slices()
+        self._ensure()
         rows = self._db.query(
             f"SELECT {', '.join(_PAGE_COLUMNS)} FROM batch_slices WHERE job_id = ? AND number > ?"
             " ORDER BY number LIMIT ?",
@@ -229,7 +232,7 @@ class SQLiteSlices:
         return [slice_from_row(row, _PAGE_COLUMNS) for row in rows]
 
     def retry_slices(self, job_id: str) -> int:
-        self._slices()
+        self._ensure()
         sql = (
             "UPDATE batch_slices SET state = 'queued', completed_at = NULL"
             " WHERE job_id = ? AND state = 'failed'"
@@ -238,7 +241,7 @@ class SQLiteSlices:
         return count
 
     def requeue_slices(self, server_name: str) -> int:
-        if not self._slices_exist():
+        if not self._exist():
             return 0
         count: int = self._db.write(lambda conn: conn.execute(_REQUEUE, (server_name,)).rowcount)
         if count:
@@ -246,7 +249,7 @@ class SQLiteSlices:
         return count
 
     def requeue_orphan_slices(self) -> int:
-        if not self._slices_exist():
+        if not self._exist():
             return 0
         sql = _REQUEUE.replace("server_name = ?", "server_name NOT IN (SELECT name FROM servers)")
         count: int = self._db.write(lambda conn: conn.execute(sql).rowcount)
@@ -255,7 +258,7 @@ class SQLiteSlices:
         return count
 
     def delete_slices(self, job_id: str) -> int:
-        self._slices()
+        self._ensure()
 
         def run(conn: sqlite3.Connection) -> int:
             conn.execute("DELETE FROM batch_records WHERE job_id = ?", (job_id,))

@@ -17,7 +17,8 @@ The store is composed of one module per concern, each given the typed connection
 (:class:`rocketjob.store.sqlite.connection.Database`): ``schema`` (DDL, migrations, URL),
 ``connection`` (transactions, errors), ``rows`` (documents <-> rows), ``claim`` (claims
 and outcomes), ``enqueue`` (group commit of inserts), ``wake`` (wake-ups), ``lock`` (the
-cross-process writer lock), ``dirmon`` and ``web`` (Mission Control queries).
+cross-process writer lock), ``dirmon``, ``slices`` (batch jobs) and ``web`` (Mission
+Control queries).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import rocketjob.store.sqlite.claim as claim
 from rocketjob import codec
 from rocketjob.errors import ValidationError
 from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.sqlite.connection import Database
 from rocketjob.store.sqlite.dirmon import Dirmon
@@ -48,16 +50,16 @@ from rocketjob.store.sqlite.rows import (
     to_column,
     to_micros,
 )
-from rocketjob.store.sqlite.slices import SQLiteSlices
+from rocketjob.store.sqlite.slices import Slices
 from rocketjob.store.sqlite.wake import Wakeups
 from rocketjob.store.sqlite.web import SQLiteMissionControl
 
 
-class SQLiteStore(SQLiteSlices, SQLiteMissionControl, DirmonEntries):
+class SQLiteStore(SQLiteMissionControl, BatchSlices, DirmonEntries):
     """The SQLite implementation of :class:`rocketjob.store.base.Store` (and of the
     optional :class:`rocketjob.store.base.MissionControlStore`, inherited from
     :class:`SQLiteMissionControl`, which owns nothing but the typed connection; batch
-    slices from :class:`SQLiteSlices`)."""
+    slices forwarded to its :class:`~rocketjob.store.sqlite.slices.Slices`)."""
 
     #: Outcome batches a worker process may have in flight at once: one, SQLite has one
     #: writer at a time anyway.
@@ -73,6 +75,7 @@ class SQLiteStore(SQLiteSlices, SQLiteMissionControl, DirmonEntries):
         self._wakeups = Wakeups(wal, self._db.data_version)
         self._enqueues = EnqueueCommitter(self._db.write, self._db.integrity_error)
         self._dirmon = Dirmon(self._db)
+        self._slices = Slices(self._db, self._wakeups)
 
     # -- jobs -------------------------------------------------------------------
     def insert_jobs(self, docs: Sequence[JobDoc], *, connection: Any = None) -> None:
