@@ -208,7 +208,7 @@ class Lifecycle:
         elif event == "abort":
             changes = {"completed_at": now}
         elif event in ("requeue", "reschedule"):
-            changes = {"worker_name": None, "server_name": None, "started_at": None}
+            changes = state.requeue_changes()  # the state is set below, from the table
             if event == "reschedule":
                 changes["run_at"] = run_at
         else:

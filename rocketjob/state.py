@@ -3,13 +3,17 @@
 :data:`EVENTS` is the one transition table. Every state change reads it: the public
 events (``job.retry()``, ``job.abort()`` ...), the worker's outcomes (complete, fail,
 expire, reschedule) and the runtime's requeues (a dead worker, a drain). What each event
-writes besides the state is built in one place too: :meth:`rocketjob.lifecycle.Lifecycle.changes`.
+writes besides the state is built in one place too:
+:meth:`rocketjob.lifecycle.Lifecycle.event_changes`, which takes from here the two writes
+the stores render into statements of their own: :func:`start_changes` (the claim) and
+:func:`requeue_changes` (a bulk requeue).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class JobState(StrEnum):
@@ -71,3 +75,32 @@ def sources(event: str) -> frozenset[JobState]:
 def target(event: str) -> JobState | None:
     """The state ``event`` leads to; None when it deletes the job."""
     return EVENTS[event].target
+
+
+# -- the writes the stores render into their own statements ------------------------------
+def start_changes(
+    now: dt.datetime | None, server_name: str | None, worker_name: str | None
+) -> dict[str, Any]:
+    """What ``start`` writes (the claim: queued -> running): the state, when it started,
+    and the server and worker running the job. The stores' claims write exactly these
+    fields (``tests/store/test_contract.py`` checks it); their SQL takes the state from
+    here."""
+    return {
+        "state": str(EVENTS["start"].target),
+        "started_at": now,
+        "server_name": server_name,
+        "worker_name": worker_name,
+    }
+
+
+def requeue_changes() -> dict[str, Any]:
+    """What ``requeue`` writes (running -> queued), besides a crash count: the state, and
+    no worker, server or start time. :meth:`Lifecycle.event_changes` writes it for one
+    job; the stores' bulk requeue of a server's jobs (``Store.requeue_jobs``) renders its
+    statement from it."""
+    return {
+        "state": str(EVENTS["requeue"].target),
+        "worker_name": None,
+        "server_name": None,
+        "started_at": None,
+    }

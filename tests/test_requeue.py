@@ -1,6 +1,7 @@
 """The runtime's requeue of a server's running jobs goes through the lifecycle
 (``rocketjob.requeue``), on a real SQLite store: callbacks run, a compare-and-set per
-job, unknown classes and callback errors never leave a job running."""
+job, unknown classes and callback errors never leave a job running; a reaped zombie's
+jobs likewise, re-queued by the server that reaped it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 import rocketjob
 from rocketjob import Job, JobState
 from rocketjob.lifecycle import Lifecycle
-from rocketjob.requeue import requeue_server_jobs
+from rocketjob.requeue import requeue_adopted, requeue_server_jobs
+from rocketjob.store import Finish, Store
 
 CALLS: list[tuple[str, str | None, JobState]] = []
 
@@ -92,3 +94,50 @@ def test_a_job_no_longer_running_there_is_not_requeued() -> None:
     job.reload().abort()
     assert not stale.requeue_released(rocketjob.current_store(), lambda *a: None)
     assert job.reload().aborted and [("before_requeue", job.id, JobState.RUNNING)] == CALLS
+
+
+def _register(store: Store, name: str, minutes_ago: int = 0) -> None:
+    """A server document whose heartbeat is ``minutes_ago`` old (10: a host that died)."""
+    beat = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+    store.register_server({
+        "name": name, "host": name.split(":")[0], "pid": 1, "state": "running",
+        "started_at": beat, "heartbeat_at": beat, "threads": 2, "busy": 2,
+        "info": {}, "commands": [],
+    })  # fmt: skip
+
+
+def test_a_reaped_zombies_jobs_are_requeued_through_the_lifecycle_by_the_heir() -> None:
+    store = rocketjob.current_store()
+    _register(store, "dead:1", minutes_ago=10)
+    _register(store, "live:2")
+    stranded = [MarkedJob.perform_later() for _ in range(2)]
+    unknown = _unknown_class_job()
+    assert len(_claim_all("dead:1", 3)) == 3
+    own = MarkedJob.perform_later()
+    assert _claim_all("live:2", 1) == [own.id]
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    assert store.reap_zombie_servers(cutoff, "live:2") == ["dead:1"]
+    assert requeue_adopted(store, "live:2") == 3
+    assert sorted(CALLS) == sorted(
+        [("before_requeue", job.id, JobState.RUNNING) for job in stranded]
+        + [("after_requeue", job.id, JobState.QUEUED) for job in stranded]
+    )
+    assert all(job.reload().queued and job.worker_name is None for job in stranded)
+    assert Job.find(unknown).queued  # its class is unknown here: re-queued, no callbacks
+    assert own.reload().running and own.worker_name == "live:2:1"  # the heir's own job
+    assert requeue_adopted(store, "live:2") == 0
+
+
+def test_a_zombies_job_that_finished_meanwhile_is_left_alone() -> None:
+    """Each requeue compares and sets on the worker that held the job: a server that
+    came back and wrote its job's outcome keeps it (no second run)."""
+    store = rocketjob.current_store()
+    _register(store, "dead:1", minutes_ago=10)
+    job = MarkedJob.set(destroy_on_complete=False).perform_later()
+    assert _claim_all("dead:1", 1) == [job.id]
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    assert store.reap_zombie_servers(cutoff, "live:2") == ["dead:1"]
+    finish = Finish(job.id or "", "dead:1:1", changes={"state": "completed"})
+    assert store.finish_jobs([finish]) == [job.id]  # the dead host's late outcome
+    assert requeue_adopted(store, "live:2") == 0
+    assert job.reload().completed and CALLS == []

@@ -14,7 +14,9 @@ Documents
 
 Guarantees every store gives
     * Each method is atomic on its own: it happens entirely or not at all.
-    * ``claim_jobs`` never hands one job to two callers.
+    * ``claim_jobs`` never hands one job to two callers; it writes the fields of
+      :func:`rocketjob.state.start_changes`, and ``requeue_jobs`` those of
+      :func:`rocketjob.state.requeue_changes` (the transition table's).
     * Conditional writes (``update_job``, ``delete_job``, ``finish_jobs``) compare and set:
       they apply only when the job is still in one of the expected states (and, where
       given, still owned by the expected worker), so a stale caller cannot overwrite a
@@ -269,10 +271,15 @@ class Store(Protocol):
     def remove_server(self, name: str) -> None:
         """Delete the server document (its jobs are not touched: see requeue_jobs)."""
 
-    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+    def reap_zombie_servers(self, cutoff: dt.datetime, heir: str) -> list[str]:
         """Atomically remove every server whose heartbeat_at is before ``cutoff`` and
-        re-queue its running jobs. Of several callers racing, each zombie is reaped by
-        exactly one. Returns the names reaped by this caller."""
+        hand its running jobs to the server ``heir`` (the caller): their ``server_name``
+        becomes ``heir``, their ``worker_name`` stays, so each job's requeue is still a
+        compare-and-set on the worker that held it. The heir then re-queues them through
+        their lifecycle (:func:`rocketjob.requeue.requeue_adopted`); a heir that dies
+        first has them released with its own jobs. Of several callers racing, each
+        zombie is reaped by exactly one. Returns the names reaped by this caller, in
+        name order. (MongoDB: one write per zombie and one for its jobs.)"""
 
     # -- life cycle -----------------------------------------------------------
     def close(self) -> None:

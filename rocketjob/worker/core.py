@@ -33,6 +33,7 @@ from rocketjob.log import job_context, logger
 from rocketjob.plugins import cron, throttle
 from rocketjob.plugins.dirmon_confine import configure_roots as configure_dirmon_roots
 from rocketjob.recycle import EXIT_RECYCLE
+from rocketjob.requeue import requeue_adopted
 from rocketjob.store import Store, open_store
 from rocketjob.threads import JobThreads
 from rocketjob.worker.claiming import TICK_SECONDS, Claimer
@@ -123,9 +124,12 @@ class Worker:
         )  # fmt: skip
         self.heartbeat = Heartbeat(
             store, clock, config.worker, self.server_name, self._info,
-            on_reaped=self._release_slices,
+            on_reaped=self._after_reap,
             figures_every_beat=self.aio is not None,  # busy slots live in info
         )  # fmt: skip
+        #: Jobs taken over from a reaped zombie may still wait for their requeue (a store
+        #: error stopped it): retried at the next reap.
+        self._adopted_left = False
         self._process = psutil.Process()
         self._next_title = 0.0
         self._next_contain = 0.0
@@ -267,12 +271,18 @@ class Worker:
         except StoreError as exc:
             logger.warning("could not check running jobs", error=str(exc))
 
-    def _release_slices(self, reaped: list[str]) -> None:
-        """After a zombie reap: re-queue the batch slices of the servers reaped, and of
-        any server gone unnoticed."""
+    def _after_reap(self, reaped: list[str]) -> None:
+        """After a zombie reap: re-queue the batch slices of the servers reaped (and of
+        any server gone unnoticed), then the jobs taken over from them, each through its
+        lifecycle (rocketjob.requeue.requeue_adopted). A store error there is raised to
+        the heartbeat, which logs it; the jobs left are retried at the next reap."""
         for name in reaped:
             self.batch.release(self.store, name)
         self.batch.release_orphans(self.store)
+        if reaped or self._adopted_left:
+            self._adopted_left = True
+            requeue_adopted(self.store, self.server_name, self.executor.count_callback_error)
+            self._adopted_left = False
 
     # -- figures, title, logs ---------------------------------------------------------------
     def _info(self) -> dict[str, Any]:

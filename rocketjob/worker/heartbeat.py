@@ -41,7 +41,7 @@ class Heartbeat:
         self.server_name = server_name
         self.info = info
         #: Called after each zombie check with the servers reaped (maybe none): the worker
-        #: re-queues their batch slices.
+        #: re-queues the jobs it took over from them, and their batch slices.
         self.on_reaped = on_reaped
         #: Write ``info`` with every heartbeat, not only the full ones (an event loop's
         #: busy slots are there).
@@ -99,9 +99,10 @@ class Heartbeat:
             return []
 
     def reap_zombies(self) -> None:
-        """Re-queue the jobs of servers whose heartbeat is older than zombie_seconds."""
+        """Remove the servers whose heartbeat is older than zombie_seconds, taking over
+        their running jobs (``on_reaped`` re-queues them)."""
         cutoff = self.clock.now() - dt.timedelta(seconds=self.config.zombie_seconds)
-        reaped = self.store.reap_zombie_servers(cutoff)
+        reaped = self.store.reap_zombie_servers(cutoff, self.server_name)
         for name in reaped:
             logger.warning("zombie server reaped; its jobs re-queued", server=name)
         self.on_reaped(reaped)

@@ -1,16 +1,19 @@
 """``before_requeue`` / ``after_requeue`` run when the runtime re-queues a job: for a
-worker killed with SIGKILL (the supervisor releases its jobs) and for one drained with
-SIGTERM past its ``drain_timeout`` (the worker releases them), with real daemons."""
+worker killed with SIGKILL (the supervisor releases its jobs), for one drained with
+SIGTERM past its ``drain_timeout`` (the worker releases them), and for a dead host's
+job (a live daemon reaps the zombie server and re-queues it), with real daemons."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
-from rocketjob import Job, JobState
+import rocketjob
+from rocketjob import Job, JobState, Server
 from tests.integration.helpers import Daemon, done, lines, started, write_config
 from tests.integration.jobs import RequeueMarkJob
 from tests.support import wait_until
@@ -66,3 +69,37 @@ def test_requeue_callbacks_run_for_a_job_left_running_at_the_drain_deadline(
     assert job.state == JobState.QUEUED and job.worker_name is None
     assert job.requeue_callbacks == 1
     assert Job.counts_by_state() == {"queued": 1}
+
+
+@pytest.mark.every_store(zombie_seconds=2)
+def test_requeue_callbacks_run_for_a_dead_hosts_job_reaped_by_a_live_daemon(
+    tmp_path: Path, url: str, daemons: list[Daemon]
+) -> None:
+    """A host that died (its server document's heartbeat ten minutes old) holding a
+    running job: a live daemon reaps it, re-queues the job through its lifecycle (the
+    callbacks run in its worker process), then runs it."""
+    ran = tmp_path / "ran.txt"
+    store = rocketjob.current_store()
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    store.register_server({
+        "name": "deadhost:4242", "host": "deadhost", "pid": 4242, "state": "running",
+        "started_at": long_ago, "heartbeat_at": long_ago, "threads": 1, "busy": 1,
+        "info": {}, "commands": [],
+    })  # fmt: skip
+    job = RequeueMarkJob.set(destroy_on_complete=False).perform_later(str(ran), "stranded", 0.0)
+    now = dt.datetime.now(dt.UTC)
+    (claimed,) = store.claim_jobs(["deadhost:4242:1"], [RequeueMarkJob._job_class_path], now)
+    assert claimed["id"] == job.id and job.reload().running
+    config = write_config(tmp_path / "rj.toml", url, {"processes": 1}, {"threads": 1})
+    daemons.append(daemon := Daemon(config))
+    wait_until(lambda: done(ran, "stranded"), timeout=15)
+    (worker,) = daemon.workers()
+    assert _callbacks(ran, "stranded") == [
+        ["before_requeue", str(worker), "running"],
+        ["after_requeue", str(worker), "queued"],
+    ]
+    wait_until(lambda: job.reload().completed)
+    assert job.requeue_callbacks == 1 and job.failure_count == 0
+    assert started(ran, "stranded") == worker  # run once, by the live daemon
+    assert [server.pid for server in Server.all()] == [worker]
+    assert daemon.stop() == 0

@@ -90,12 +90,13 @@ def claim_until_empty(url: str, server: str, batch: int, start_at: float) -> lis
         store.close()
 
 
-def reap(url: str, cutoff: dt.datetime, start_at: float) -> list[str]:
-    """In another process: reap zombie servers at the common start; the names reaped."""
+def reap(url: str, cutoff: dt.datetime, start_at: float, heir: str) -> list[str]:
+    """In another process: reap zombie servers for ``heir`` at the common start; the
+    names reaped."""
     store = open_store(url)
     try:
         wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)  # common start
-        return store.reap_zombie_servers(cutoff)
+        return store.reap_zombie_servers(cutoff, heir)
     finally:
         store.close()
 

@@ -21,6 +21,7 @@ from rocketjob.errors import StoreError, ValidationError
 from rocketjob.ids import new_id
 from rocketjob.store import Finish, JobQuery, Store
 from rocketjob.store.base import JobBatch
+from rocketjob.store.slices import server_of
 from tests.support import wait_until
 
 from .conftest import StoreEnv, spawn_pool
@@ -564,20 +565,56 @@ def test_heartbeat_returns_and_clears_commands(store: Store) -> None:
     assert store.heartbeat_server("nobody:0", {"heartbeat_at": beat}) is None
 
 
-def test_reap_zombie_servers_requeues_their_jobs(store: Store) -> None:
+def test_reap_zombie_servers_hands_their_running_jobs_to_the_heir(store: Store) -> None:
     now = utcnow()
     old = now - dt.timedelta(minutes=5)
     for name, beat in (("dead:1", old), ("dead:2", old), ("live:3", now)):
         store.register_server(server_doc(name, heartbeat_at=beat))
-    store.insert_jobs([job_doc() for _ in range(4)])
+    store.insert_jobs([job_doc() for _ in range(5)])
     store.claim_jobs(["dead:1:t0", "dead:1:t1"], [CLASS], now)
     store.claim_jobs(["live:3:t0"], [CLASS], now)
     store.claim_jobs(["dead:2:t0"], [CLASS], now)
-    assert store.reap_zombie_servers(now - dt.timedelta(minutes=1)) == ["dead:1", "dead:2"]
+    assert store.reap_zombie_servers(now - dt.timedelta(minutes=1), "live:3") == [
+        "dead:1",
+        "dead:2",
+    ]
     assert [server["name"] for server in store.list_servers()] == ["live:3"]
-    assert store.count_jobs() == {"queued": 3, "running": 1}
-    assert store.find_jobs(JobQuery(states=["running"]))[0]["server_name"] == "live:3"
-    assert store.reap_zombie_servers(now - dt.timedelta(minutes=1)) == []
+    assert store.count_jobs() == {"queued": 1, "running": 4}  # the heir re-queues them
+    owners = {
+        doc["worker_name"]: (doc["server_name"], doc["state"])
+        for doc in store.find_jobs(JobQuery(states=["running"]))
+    }
+    assert owners == {
+        "dead:1:t0": ("live:3", "running"),  # the worker is kept: its requeue compares it
+        "dead:1:t1": ("live:3", "running"),
+        "dead:2:t0": ("live:3", "running"),
+        "live:3:t0": ("live:3", "running"),
+    }
+    assert store.reap_zombie_servers(now - dt.timedelta(minutes=1), "live:3") == []
+
+
+def test_claim_and_requeue_write_the_transition_tables_fields(store: Store) -> None:
+    """The claim writes rocketjob.state.start_changes and nothing else; requeue_jobs
+    writes rocketjob.state.requeue_changes (the stores render their statements from
+    them)."""
+    from rocketjob import state
+
+    now = utcnow()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # MongoDB keeps ms
+    queued = job_doc()
+    store.insert_jobs([queued])
+    before = store.get_job(queued["id"])
+    assert before is not None
+    (claimed,) = store.claim_jobs(["h:1:t0"], [CLASS], now)
+    changed = {name for name in claimed if claimed[name] != before[name]}
+    start = state.start_changes(now, "h:1", "h:1:t0")
+    assert changed == set(start)
+    assert {name: claimed[name] for name in start} == start
+    assert store.requeue_jobs("h:1") == 1
+    requeued = store.get_job(queued["id"])
+    assert requeued is not None
+    assert {name: requeued[name] for name in state.requeue_changes()} == state.requeue_changes()
+    assert requeued == before
 
 
 def test_reap_zombie_servers_once_each_under_concurrency(store_env: StoreEnv, store: Store) -> None:
@@ -593,16 +630,21 @@ def test_reap_zombie_servers_once_each_under_concurrency(store_env: StoreEnv, st
     start_at = time.time() + 4.0
     stores = [store_env.open() for _ in range(3)]
     with spawn_pool(2) as procs, ThreadPoolExecutor(3) as threads:
-        futures = [procs.submit(reap, store_env.url, cutoff, start_at) for _ in range(2)]
+        futures = [
+            procs.submit(reap, store_env.url, cutoff, start_at, f"heir:{i}") for i in range(2)
+        ]
 
-        def in_thread(s: Store) -> list[str]:
+        def in_thread(s: Store, heir: str) -> list[str]:
             wait_until(lambda: time.time() >= start_at, timeout=60, interval=0.001)
-            return s.reap_zombie_servers(cutoff)
+            return s.reap_zombie_servers(cutoff, heir)
 
-        futures += [threads.submit(in_thread, s) for s in stores]
+        futures += [threads.submit(in_thread, s, f"heir:{i}") for i, s in enumerate(stores, 2)]
         results = [future.result(timeout=120) for future in futures]
     counts = Counter(name for names in results for name in names)
     assert sorted(counts) == sorted(zombies)
     assert max(counts.values()) == 1
-    assert store.count_jobs() == {"queued": 24}
+    heir_of = {name: f"heir:{i}" for i, names in enumerate(results) for name in names}
+    running = store.find_jobs(JobQuery(states=["running"], limit=None))
+    assert len(running) == 24  # every job taken over by the one heir that reaped its server
+    assert all(doc["server_name"] == heir_of[server_of(doc["worker_name"])] for doc in running)
     assert [server["name"] for server in store.list_servers()] == ["live:99"]

@@ -31,6 +31,7 @@ from pymongo.errors import (
 )
 
 from rocketjob.errors import ValidationError
+from rocketjob.state import requeue_changes, start_changes
 from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
@@ -50,7 +51,7 @@ from rocketjob.store.mongodb.wakeup import Wakeups
 from rocketjob.store.mongodb.web import MongoMissionControl, job_filter
 
 _MAX_COMMANDS = 1_000_000  # $slice needs a count: more than any list of pending commands
-_REQUEUE = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
+_REQUEUE = requeue_changes()  # the bulk requeue's write, from the transition table
 
 
 class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
@@ -188,8 +189,7 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
         server = worker_names[0].rsplit(":", 1)[0]
         claimed = []
         for worker in worker_names:
-            changes = {"state": "running", "started_at": now, "server_name": server,
-                       "worker_name": worker}  # fmt: skip
+            changes = start_changes(now, server, worker)
             raw = self._jobs.find_one_and_update(
                 where,
                 {"$set": to_sets(changes)},
@@ -291,9 +291,11 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
         self._servers.delete_one({"_id": name})
 
     @translated
-    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+    def reap_zombie_servers(self, cutoff: dt.datetime, heir: str) -> list[str]:
         """``find_one_and_delete`` per zombie: of racing callers, exactly one gets each
-        document and re-queues its jobs."""
+        document and hands its running jobs to ``heir``. Two writes (no multi-document
+        transaction here): a caller killed between them leaves the jobs running under the
+        removed server's name."""
         reaped = []
         where = time_filter("heartbeat_at", "$lt", cutoff)
         deadline = time.monotonic() + 30.0
@@ -302,7 +304,9 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
             if raw is None:
                 break
             reaped.append(raw["_id"])
-            self.requeue_jobs(raw["_id"])
+            self._jobs.update_many(
+                {"state": "running", "server_name": raw["_id"]}, {"$set": {"server_name": heir}}
+            )
         return sorted(reaped)
 
     # -- life cycle ------------------------------------------------------------------------

@@ -30,11 +30,12 @@ from collections.abc import Collection, Sequence
 from pymongo import ASCENDING, ReturnDocument
 
 import rocketjob.store.limits as lim
+from rocketjob.state import requeue_changes, start_changes
 from rocketjob.store.base import ClaimLimit, JobDoc
 from rocketjob.store.mongodb.connection import Docs
 from rocketjob.store.mongodb.docs import job_from_bson, time_filter, to_sets
 
-_QUEUED = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
+_QUEUED = requeue_changes()  # a claim given back: as a requeue writes it
 
 
 def token_of(doc: JobDoc) -> str:
@@ -105,8 +106,7 @@ class Throttle:
             "job_class": {"$in": classes},
             "$or": [{"run_at": None}, *time_filter("run_at", "$lte", now)["$or"]],
         }
-        changes = {"state": "running", "started_at": now,
-                   "server_name": worker.rsplit(":", 1)[0], "worker_name": worker}  # fmt: skip
+        changes = start_changes(now, worker.rsplit(":", 1)[0], worker)
         raw = self._jobs.find_one_and_update(
             where, {"$set": to_sets(changes)},
             sort=[("priority", ASCENDING), ("_id", ASCENDING)],

@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from rocketjob import state
 from rocketjob.store.postgres.schema import JOB_COLUMN_TYPES, JOB_COLUMNS
+
+#: The state the claim writes (``start``'s target in rocketjob.state), as a literal; the
+#: other fields of rocketjob.state.start_changes are the claim's parameters.
+STARTED = sql.Literal(state.start_changes(None, None, None)["state"])
 
 #: The claim walks the partial claim index ``(priority, id) WHERE state = 'queued'`` in
 #: order and stops after ``limit`` rows: 0.05 ms whatever the queue's length. The pick
@@ -44,7 +49,7 @@ _PICK = (
     'picked AS (SELECT c.id COLLATE "C" AS id, c.priority'
     " FROM {schema}.rocketjob_claimable(%(classes)s::text[], %(now)s, {limit}) AS c),"
     " numbered AS (SELECT id, row_number() OVER (ORDER BY priority, id) AS n FROM picked),"
-    " claimed AS (UPDATE {jobs} AS j SET state = 'running', started_at = %(now)s,"
+    " claimed AS (UPDATE {jobs} AS j SET state = {started}, started_at = %(now)s,"
     " server_name = %(server)s, worker_name = (%(workers)s::text[])[numbered.n]"
     " FROM numbered WHERE j.id = numbered.id RETURNING {cols}, numbered.n)"
 )
@@ -52,6 +57,19 @@ _DESTROY = (
     "DELETE FROM {jobs} AS j USING unnest(%(ids)s::text[], %(owners)s::text[]) AS f(id, owner)"
     " WHERE j.id = f.id AND j.worker_name = f.owner AND j.state = 'running' RETURNING j.id"
 )
+
+
+def _requeue(jobs: sql.Composable) -> sql.Composed:
+    """The bulk requeue of a server's running jobs, rendered from the transition table
+    (rocketjob.state.requeue_changes): ``state = 'queued', worker_name = NULL, ...``."""
+    sets = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Literal(value))
+        for name, value in state.requeue_changes().items()
+    )
+    (source,) = state.sources("requeue")
+    return sql.SQL("UPDATE {} SET {} WHERE state = {} AND server_name = %s").format(
+        jobs, sets, sql.Literal(str(source))
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,7 @@ class Statements:
     claim: str
     destroy: str
     destroy_and_claim: str
+    requeue: str
     _sized: dict[tuple[str, int], str] = field(default_factory=dict, compare=False, repr=False)
 
     def claim_for(self, limit: int) -> str:
@@ -113,7 +132,7 @@ def build(jobs: sql.Composable, channel: str, schema: sql.Composable) -> Stateme
     ).format(jobs=jobs, names=names, shared=shared, notify=notify)
     limit = sql.SQL("{limit}")  # kept as a slot in the rendered text
     claim = sql.SQL("WITH " + _PICK + " SELECT * FROM claimed").format(
-        jobs=jobs, cols=cols, limit=limit, schema=schema
+        jobs=jobs, cols=cols, limit=limit, schema=schema, started=STARTED
     )
     destroy = sql.SQL(_DESTROY).format(jobs=jobs)
     # Done ids come back as rows with n = 0 and only the id set (UNION ALL: json has no
@@ -124,7 +143,7 @@ def build(jobs: sql.Composable, channel: str, schema: sql.Composable) -> Stateme
     both = sql.SQL(
         "WITH done AS (" + _DESTROY + "), " + _PICK + " SELECT * FROM claimed"
         " UNION ALL SELECT {nulls}, 0 FROM done AS d"
-    ).format(jobs=jobs, cols=cols, nulls=nulls, limit=limit, schema=schema)
+    ).format(jobs=jobs, cols=cols, nulls=nulls, limit=limit, schema=schema, started=STARTED)
     return Statements(
         insert_one=one.as_string(),
         insert_many=many.as_string(),
@@ -132,4 +151,5 @@ def build(jobs: sql.Composable, channel: str, schema: sql.Composable) -> Stateme
         claim=claim.as_string(),
         destroy=destroy.as_string(),
         destroy_and_claim=both.as_string(),
+        requeue=_requeue(jobs).as_string(),
     )

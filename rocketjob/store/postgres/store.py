@@ -304,16 +304,10 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
                 done += [row[0] for row in conn.execute(self._sql.destroy, params).fetchall()]
         return done
 
-    def _requeue_sql(self) -> sql.Composed:
-        return sql.SQL(
-            "UPDATE {} SET state = 'queued', worker_name = NULL, server_name = NULL, "
-            "started_at = NULL WHERE state = 'running' AND server_name = ANY(%s)"
-        ).format(self._jobs)
-
     @_translated
     def requeue_jobs(self, server_name: str) -> int:
         with self._transaction() as conn:
-            count = conn.execute(self._requeue_sql(), ([server_name],)).rowcount
+            count = conn.execute(self._sql.requeue, (server_name,)).rowcount
             if count:
                 self._notify(conn)
         return count
@@ -382,20 +376,18 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
             conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(self._servers), (name,))
 
     @_translated
-    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+    def reap_zombie_servers(self, cutoff: dt.datetime, heir: str) -> list[str]:
         """One statement: the DELETE takes each zombie's row lock, so of racing callers
-        exactly one deletes (and re-queues) it; the others skip the vanished row."""
+        exactly one deletes it (and hands its running jobs to ``heir``); the others skip
+        the vanished row."""
         statement = sql.SQL(
             "WITH dead AS (DELETE FROM {servers} WHERE heartbeat_at < %s RETURNING name),"
-            " requeued AS (UPDATE {jobs} SET state = 'queued', worker_name = NULL,"
-            " server_name = NULL, started_at = NULL WHERE state = 'running'"
-            " AND server_name IN (SELECT name FROM dead) RETURNING id)"
-            " SELECT name, (SELECT count(*) FROM requeued) FROM dead ORDER BY name"
+            " adopted AS (UPDATE {jobs} SET server_name = %s WHERE state = 'running'"
+            " AND server_name IN (SELECT name FROM dead))"
+            " SELECT name FROM dead ORDER BY name"
         ).format(servers=self._servers, jobs=self._jobs)
-        with self._transaction() as conn:
-            rows = conn.execute(statement, (cutoff,)).fetchall()
-            if any(row[1] for row in rows):
-                self._notify(conn)
+        with self._single() as conn:
+            rows = conn.execute(statement, (cutoff, heir)).fetchall()
         return [row[0] for row in rows]
 
     # -- life cycle ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import rocketjob.store.limits as lim
 import rocketjob.store.postgres.schema as schema
 from rocketjob.store.base import ClaimLimit, JobDoc
 from rocketjob.store.postgres.connection import Conn, Database
+from rocketjob.store.postgres.sql import STARTED
 
 
 class Throttle:
@@ -95,11 +96,11 @@ class Throttle:
         self, conn: Conn, ids: list[str], worker_names: Sequence[str], now: dt.datetime
     ) -> list[JobDoc]:
         statement = sql.SQL(
-            "UPDATE {jobs} AS j SET state = 'running', started_at = %(now)s,"
+            "UPDATE {jobs} AS j SET state = {started}, started_at = %(now)s,"
             " server_name = %(server)s, worker_name = (%(workers)s::text[])[p.n]"
             " FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS p(id, n)"
             " WHERE j.id = p.id RETURNING {cols}, p.n"
-        ).format(jobs=self._db.jobs, cols=self._db.job_cols("j"))
+        ).format(jobs=self._db.jobs, cols=self._db.job_cols("j"), started=STARTED)
         params = {"now": now, "server": worker_names[0].rsplit(":", 1)[0],
                   "workers": list(worker_names), "ids": ids}  # fmt: skip
         rows = conn.execute(statement, params).fetchall()

@@ -17,7 +17,13 @@ from typing import Any
 
 import rocketjob.store.limits as lim
 from rocketjob.store.base import ClaimLimit, Finish
-from rocketjob.store.sqlite.rows import JOB_COLUMNS, placeholders, to_column, to_micros
+from rocketjob.store.sqlite.rows import (
+    JOB_COLUMNS,
+    STARTED,
+    placeholders,
+    to_column,
+    to_micros,
+)
 
 
 def claim(
@@ -111,11 +117,12 @@ def _claim_rows(
     now_us: int | None,
 ) -> list[Any]:
     """Move ``ids`` to running, naming the i-th job's worker ``worker_names[i]``, in one
-    UPDATE ... RETURNING; the rows come back in ``ids`` order."""
+    UPDATE ... RETURNING; the rows come back in ``ids`` order. It writes the fields of
+    rocketjob.state.start_changes, the state taken from there."""
     cases = " ".join("WHEN ? THEN ?" for _ in ids)
     pairs = [value for pair in zip(ids, worker_names, strict=False) for value in pair]
     rows = conn.execute(
-        f"UPDATE jobs SET state = 'running', started_at = ?, server_name = ?, "
+        f"UPDATE jobs SET state = {STARTED}, started_at = ?, server_name = ?, "
         f"worker_name = CASE id {cases} END "
         f"WHERE id IN ({placeholders(len(ids))}) AND state = 'queued' "
         f"RETURNING {', '.join(JOB_COLUMNS)}",

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from rocketjob import codec
+from rocketjob import codec, state
 from rocketjob.store.base import SERVER_FIELDS, JobBatch, JobDoc, JobQuery, ServerDoc
 from rocketjob.store.job_fields import JOB_FIELDS, Kind, fields_of
 
@@ -25,10 +25,28 @@ TIME_COLUMNS = fields_of(Kind.TIME)  # integer microseconds since the epoch
 JSON_COLUMNS = fields_of(Kind.DATA, Kind.DOC)  # text written by rocketjob.codec
 BOOL_COLUMNS = fields_of(Kind.BOOL)  # 0 or 1
 SERVER_COLUMNS = tuple(SERVER_FIELDS)
-REQUEUE = (
-    "UPDATE jobs SET state = 'queued', worker_name = NULL, server_name = NULL, "
-    "started_at = NULL WHERE state = 'running' AND server_name = ?"
-)
+
+
+def sql_literal(value: str | None) -> str:
+    """A constant of the transition table (a state, or None) as an SQL literal."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _requeue() -> str:
+    """The bulk requeue of a server's running jobs, rendered from the transition table
+    (rocketjob.state.requeue_changes): ``state = 'queued', worker_name = NULL, ...``."""
+    sets = ", ".join(
+        f"{name} = {sql_literal(value)}" for name, value in state.requeue_changes().items()
+    )
+    (source,) = state.sources("requeue")
+    return f"UPDATE jobs SET {sets} WHERE state = {sql_literal(source)} AND server_name = ?"
+
+
+REQUEUE = _requeue()
+#: A reaped zombie's running jobs handed to the reaping server (Store.reap_zombie_servers).
+ADOPT = "UPDATE jobs SET server_name = ? WHERE state = 'running' AND server_name = ?"
+#: The state the claim writes (``start``'s target), as an SQL literal.
+STARTED = sql_literal(state.start_changes(None, None, None)["state"])
 
 
 def to_micros(value: dt.datetime | None) -> int | None:

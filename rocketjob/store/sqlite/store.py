@@ -38,6 +38,7 @@ from rocketjob.store.sqlite.connection import Database
 from rocketjob.store.sqlite.dirmon import Dirmon
 from rocketjob.store.sqlite.enqueue import EnqueueCommitter
 from rocketjob.store.sqlite.rows import (
+    ADOPT,
     JOB_COLUMNS,
     REQUEUE,
     SERVER_COLUMNS,
@@ -261,22 +262,24 @@ class SQLiteStore(SQLiteMissionControl, BatchSlices, DirmonEntries):
     def remove_server(self, name: str) -> None:
         self._db.write(lambda conn: conn.execute("DELETE FROM servers WHERE name = ?", (name,)))
 
-    def reap_zombie_servers(self, cutoff: dt.datetime) -> list[str]:
+    def reap_zombie_servers(self, cutoff: dt.datetime, heir: str) -> list[str]:
+        """One write transaction (SQLite has one writer at a time: of racing callers, the
+        first takes every zombie, the others find none)."""
+
         def run(conn: sqlite3.Connection) -> list[str]:
             names = [
                 row[0]
                 for row in conn.execute(
-                    "SELECT name FROM servers WHERE heartbeat_at < ?", (to_micros(cutoff),)
+                    "SELECT name FROM servers WHERE heartbeat_at < ? ORDER BY name",
+                    (to_micros(cutoff),),
                 )
             ]
             for name in names:
-                conn.execute(REQUEUE, (name,))
+                conn.execute(ADOPT, (heir, name))
                 conn.execute("DELETE FROM servers WHERE name = ?", (name,))
             return names
 
         names: list[str] = self._db.write(run)
-        if names:
-            self._wakeups.nudge()
         return names
 
     def delete_jobs(self, states: Collection[str], finished_before: dt.datetime, limit: int) -> int:
