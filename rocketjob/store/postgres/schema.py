@@ -133,6 +133,12 @@ ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS trace_context jsonb
 ALTER TABLE {schema}.rocketjob_jobs ADD COLUMN IF NOT EXISTS crash_count integer NOT NULL
     DEFAULT 0
 """,
+    # 8: the claim's pick is planned once per connection, not on every call (see
+    # postgres/sql.py: with statistics, the plan cache re-planned it for each claim)
+    8: """
+ALTER FUNCTION {schema}.rocketjob_claimable(text[], timestamptz, integer)
+    SET plan_cache_mode = force_generic_plan
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -42,6 +42,11 @@ STARTED = sql.Literal(state.start_changes(None, None, None)["state"])
 #: hides the filter's selectivity, ``LIMIT (SELECT n)``: both tried), and a per-class
 #: LATERAL would lock ``limit`` rows per class. The function's plan is cached per
 #: connection (PL/pgSQL), and the rows it locks stay locked until the statement ends.
+#: Its LIMIT is the parameter ``n``: with statistics, a custom plan for ``n`` = 10 looks
+#: far cheaper than the generic plan (which expects an unknown LIMIT to take 10 % of the
+#: queue), so the plan cache re-planned the pick on every claim (server CPU 43 against
+#: 34 µs per job, ``bench.drain_cost store``); migration 8 sets ``plan_cache_mode =
+#: force_generic_plan`` on the function, and the generic plan is the same index walk.
 #:
 #: The LIMIT is a literal, one statement text per claim size (at most ``threads`` of
 #: them, each prepared).
