@@ -1,7 +1,9 @@
 """Group commit: callers that write at about the same time share one transaction.
 
 Two writers use it: a worker's job outcomes (:class:`rocketjob.executor.GroupCommitter`)
-and the SQLite store's enqueues (:mod:`rocketjob.store.sqlite.enqueue`). A commit waits
+and the enqueues of the SQLite and PostgreSQL stores (:class:`GroupInserts`, with
+:mod:`rocketjob.store.sqlite.enqueue` and :mod:`rocketjob.store.postgres.enqueue` saying
+how each writes a batch). A commit waits
 for the disk (an ``fdatasync`` of the WAL, about 0.1 ms on the development VM) or for a
 round trip to the database server, so callers queueing for one commit each would each
 wait for every commit before theirs; sharing one costs about as much as one of them.
@@ -243,4 +245,56 @@ class GroupCommit(Generic[T]):
             leader.signal()
 
 
-__all__ = ["GroupCommit", "Slot"]
+class GroupInserts(Generic[T]):
+    """Concurrent inserts of one store written in shared transactions: what the SQLite
+    and PostgreSQL enqueues share. A subclass says how one caller's item is written alone
+    (:meth:`write_one`: the store's usual insert) and how the items of several callers
+    are written together (:meth:`write_many`: it sets the ``error`` of each caller whose
+    own item failed, so one caller's duplicate fails only that caller)."""
+
+    def __init__(self) -> None:
+        self._group: GroupCommit[T] = GroupCommit(self._write_batch)
+
+    @property
+    def transactions(self) -> int:
+        """Transactions written (for tests and benchmarks)."""
+        return self._group.transactions
+
+    @property
+    def largest(self) -> int:
+        """The most callers one transaction held."""
+        return self._group.largest
+
+    @property
+    def queued(self) -> int:
+        """Callers waiting for the transaction that will write their items."""
+        return self._group.pending
+
+    def insert(self, item: T) -> None:
+        """Store ``item`` (one caller's, all or none); return once committed. Raises the
+        item's error."""
+        self._group.submit(item)
+
+    def write_batch(self, batch: list[Slot[T]]) -> None:
+        """One transaction for ``batch``; sets each slot's outcome (error None: stored)."""
+        self._group.write_batch(batch)
+
+    def write_one(self, item: T) -> None:
+        """Write one caller's ``item`` on its own (raise its error)."""
+        raise NotImplementedError
+
+    def write_many(self, batch: list[Slot[T]]) -> None:
+        """Write the items of ``batch`` in one transaction, setting the ``error`` of each
+        slot whose own item failed; raise when the whole transaction failed."""
+        raise NotImplementedError
+
+    def _write_batch(self, batch: list[Slot[T]]) -> None:
+        if len(batch) == 1:
+            self.write_one(batch[0].item)
+        else:
+            self.write_many(batch)
+        for slot in batch:
+            slot.written = slot.error is None
+
+
+__all__ = ["GroupCommit", "GroupInserts", "Slot"]

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Any
 
 from rocketjob.ids import new_id
-from rocketjob.store import JobDoc, ServerDoc, open_store
+from rocketjob.store import JobDoc, ServerDoc, Store, open_store
 from tests.support import wait_until
 
 CLASS = "app.jobs.ImportJob"
@@ -126,3 +127,24 @@ def claim_limited(url: str, server: str, limit: int, start_at: float) -> list[st
         return claimed
     finally:
         store.close()
+
+
+def enqueue_concurrently(store: Store, threads: int, per_thread: int) -> list[str]:
+    """``threads`` threads, started together, each enqueue ``per_thread`` jobs one at a
+    time (a threaded web server's pattern); the ids of every job, each stored once."""
+    ids: list[list[str]] = [[] for _ in range(threads)]
+    start = threading.Barrier(threads)
+
+    def enqueue(n: int) -> None:
+        start.wait()
+        for _ in range(per_thread):
+            doc = job_doc()
+            store.insert_jobs([doc])
+            ids[n].append(doc["id"])
+
+    workers = [threading.Thread(target=enqueue, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return [job_id for chunk in ids for job_id in chunk]

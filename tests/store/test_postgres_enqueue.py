@@ -4,9 +4,8 @@ statements, and a caller's duplicate singleton fails only that caller."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,10 +15,10 @@ from rocketjob.errors import DuplicateJob
 from rocketjob.group_commit import Slot
 from rocketjob.store.base import JobDoc
 from rocketjob.store.postgres import PostgresStore
-from rocketjob.store.sqlite.enqueue import Rows
+from rocketjob.store.postgres.enqueue import Docs
 
 from .conftest import POSTGRES_URL, make_env, require_service
-from .helpers import job_doc
+from .helpers import enqueue_concurrently, job_doc
 
 
 @pytest.fixture
@@ -38,22 +37,7 @@ def store(tmp_path: Any) -> Iterator[PostgresStore]:
 
 def test_concurrent_enqueues_are_all_stored_in_shared_statements(store: PostgresStore) -> None:
     threads, per_thread = 8, 60
-    ids: list[list[str]] = [[] for _ in range(threads)]
-    start = threading.Barrier(threads)
-
-    def enqueue(n: int) -> None:
-        start.wait()
-        for _ in range(per_thread):
-            doc = job_doc()
-            store.insert_jobs([doc])
-            ids[n].append(doc["id"])
-
-    workers = [threading.Thread(target=enqueue, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    every = [job_id for chunk in ids for job_id in chunk]
+    every = enqueue_concurrently(store, threads, per_thread)
     assert len(set(every)) == threads * per_thread
     assert store.count_jobs() == {"queued": threads * per_thread}
     assert all(store.get_job(job_id) is not None for job_id in every[::7])
@@ -62,9 +46,10 @@ def test_concurrent_enqueues_are_all_stored_in_shared_statements(store: Postgres
     assert committer.transactions < threads * per_thread
 
 
-def _slot(*docs: JobDoc) -> Slot[Rows]:
+def _slot(*docs: JobDoc) -> Slot[Docs]:
     """One caller's queued documents, as the group commit holds them."""
-    return Slot(cast(Rows, list(docs)))
+    slot: Slot[Docs] = Slot(list(docs))
+    return slot
 
 
 def test_one_callers_duplicate_singleton_fails_only_that_caller(store: PostgresStore) -> None:
@@ -78,7 +63,7 @@ def test_one_callers_duplicate_singleton_fails_only_that_caller(store: PostgresS
     assert first.error is None and third.error is None
     assert isinstance(duplicate.error, psycopg.errors.UniqueViolation)
     assert store.count_jobs() == {"queued": 4}  # the singleton, two of first, one of third
-    assert store.get_job(cast(JobDoc, duplicate.item[0])["id"]) is None
+    assert store.get_job(duplicate.item[0]["id"]) is None
 
 
 def test_a_duplicate_singleton_enqueue_raises_duplicate_job(store: PostgresStore) -> None:

@@ -18,7 +18,7 @@ from rocketjob.group_commit import Slot
 from rocketjob.store.sqlite import SQLiteStore
 from rocketjob.store.sqlite.enqueue import EnqueueCommitter, Rows
 from rocketjob.store.sqlite.rows import job_to_row
-from store.helpers import job_doc
+from store.helpers import enqueue_concurrently, job_doc
 from tests.support import wait_until
 
 
@@ -40,22 +40,7 @@ def _entry(*docs: dict[str, Any]) -> Slot[Rows]:
 
 def test_concurrent_enqueues_are_all_stored_in_shared_commits(store: SQLiteStore) -> None:
     threads, per_thread = 8, 150
-    ids: list[list[str]] = [[] for _ in range(threads)]
-    start = threading.Barrier(threads)
-
-    def enqueue(n: int) -> None:
-        start.wait()
-        for _ in range(per_thread):
-            doc = job_doc()
-            store.insert_jobs([doc])
-            ids[n].append(doc["id"])
-
-    workers = [threading.Thread(target=enqueue, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    every = [job_id for chunk in ids for job_id in chunk]
+    every = enqueue_concurrently(store, threads, per_thread)
     assert store.count_jobs() == {"queued": threads * per_thread}
     assert all(store.get_job(job_id) is not None for job_id in every[:: threads * 5])
     committer = store._enqueues

@@ -5,8 +5,7 @@ transactions that sent a NOTIFY (a database-wide lock held from before the commi
 flush to its end), so threads of one process that enqueue one job each at the same
 time (a threaded web server) queued for one flush each: 8 threads enqueued no faster
 than one (docs/performance.md, many threads enqueueing). Instead, as on the SQLite
-store (:mod:`rocketjob.store.sqlite.enqueue`, whose hand-over this reuses: the mechanism is
-:mod:`rocketjob.group_commit`): the first
+store (the mechanism both use is :class:`rocketjob.group_commit.GroupInserts`): the first
 thread to arrive writes its jobs; threads arriving meanwhile queue theirs, and the next
 of them writes everything queued in ONE statement (rows and one NOTIFY), one commit.
 
@@ -20,49 +19,42 @@ store's usual single statement.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 
-from rocketjob.group_commit import Slot
+from rocketjob.group_commit import GroupInserts, Slot
 from rocketjob.store.base import JobDoc
-from rocketjob.store.sqlite.enqueue import EnqueueCommitter, Rows
 
 #: Runs ``insert(conn, docs)`` on a pooled autocommit connection (``store._single``).
 Insert = Callable[[Any, Sequence[JobDoc]], None]
+#: One caller's job documents: all or none of them are stored.
+Docs = Sequence[JobDoc]
 
 
-class PostgresEnqueues(EnqueueCommitter):
+class PostgresEnqueues(GroupInserts[Docs]):
     """Writes concurrent ``insert_jobs`` calls (without ``connection=``) of one store in
     shared statements."""
 
     def __init__(self, single: Callable[[], Any], insert: Insert) -> None:
+        super().__init__()
         self._single = single
         self._insert = insert
-        super().__init__(self._run, lambda exc: exc)
 
-    def _run(self, fn: Callable[[Any], None], one_statement: bool = False) -> None:
-        """``fn(conn)`` on a pooled autocommit connection."""
-        with self._single() as conn:
-            fn(conn)
-
-    def _write_rows(self, rows: Sequence[Any]) -> None:
+    def write_one(self, item: Docs) -> None:
         """One caller's jobs: the store's usual single statement."""
-        self._run(lambda conn: self._insert(conn, rows))
+        with self._single() as conn:
+            self._insert(conn, item)
 
-    def _insert_each(self, conn: Any, batch: list[Slot[Rows]]) -> None:
+    def write_many(self, batch: list[Slot[Docs]]) -> None:
         """Every queued caller's jobs in one statement; after a unique-key failure (none
         of it stored), each caller's on its own, so only the duplicate's caller fails."""
-        try:
-            self._insert(conn, [doc for entry in batch for doc in _docs(entry)])
-        except psycopg.errors.UniqueViolation:
-            for entry in batch:
-                try:
-                    self._insert(conn, _docs(entry))
-                except psycopg.errors.UniqueViolation as exc:
-                    entry.error = exc
-
-
-def _docs(entry: Slot[Rows]) -> Sequence[JobDoc]:
-    """The job documents a caller queued (the SQLite committer calls them rows)."""
-    return cast(Sequence[JobDoc], entry.item)
+        with self._single() as conn:
+            try:
+                self._insert(conn, [doc for slot in batch for doc in slot.item])
+            except psycopg.errors.UniqueViolation:
+                for slot in batch:
+                    try:
+                        self._insert(conn, slot.item)
+                    except psycopg.errors.UniqueViolation as exc:
+                        slot.error = exc

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import psycopg
@@ -98,7 +98,7 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
             with self._single() as conn:
                 self._insert_now(conn, docs)
         else:  # concurrent enqueues of this process share a statement (postgres/enqueue.py)
-            self._enqueues.insert(cast(Any, docs))
+            self._enqueues.insert(docs)
 
     def _insert_now(self, conn: Conn, docs: Sequence[JobDoc]) -> None:
         """One statement (rows + NOTIFY): atomic on an autocommit connection, part of the

@@ -6,14 +6,14 @@ time (a threaded web server) would queue for one fsync per job. Instead the firs
 to arrive writes its rows; threads arriving while it writes queue theirs, and the next of
 them writes everything queued in one transaction, one fsync for all.
 
-The leader/follower mechanism is :class:`rocketjob.group_commit.GroupCommit` (shared with
-the worker's job outcomes); this module says how a batch of enqueues is written. Each
-caller's rows stay all or none on their own: when a transaction holds several callers,
-each gets a ``SAVEPOINT``, so a duplicate singleton fails only its own caller. When the
-transaction itself fails, or the writing thread is interrupted, every caller in it gets
-an error; a caller interrupted while it waits withdraws its rows (see GroupCommit). A lone
-enqueue is one plain transaction, and a lone enqueue of one job is a single INSERT in
-SQLite's implicit one.
+The leader/follower mechanism is :class:`rocketjob.group_commit.GroupInserts` (shared with
+the PostgreSQL enqueues, on the worker outcomes' :class:`~rocketjob.group_commit.GroupCommit`);
+this module says how a batch of enqueues is written. Each caller's rows stay all or none
+on their own: when a transaction holds several callers, each gets a ``SAVEPOINT``, so a
+duplicate singleton fails only its own caller. When the transaction itself fails, or the
+writing thread is interrupted, every caller in it gets an error; a caller interrupted
+while it waits withdraws its rows (see GroupCommit). A lone enqueue is one plain
+transaction, and a lone enqueue of one job is a single INSERT in SQLite's implicit one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rocketjob.group_commit import GroupCommit, Slot
+from rocketjob.group_commit import GroupInserts, Slot
 from rocketjob.store.sqlite.rows import insert_job_rows
 
 #: ``store._write``: runs ``fn(conn)`` in one transaction (``one_statement``: SQLite's
@@ -32,48 +32,21 @@ Write = Callable[..., Any]
 Rows = Sequence[Sequence[Any]]
 
 
-class EnqueueCommitter:
+class EnqueueCommitter(GroupInserts[Rows]):
     """Writes concurrent ``insert`` calls of one store in shared transactions."""
 
     def __init__(self, write: Write, translate: Callable[[sqlite3.IntegrityError], Exception]):
+        super().__init__()
         self._write = write
         self._translate = translate  # an IntegrityError as the store reports it
-        self._group: GroupCommit[Rows] = GroupCommit(self._write_batch)
 
-    @property
-    def transactions(self) -> int:
-        """Transactions written (for tests and benchmarks)."""
-        return self._group.transactions
-
-    @property
-    def largest(self) -> int:
-        """The most callers one transaction held."""
-        return self._group.largest
-
-    @property
-    def queued(self) -> int:
-        """Callers waiting for the transaction that will write their rows."""
-        return self._group.pending
-
-    def insert(self, rows: Rows) -> None:
-        """Store ``rows`` (one caller's, all or none); return once committed."""
-        self._group.submit(rows)
-
-    def write_batch(self, batch: list[Slot[Rows]]) -> None:
-        """One transaction for ``batch``; sets each slot's error (None: stored)."""
-        self._group.write_batch(batch)
-
-    def _write_batch(self, batch: list[Slot[Rows]]) -> None:
-        if len(batch) == 1:
-            self._write_rows(batch[0].item)
-        else:
-            self._write(lambda conn: self._insert_each(conn, batch))
-        for slot in batch:
-            slot.written = slot.error is None
-
-    def _write_rows(self, rows: Rows) -> None:
+    def write_one(self, item: Rows) -> None:
         """One caller's rows in one transaction; a lone row is one autocommit INSERT."""
-        self._write(lambda conn: insert_job_rows(conn, rows), one_statement=len(rows) == 1)
+        self._write(lambda conn: insert_job_rows(conn, item), one_statement=len(item) == 1)
+
+    def write_many(self, batch: list[Slot[Rows]]) -> None:
+        """Every caller's rows in one transaction, each under a SAVEPOINT of its own."""
+        self._write(lambda conn: self._insert_each(conn, batch))
 
     def _insert_each(self, conn: sqlite3.Connection, batch: list[Slot[Rows]]) -> None:
         for slot in batch:
