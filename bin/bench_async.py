@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +53,32 @@ def drop_schema(pg: str, schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def run_once(store: str, kind: str, n: int, pg: str) -> dict[str, float]:
+@contextmanager
+def profiling(out_dir: Path | None, pids: list[int]) -> Iterator[None]:
+    """py-spy the daemon and its workers while the block runs (``--profile DIR``): raw
+    collapsed stacks to ``DIR/async-<pid>.txt``, for ``python -m bench.profile_summary``."""
+    if out_dir is None:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")  # the dev extra installs it
+    procs = [subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--rate",
+                               "250", "--format", "raw", "--nonblocking", "--output",
+                               str(out_dir / f"async-{pid}.txt")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for pid in pids]  # fmt: skip
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for proc in procs:
+            proc.wait(30)
+
+
+def run_once(
+    store: str, kind: str, n: int, pg: str, profile: Path | None = None
+) -> dict[str, float]:
     """Enqueue n jobs, drain them with 2 worker processes; the figures of the run."""
     workdir = Path(tempfile.mkdtemp(prefix="rocketjob-bench-async-"))
     url, schema = store_url(store, workdir, pg)
@@ -69,7 +98,8 @@ def run_once(store: str, kind: str, n: int, pg: str) -> dict[str, float]:
         with daemon.Daemons(config, cwd=workdir, env=env, log_path=workdir / "d.log") as d:
             pids = d.start()
             cpu = measure.TreeCpu([*pids, *measure.server_pids(url)])
-            samples = watch(stamps, n, cpu)
+            with profiling(profile, pids):
+                samples = watch(stamps, n, cpu)
         return figures(read_stamps(stamps), samples, n)
     finally:
         rocketjob.disconnect()
@@ -120,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("ROCKETJOB_BENCH_PG", DEFAULT_PG),
         help=f"PostgreSQL database for the postgres runs (default {DEFAULT_PG})",
     )
+    ap.add_argument("--profile", type=Path, help="py-spy the daemon over the drain, to this folder")
     opts = ap.parse_args(argv)
     print(f"load average before: {load_average()}")
     print("| store | job | drain j/s (median) | CPU s per 1,000 jobs | runs (j/s) |")
     print("|---|---|---:|---:|---|")
     for store in opts.stores.split(","):
         for kind in opts.kinds.split(","):
-            runs = [run_once(store, kind, opts.n, opts.pg) for _ in range(opts.runs)]
+            runs = [run_once(store, kind, opts.n, opts.pg, opts.profile) for _ in range(opts.runs)]
             jps = statistics.median(r["drain_jps"] for r in runs)
             cpu = statistics.median(r["cpu_per_1k"] for r in runs)
             each = ", ".join(f"{r['drain_jps']:,.0f}" for r in runs)

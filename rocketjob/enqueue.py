@@ -109,9 +109,13 @@ class Enqueuer(Generic[J]):
         return job
 
     async def aperform_later(self, *args: Any, **kwargs: Any) -> J:
-        """``perform_later`` without blocking the event loop (the store call runs on a
-        thread; see rocketjob.async_api)."""
-        return await asyncio.to_thread(self.perform_later, *args, **kwargs)
+        """``perform_later`` without blocking the event loop: built and validated here,
+        stored through the store's async driver (see rocketjob.async_api)."""
+        job, doc = self.build({"args": list(args), "kwargs": dict(kwargs)}, {})
+        await self._ainsert([doc])
+        if AFTER_ENQUEUE:  # rocketjob.testing.inline(): the jobs run on a thread, as before
+            await asyncio.to_thread(_enqueued, [job])
+        return job
 
     def perform_all_later(self, arguments: Iterable[Any]) -> list[J]:
         """Store one job per item (tuple/list of args, or dict of kwargs), all or none.
@@ -119,9 +123,29 @@ class Enqueuer(Generic[J]):
         The first item's job is built and validated in full; every other one is a copy
         of it with its own id and arguments (class, options and behaviours are the same
         for all), so a batch costs little Python per job."""
+        jobs, batch = self._build_all(arguments)
+        if batch is not None:
+            self._insert(batch)
+        if jobs and AFTER_ENQUEUE:
+            _enqueued(jobs)
+        return jobs
+
+    async def aperform_all_later(self, arguments: Iterable[Any]) -> list[J]:
+        """``perform_all_later`` without blocking the event loop: the jobs are built on a
+        thread (CPU work in proportion to their number), then stored through the store's
+        async driver."""
+        jobs, batch = await asyncio.to_thread(self._build_all, list(arguments))
+        if batch is not None:
+            await self._ainsert(batch)
+        if jobs and AFTER_ENQUEUE:
+            await asyncio.to_thread(_enqueued, jobs)
+        return jobs
+
+    def _build_all(self, arguments: Iterable[Any]) -> tuple[list[J], JobBatch | None]:
+        """The jobs of a bulk enqueue and their documents (None when there is none)."""
         items = [_item_arguments(i, item) for i, item in enumerate(arguments)]
         if not items:
-            return []
+            return [], None
         first, first_doc = self.build(items[0], {}, where="item 0: ")
         jobs, ids, encoded = [first], [str(first_doc["id"])], [first_doc["arguments"]]
         fresh = [spec for name, spec in self.cls._custom_fields.items() if name not in self.options]
@@ -143,10 +167,7 @@ class Enqueuer(Generic[J]):
             job.arguments = items[i]
             jobs.append(job)
             ids.append(job_id)
-        self._insert(JobBatch(first_doc, ids, encoded))
-        if AFTER_ENQUEUE:
-            _enqueued(jobs)
-        return jobs
+        return jobs, JobBatch(first_doc, ids, encoded)
 
     def create(self, **values: Any) -> J:
         """Store one job with the given built-in and custom fields (``args=[...]`` and
@@ -167,12 +188,29 @@ class Enqueuer(Generic[J]):
         try:
             current_store().insert_jobs(docs, connection=self.connection)
         except DuplicateJob:
-            what = "cron" if self.cls.cron_schedule else "singleton"
-            raise DuplicateJob(
-                f"{self.cls.__qualname__} is a {what} job class: another instance is "
-                "already queued, running or paused (at most one at a time); nothing "
-                "was stored"
-            ) from None
+            raise self._duplicate() from None
+
+    async def _ainsert(self, docs: Sequence[JobDoc]) -> None:
+        """:meth:`_insert` on the store's async driver: awaited on the caller's loop
+        (PostgreSQL, MongoDB); on a thread for SQLite and for a caller's (blocking)
+        psycopg ``connection``."""
+        for hook in BEFORE_INSERT:
+            hook(docs)
+        store = current_store()
+        try:
+            if self.connection is None and store.async_jobs is not None:
+                await store.async_jobs.insert_jobs(docs)
+            else:
+                await asyncio.to_thread(store.insert_jobs, docs, connection=self.connection)
+        except DuplicateJob:
+            raise self._duplicate() from None
+
+    def _duplicate(self) -> DuplicateJob:
+        what = "cron" if self.cls.cron_schedule else "singleton"
+        return DuplicateJob(
+            f"{self.cls.__qualname__} is a {what} job class: another instance is "
+            "already queued, running or paused (at most one at a time); nothing was stored"
+        )
 
     def build(
         self, arguments: dict[str, Any], values: Mapping[str, Any], where: str = ""

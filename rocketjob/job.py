@@ -212,7 +212,11 @@ class Job(Lifecycle, Behaviours, BulkActions, AsyncActions):
     def find(cls, job_id: str) -> Self:
         """The job with ``job_id``; raises JobNotFound (also, called on a subclass, when
         that job is not of this class)."""
-        doc = current_store().get_job(job_id)
+        return cls._found(job_id, current_store().get_job(job_id))
+
+    @classmethod
+    def _found(cls, job_id: str, doc: JobDoc | None) -> Self:
+        """What :meth:`find` (and ``afind``) returns for the stored ``doc`` of ``job_id``."""
         if doc is None:
             raise JobNotFound(f"no job with id {job_id!r}")
         job = Job.from_doc(doc)
@@ -311,7 +315,10 @@ class Job(Lifecycle, Behaviours, BulkActions, AsyncActions):
         """Re-read this job from the store and return it. A job destroyed on completion
         reads as completed; one discarded unrun at expiry (last seen queued, its
         ``expires_at`` passed) keeps its state and reads as ``expired``, never completed."""
-        doc = current_store().get_job(self._require_id())
+        return self._reloaded(current_store().get_job(self._require_id()))
+
+    def _reloaded(self, doc: JobDoc | None) -> Self:
+        """This job updated from its stored ``doc`` (:meth:`reload` and ``areload``)."""
         if doc is None:
             if self.state == JobState.QUEUED and self.expired:
                 return self

@@ -6,12 +6,13 @@ after): one loguru sink turns each record into an :class:`appenders.Record` and 
 every appender whose level it meets. Appenders in a worker deliver asynchronously (bounded
 queue, one thread each); the supervisor writes only to local appenders, inline, so it holds no
 threads or network sockets when it forks. :func:`job_context` adds the job's fields to every
-record its thread logs and applies the job's ``log_level``.
+record its thread (or, for a coroutine job, its task) logs and applies the job's ``log_level``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import logging
 import threading
@@ -28,8 +29,10 @@ from rocketjob.errors import ConfigError
 
 __all__ = ["LogHandle", "job_context", "logger", "setup_logging"]
 
-#: Per-thread level override while a job with a ``log_level`` runs.
-_thread_level = threading.local()
+#: The level override while a job with a ``log_level`` runs: a context variable, so it is
+#: the job thread's own for a thread job and the task's own for a coroutine job (each
+#: asyncio task runs in a copy of the context; ``asyncio.to_thread`` carries it along).
+_job_level: contextvars.ContextVar[int] = contextvars.ContextVar("rocketjob_job_level")
 _setup_lock = threading.Lock()
 _active: LogHandle | None = None
 _DEFAULT_ENTRIES: tuple[Mapping[str, Any], ...] = ({"type": "stream", "stream": "stderr"},)
@@ -89,7 +92,7 @@ class LogHandle:
         default = self.levelno
 
         def accept(r: Mapping[str, Any]) -> bool:
-            wanted = getattr(_thread_level, "levelno", default)
+            wanted = _job_level.get(default)
             return token is self._token and r["level"].no >= wanted
 
         return logger.add(self._dispatcher, level=levelno, format="{message}", filter=accept)
@@ -191,30 +194,29 @@ def _level(name: str, key: str) -> int:
 
 
 def job_context(job: Any) -> AbstractContextManager[None]:
-    """While a job runs: its thread's records carry ``job_id``, ``job_class`` and
-    ``worker_name`` in ``extra``, and the job's ``log_level`` (if set) is that thread's level."""
+    """While a job runs: its thread's (or task's) records carry ``job_id``, ``job_class``
+    and ``worker_name`` in ``extra``, and the job's ``log_level`` (if set) is their level."""
     return _JobContext(job)
 
 
 class _JobContext:
     """:func:`job_context` as a plain class (entered once per job: no generator frame)."""
 
-    __slots__ = ("_context", "_job", "_previous")
+    __slots__ = ("_context", "_job", "_token")
 
     def __init__(self, job: Any) -> None:
         self._job = job
-        self._previous: int | None = None
+        self._token: contextvars.Token[int] | None = None
         self._context: AbstractContextManager[None] | None = None
 
     def __enter__(self) -> None:
         job = self._job
-        self._previous = getattr(_thread_level, "levelno", None)
         level = getattr(job, "log_level", None)
         if level:
             levelno = _level(level, "log_level")
             if _active is not None:
                 _active.allow_level(levelno)
-            _thread_level.levelno = levelno
+            self._token = _job_level.set(levelno)
         self._context = logger.contextualize(
             job_id=job.id, job_class=job.job_class, worker_name=job.worker_name
         )
@@ -225,10 +227,9 @@ class _JobContext:
             if self._context is not None:
                 self._context.__exit__(*exc)
         finally:
-            if self._previous is None:
-                _thread_level.__dict__.pop("levelno", None)
-            else:
-                _thread_level.levelno = self._previous
+            if self._token is not None:
+                _job_level.reset(self._token)
+                self._token = None
 
 
 class StdlibInterceptHandler(logging.Handler):

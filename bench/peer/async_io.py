@@ -1,11 +1,15 @@
-"""PgQueuer against rocketjob's coroutine jobs on the same 50 ms I/O job, by the peer
-harness's method (``/work/shared/peer-bench``): N jobs enqueued in bulk and ANALYZEd, 2
-worker processes started at once (PgQueuer: 2 x ``pgqueuer.run()`` = ``pgq run``
-defaults; rocketjob: one daemon, ``processes = 2``, default settings), drain j/s = N /
+"""PgQueuer and Procrastinate against rocketjob's coroutine jobs on the same 50 ms I/O job,
+by the peer harness's method (``/work/shared/peer-bench``): N jobs enqueued in bulk and
+ANALYZEd, 2 worker processes started at once (PgQueuer: 2 x ``pgqueuer.run()`` = ``pgq
+run`` defaults; Procrastinate: 2 x ``procrastinate worker --concurrency 100``, its async
+worker with as many coroutines per process as rocketjob's default slots (its default
+concurrency of 1 would drain 2 / 0.05 = 40 j/s); rocketjob: one daemon, ``processes =
+2``, default settings), drain j/s = N /
 (last start - first start) from the jobs' start stamps, CPU per 1,000 jobs = worker
 trees + the PostgreSQL server over that window. Medians of ``--runs``.
 
-Run with a python that has pgqueuer and asyncpg (``bench/peer/async_io.sh`` makes one)
+Run with a python that has pgqueuer, asyncpg and procrastinate (``bench/peer/async_io.sh``
+makes one)
 and rocketjob's tree on ``PYTHONPATH``; the database (default ``bench_async``) is reset.
 """
 
@@ -52,6 +56,10 @@ def enqueue(system: str, dsn: str, n: int, rocketjob_python: str) -> None:
                        env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
         return
 
+    if system == "procrastinate":
+        asyncio.run(_procrastinate_enqueue(n, now))
+        return
+
     async def go() -> None:
         import asyncpg
         from pgqueuer.db import AsyncpgDriver
@@ -67,6 +75,19 @@ def enqueue(system: str, dsn: str, n: int, rocketjob_python: str) -> None:
     asyncio.run(go())
 
 
+async def _procrastinate_enqueue(n: int, now: float) -> None:
+    """Procrastinate's schema, then its bulk enqueue (``batch_defer_async``) by 1,000."""
+    from bench.peer.async_sys import procrastinate_app as app
+
+    async with app.open_async():
+        await app.schema_manager.apply_schema_async()
+        task = app.tasks["io"]
+        for start in range(0, n, 1000):
+            await task.batch_defer_async(
+                *({"i": i, "enq_ts": now} for i in range(start, min(n, start + 1000)))
+            )
+
+
 def commands(system: str, dsn: str, workdir: Path, rocketjob_python: str) -> list[list[str]]:
     if system == "rocketjob":
         config = workdir / "async.toml"
@@ -75,6 +96,11 @@ def commands(system: str, dsn: str, workdir: Path, rocketjob_python: str) -> lis
             '[worker]\nimports = ["bench.async_jobs"]\n\n[logging]\nlevel = "warning"\n'
         )
         return [[rocketjob_python, "-m", "rocketjob", "-c", str(config)]]
+    if system == "procrastinate":
+        command = [str(Path(sys.executable).parent / "procrastinate"), "--app",
+                   "bench.peer.async_sys.procrastinate_app", "--log-level", "warning",
+                   "worker", "--queues", "bench", "--concurrency", "100"]  # fmt: skip
+        return [command, list(command)]
     code = (
         "import asyncio, logging, pgqueuer; logging.basicConfig(level=logging.WARNING); "
         "asyncio.run(pgqueuer.run('bench.peer.async_sys:pgq_main'))"
@@ -131,7 +157,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--systems", default="pgqueuer,rocketjob")
+    ap.add_argument("--systems", default="pgqueuer,procrastinate,rocketjob")
     ap.add_argument("--dsn", default="postgresql://root@127.0.0.1:5432/bench_async")
     ap.add_argument("--pgq", default=str(Path(sys.executable).parent / "pgq"))
     ap.add_argument("--rocketjob-python", default=str(ROOT / ".venv/bin/python"))

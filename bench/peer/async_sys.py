@@ -1,7 +1,8 @@
-"""The 50 ms I/O job of ``bench/peer/async_io.py`` for PgQueuer: ``await
+"""The 50 ms I/O job of ``bench/peer/async_io.py`` for PgQueuer and Procrastinate: ``await
 asyncio.sleep(0.05)``, stamped at its start like every harness job."""
 
 import asyncio
+import importlib.util
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,3 +35,23 @@ async def pgq_main() -> AsyncIterator[Any]:
         yield pgq
     finally:
         await conn.close()
+
+
+def _procrastinate_app() -> Any:
+    """Procrastinate's app (psycopg 3 async connector, as the harness's procrastinate_sys)
+    with the I/O job as task ``io`` on queue ``bench``."""
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=DSN))
+
+    @app.task(name="io", queue="bench")
+    async def io(i: int, enq_ts: float) -> None:
+        stamp(i, enq_ts)
+        await asyncio.sleep(IO_SECONDS)
+
+    return app
+
+
+#: ``procrastinate --app bench.peer.async_sys.procrastinate_app worker ...`` (None when
+#: procrastinate is not installed in this python).
+procrastinate_app = _procrastinate_app() if importlib.util.find_spec("procrastinate") else None

@@ -5,7 +5,8 @@ The dispatcher thread claims coroutine jobs for free slots (:meth:`AsyncRunner.c
 and hands them to the loop; each runs as a task (:mod:`rocketjob.aio.task`), and its
 outcome goes through the lifecycle and the loop's group commit
 (:mod:`rocketjob.aio.writer`), which claims the slot's next job in the same
-transaction. The loop never waits on the store: every store call runs on a thread.
+transaction. The loop never waits on the store: every store call of the runner runs on a
+thread (a job's own ``aperform_later`` uses the store's async driver on this loop).
 Running jobs that were aborted (or otherwise taken away) are cancelled, checked every
 ``check_seconds``; a loop blocked by a job is reported (:mod:`rocketjob.aio.watchdog`).
 """
@@ -145,7 +146,9 @@ class AsyncRunner:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()
-        finally:
+        finally:  # as asyncio.run ends: async generators (the per-loop store connections
+            # of jobs that enqueue, rocketjob.store.loops), then the default executor
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
 

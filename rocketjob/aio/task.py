@@ -28,7 +28,7 @@ from rocketjob.errors import CorruptJob, JobTimeout, StoreError
 from rocketjob.executor import RUN_OBSERVERS, observe_run
 from rocketjob.job import HOOKS, Job
 from rocketjob.lifecycle import OnError
-from rocketjob.log import logger
+from rocketjob.log import job_context, logger
 from rocketjob.plugins.hooks import after_event
 from rocketjob.stats import JobStats
 from rocketjob.store import Finish, JobDoc, Store
@@ -91,7 +91,7 @@ class JobTask:
         job = Job.from_doc(self.doc)
         observed = observe_run(job) if RUN_OBSERVERS else None  # tracing (rocketjob.otel)
         outcome = "error"
-        with logger.contextualize(job_id=job.id, job_class=job.job_class, worker_name=self.slot):
+        with job_context(job):  # its fields on every record, and its log_level, in this task
             try:
                 outcome = await self._run(job)
             except asyncio.CancelledError:

@@ -135,11 +135,47 @@ class ClaimLimit:
     max_running: int
 
 
+@dataclass(frozen=True)
+class ClaimFor:
+    """One kind of place a worker claims jobs for, in :meth:`Store.claim_kinds`: its
+    idle places' worker names (job threads, or free slots of the event loop) and the job
+    classes that kind runs."""
+
+    worker_names: Sequence[str]
+    job_classes: Collection[str]
+
+
+class AsyncJobs(Protocol):
+    """A store's job calls on its engine's async driver, for async applications
+    (``aperform_later``, ``aperform_all_later``, ``Job.afind``, ``job.areload``): awaited on
+    the caller's event loop, so it keeps serving while the database answers, with no
+    thread hop. Each event loop gets its own connection, opened on first use and closed
+    when the loop shuts down (``asyncio.run``'s end) or by :meth:`aclose`.
+
+    The documents, the statements and the errors are the blocking methods' (the same
+    encoding, the same SQL text, StoreUnavailable / StoreError / DuplicateJob)."""
+
+    async def insert_jobs(self, docs: Sequence[JobDoc]) -> None:
+        """:meth:`Store.insert_jobs` (without ``connection=``)."""
+
+    async def get_job(self, job_id: str) -> JobDoc | None:
+        """:meth:`Store.get_job`."""
+
+    async def aclose(self) -> None:
+        """Close the calling event loop's connection now (an application's shutdown
+        hook may; the loop's shutdown does it otherwise)."""
+
+
 @runtime_checkable
 class Store(Protocol):
     """What every store implements. See the module docstring for the guarantees."""
 
     url: str
+
+    #: The store's calls on its engine's async driver (PostgreSQL: psycopg's
+    #: AsyncConnection; MongoDB: pymongo's AsyncMongoClient), or None when the engine has
+    #: none (SQLite): the async API then runs the blocking call on a thread.
+    async_jobs: AsyncJobs | None
 
     #: How many outcome batches (``finish_jobs`` / ``finish_and_claim`` calls) one worker
     #: process may have in flight at once (rocketjob.executor.GroupCommitter). Every store
@@ -203,6 +239,16 @@ class Store(Protocol):
         classes are running as the limit allows, counted across every caller, and the
         count and the claim are one serialised step (never more than ``max_running``).
         """
+
+    def claim_kinds(
+        self, kinds: Sequence[ClaimFor], now: dt.datetime, limits: Sequence[ClaimLimit] = ()
+    ) -> list[list[JobDoc]]:
+        """``claim_jobs(kind.worker_names, kind.job_classes, now, limits)`` for each of
+        ``kinds`` (whose job classes do not overlap: thread jobs, coroutine jobs), with its
+        guarantees, in one round trip where the engine allows: one transaction on SQLite,
+        one statement on PostgreSQL (when ``limits`` apply there, each kind's throttled
+        claim in turn); MongoDB claims document by document anyway. Returns each kind's
+        jobs, in claim order."""
 
     def finish_jobs(self, finished: Sequence[Finish]) -> list[str]:
         """Write the outcomes of many claimed jobs in one transaction where possible.

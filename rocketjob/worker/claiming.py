@@ -1,4 +1,5 @@
-"""Claim by demand: a worker claims at most as many jobs as it has idle threads.
+"""Claim by demand: a worker claims at most as many jobs as it has idle threads (and
+coroutine jobs as it has free slots on its event loop: both in one round trip).
 
 Paused or full means it claims nothing (STYLE §4). With nothing to claim it waits for a
 wake-up from the store (a new job) or the next poll, doubling the poll delay up to
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from rocketjob.batch.claims import BatchClaims
 from rocketjob.clock import Clock
@@ -16,12 +18,22 @@ from rocketjob.errors import StoreError
 from rocketjob.executor import ClaimAhead
 from rocketjob.log import logger
 from rocketjob.store import ClaimLimit, JobDoc, Store
+from rocketjob.store.base import ClaimFor
 from rocketjob.threads import JobThreads
 
 #: Longest single wait of the dispatcher, so stop requests are seen promptly.
 TICK_SECONDS = 0.25
 #: First poll delay after a claim found nothing.
 FIRST_POLL_SECONDS = 0.05
+
+
+class Slots(Protocol):
+    """The event loop's side of a shared claim (:class:`rocketjob.aio.runner.AsyncRunner`)."""
+
+    job_classes: list[str]
+
+    def assign(self, docs: Sequence[JobDoc]) -> None:
+        """Hand claimed coroutine jobs to their slots."""
 
 
 class Claimer:
@@ -46,21 +58,36 @@ class Claimer:
         #: The batch job classes: idle threads left after claiming jobs take their slices.
         self.batch = batch
 
-    def claim(self, idle: list[str]) -> int:
-        """Claim up to one job per idle thread name; return how many were claimed. A
-        store error is logged and backed off (0.5 to 1.5 s)."""
+    def claim(
+        self, idle: list[str], free: list[str] | None = None, loop: Slots | None = None
+    ) -> int:
+        """Claim up to one job per idle thread name and, given the event loop's ``free``
+        slot names, one coroutine job per free slot in the same round trip
+        (``Store.claim_kinds``); return how many were claimed. A store error is logged
+        and backed off (0.5 to 1.5 s)."""
+        now = self.clock.now()
+        coroutines: list[JobDoc] = []
         try:
-            docs = self.store.claim_jobs(idle, self.job_classes, self.clock.now(), self.limits)
+            if free and loop is not None:
+                kinds = [ClaimFor(idle, self.job_classes), ClaimFor(free, loop.job_classes)]
+                docs, coroutines = self.store.claim_kinds(kinds, now, self.limits)
+                loop.assign(coroutines)
+            else:
+                docs = self.store.claim_jobs(idle, self.job_classes, now, self.limits)
         except StoreError as exc:
             logger.warning("store unavailable; backing off", error=str(exc))
             self.clock.sleep(min(5.0, 0.5 + random.random()))
             return 0
         self.assign(docs)
-        if len(docs) < len(idle) and self.batch:  # idle threads left: slices of batch jobs
-            slices = self.batch.claim(self.store, idle[len(docs) :], self.clock.now())
-            self.assign(slices)
-            return len(docs) + len(slices)
-        return len(docs)
+        return len(docs) + len(coroutines) + self._slices(idle[len(docs) :])
+
+    def _slices(self, idle: list[str]) -> int:
+        """Idle threads left after claiming jobs take slices of batch jobs."""
+        if not idle or not self.batch:
+            return 0
+        slices = self.batch.claim(self.store, idle, self.clock.now())
+        self.assign(slices)
+        return len(slices)
 
     def assign(self, docs: list[JobDoc]) -> None:
         """Give each claimed job to the thread named in its worker_name."""

@@ -215,9 +215,12 @@ class Worker:
             self.threads.freed.wait(TICK_SECONDS)
             self.threads.freed.clear()
             return idle_wait
-        claimed = self.claimer.claim(idle) if idle else 0
-        if free and self.aio is not None:
-            claimed += self.aio.claim(free)
+        if idle and free:  # threads and slots: one claim round trip for both kinds
+            claimed = self.claimer.claim(idle, free, self.aio)
+        else:
+            claimed = self.claimer.claim(idle) if idle else 0
+            if free and self.aio is not None:
+                claimed += self.aio.claim(free)
         if claimed:
             return 0.0
         return self.claimer.wait_for_jobs(idle_wait, self._interrupted)

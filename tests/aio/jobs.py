@@ -140,9 +140,28 @@ class AsyncStubborn(Job):
                 note(path, "ignored stubborn")
 
 
+class AsyncChain(Job):
+    """Enqueues an AsyncNote from inside the worker's event loop (the store's async
+    driver on that loop), then notes it did."""
+
+    async def perform(self, path: str, tag: str) -> None:
+        await AsyncNote.aperform_later(path, f"{tag}-child")
+        note(path, f"chained {tag}")
+
+
 def read(path: Path) -> list[str]:
     """Lines written so far (none if the file does not exist yet)."""
     try:
         return path.read_text().splitlines()
     except FileNotFoundError:
         return []
+
+
+class Fetch(Job):
+    """The docs' FastAPI example's job (docs/jobs.md, Coroutine jobs)."""
+
+    collect_output = True
+
+    async def perform(self, url: str) -> str:
+        await asyncio.sleep(0)
+        return url

@@ -5,10 +5,12 @@ SIGKILLed mid-run, and a job blocking the loop reported."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from tests.aio.jobs import (
     AsyncBlocker,
     AsyncBlockerTimed,
     AsyncCallbacks,
+    AsyncChain,
     AsyncFail,
     AsyncHang,
     AsyncNote,
@@ -60,6 +63,76 @@ def test_coroutine_jobs_are_awaited_beside_thread_jobs(
     # 30 jobs of 0.2 s on 40 slots ran at once: every one started before any finished
     lines = [line.split()[0] for line in read(out) if " a" in line]
     assert lines[:30] == ["start"] * 30
+
+
+def test_enqueue_from_a_running_loop_while_a_daemon_runs_the_jobs(
+    tmp_path: Path, store_url: str, daemons: list[Daemon]
+) -> None:
+    """aperform_later, aperform_all_later, afind and areload awaited in a running loop
+    (the store's async driver; a thread for SQLite) while a real worker claims and runs
+    the jobs, one of which enqueues from inside the worker's own loop. The loop is never
+    blocked: a ticker task runs while every enqueue waits on the database."""
+    out = tmp_path / "out"
+    _daemon(tmp_path, store_url, daemons, async_concurrency=50)
+
+    async def scenario() -> tuple[list[Job], int, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = ticks
+        jobs: list[Job] = [await AsyncNote.aperform_later(str(out), f"s{i}") for i in range(60)]
+        during = ticks - before
+        jobs += await asyncio.gather(*(ThreadNote.aperform_later(str(out), f"t{i}")
+                                       for i in range(40)))  # fmt: skip
+        jobs += await AsyncNote.aperform_all_later([(str(out), f"m{i}") for i in range(100)])
+        jobs += [await AsyncChain.set(priority=5).aperform_later(str(out), "c")]
+        found = await Job.afind(jobs[0].id or "")
+        assert isinstance(found, AsyncNote) and found.id == jobs[0].id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while True:  # wait for the worker, polling without blocking the loop
+            states = [(await job.areload()).completed for job in jobs]
+            if all(states) or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        ticking.cancel()
+        return jobs, during, ticks
+
+    jobs, during, _ = asyncio.run(scenario())
+    assert all(job.completed for job in jobs)
+    assert during >= 60  # the ticker ran while each of the 60 enqueues awaited the store
+    wait_until(lambda: "c-child" in _lines(out, "done"), timeout=30)
+    assert sorted(_lines(out, "done")) == sorted(
+        [f"s{i}" for i in range(60)] + [f"t{i}" for i in range(40)]
+        + [f"m{i}" for i in range(100)] + ["c-child"]
+    )  # fmt: skip
+    assert _lines(out, "chained") == ["c"]
+
+
+def test_each_event_loop_gets_its_own_store_connection(store_url: str, tmp_path: Path) -> None:
+    """Loops on several threads at once, and one asyncio.run after another: each loop has
+    its own connection (pymongo's async client refuses to serve a second loop)."""
+    out = str(tmp_path / "out")
+
+    def in_a_loop(n: int) -> list[str]:
+        async def scenario() -> list[str]:
+            jobs = await asyncio.gather(*(AsyncNote.aperform_later(out, f"{n}-{i}")
+                                          for i in range(20)))  # fmt: skip
+            return [(await Job.afind(job.id or "")).id or "" for job in jobs]
+
+        return asyncio.run(scenario())
+
+    with ThreadPoolExecutor(3) as pool:
+        ids = [i for found in pool.map(in_a_loop, range(3)) for i in found]
+    ids += in_a_loop(3) + in_a_loop(4)
+    assert len(set(ids)) == 100 and AsyncNote.counts_by_state() == {"queued": 100}
 
 
 def test_async_callbacks_run_in_order(

@@ -6,6 +6,7 @@ through the configured appenders."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Sequence
@@ -19,6 +20,16 @@ class LogLinesJob(Job):
 
     def perform(self, tag: str) -> None:
         self.logger.info("e2e info line", tag=tag)
+        self.logger.debug("e2e debug line", tag=tag)
+
+
+class AsyncLogLinesJob(Job):
+    """LogLinesJob as a coroutine job: it awaits between its lines, so jobs running at
+    once on the worker's event loop interleave their records."""
+
+    async def perform(self, tag: str, seconds: float = 0.3) -> None:
+        self.logger.info("e2e info line", tag=tag)
+        await asyncio.sleep(seconds)
         self.logger.debug("e2e debug line", tag=tag)
 
 

@@ -30,6 +30,7 @@ from tests.conftest import REPO
 from tests.integration import log_receivers as lr
 from tests.integration.helpers import ROCKETJOB, Daemon, _toml
 from tests.integration.log_jobs import (
+    AsyncLogLinesJob,
     FailingJob,
     FailingLogJob,
     LogLinesJob,
@@ -298,6 +299,40 @@ def test_a_jobs_log_level_applies_while_it_runs(
     assert _find(seen, "e2e debug line", "marker") is None  # the level was restored
     completed = [s for s in seen if s.message == "job completed"]  # the worker's debug record
     assert [s.fields["job_id"] for s in completed] == [chatty.id]
+    assert daemon.stop() == 0
+
+
+def test_a_coroutine_jobs_log_level_applies_to_its_own_task(
+    tmp_path: Path, url: str, daemons: list[Daemon]
+) -> None:
+    """Coroutine jobs share the event loop's thread: the level is the task's own, so a
+    debug job running beside plain ones (all awaiting at once) shows only its own debug
+    lines."""
+    path = tmp_path / "json.log"
+    entry = {"type": "file", "path": str(path), "format": "json"}
+    plain = [AsyncLogLinesJob.perform_later(f"plain{i}") for i in range(2)]
+    chatty = AsyncLogLinesJob.set(log_level="debug").perform_later("chatty")
+    quiet = AsyncLogLinesJob.set(log_level="warning").perform_later("quiet")
+    plain.append(AsyncLogLinesJob.perform_later("plain2"))
+    jobs = [*plain, chatty, quiet]  # queued before the worker starts: claimed together
+    config = write_log_config(tmp_path / "rj.toml", url, [entry], threads=1)
+    daemons.append(daemon := Daemon(config))
+    daemon.wait_workers(1)
+    wait_until(lambda: all(j.reload().completed for j in jobs), timeout=15)
+    marker = AsyncLogLinesJob.perform_later("marker", 0.0)
+    wait_until(lambda: marker.reload().completed, timeout=15)
+    wait_until(lambda: _find(lr.json_lines(lr.read_text(path)), INFO, "marker"), timeout=10)
+
+    seen = lr.json_lines(lr.read_text(path))
+    debug = _find(seen, "e2e debug line", "chatty")
+    assert debug is not None and debug.fields["job_id"] == chatty.id
+    assert [_find(seen, "e2e debug line", f"plain{i}") for i in range(3)] == [None] * 3
+    assert all(_find(seen, INFO, f"plain{i}") is not None for i in range(3))
+    assert _find(seen, INFO, "quiet") is None  # a higher level than the daemon's applies too
+    assert _find(seen, "e2e debug line", "marker") is None  # the level was the task's only
+    # they ran at once: every info line is in before the first debug line
+    infos = [i for i, s in enumerate(seen) if s.message == INFO and s.fields.get("tag") != "marker"]
+    assert len(infos) == 4 and max(infos) < seen.index(debug)
     assert daemon.stop() == 0
 
 

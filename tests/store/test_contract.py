@@ -19,8 +19,8 @@ import pytest
 from rocketjob import codec
 from rocketjob.errors import StoreError, ValidationError
 from rocketjob.ids import new_id
-from rocketjob.store import Finish, JobQuery, Store
-from rocketjob.store.base import JobBatch
+from rocketjob.store import ClaimLimit, Finish, JobQuery, Store
+from rocketjob.store.base import ClaimFor, JobBatch
 from rocketjob.store.slices import server_of
 from tests.support import wait_until
 
@@ -313,6 +313,74 @@ def test_claim_only_given_job_classes(store: Store) -> None:
 def test_claim_takes_only_queued_jobs(store: Store) -> None:
     store.insert_jobs([job_doc(state=s) for s in ("paused", "failed", "running", "aborted")])
     assert store.claim_jobs(["h:1:a"], [CLASS], utcnow()) == []
+
+
+# -- claiming for threads and event-loop slots at once (claim_kinds) ----------------------
+ASYNC_CLASS = "app.AsyncJob"
+
+
+def test_claim_kinds_claims_each_kind_for_its_own_workers(store: Store) -> None:
+    now = utcnow()
+    threads = [job_doc(priority=p) for p in (50, 10, 30)]
+    coroutines = [job_doc(job_class=ASYNC_CLASS, priority=p) for p in (20, 5, 90, 40)]
+    later = job_doc(job_class=ASYNC_CLASS, priority=1, run_at=now + dt.timedelta(seconds=5))
+    store.insert_jobs([*threads, *coroutines, later])
+    idle, free = ["h:3:t1", "h:3:t2"], ["h:3:a1", "h:3:a2", "h:3:a3"]
+    kinds = [ClaimFor(idle, [CLASS]), ClaimFor(free, [ASYNC_CLASS])]
+    on_threads, on_slots = store.claim_kinds(kinds, now)
+    assert [d["id"] for d in on_threads] == [threads[1]["id"], threads[2]["id"]]
+    assert [d["worker_name"] for d in on_threads] == idle
+    assert [d["id"] for d in on_slots] == [coroutines[i]["id"] for i in (1, 0, 3)]
+    assert [d["worker_name"] for d in on_slots] == free
+    for doc in on_threads + on_slots:
+        assert doc["state"] == "running" and doc["server_name"] == "h:3"
+        assert doc["started_at"] == now and store.get_job(doc["id"]) == doc
+    # one kind with nothing to claim for, the other with more places than jobs
+    rest = store.claim_kinds([ClaimFor([], [CLASS]), ClaimFor(free, [ASYNC_CLASS])], now)
+    assert rest == [[], [store.get_job(coroutines[2]["id"])]]
+    assert store.claim_kinds(kinds, now) == [[store.get_job(threads[0]["id"])], []]
+    assert store.claim_kinds(kinds, now) == [[], []]
+    assert store.get_job(later["id"])["state"] == "queued"  # type: ignore[index]
+
+
+def test_claim_kinds_respects_limits(store: Store) -> None:
+    store.insert_jobs([job_doc(job_class=ASYNC_CLASS) for _ in range(5)] +
+                      [job_doc() for _ in range(3)])  # fmt: skip
+    limit = [ClaimLimit("class:" + ASYNC_CLASS, frozenset({ASYNC_CLASS}), 2)]
+    kinds = [ClaimFor(["h:4:t1", "h:4:t2"], [CLASS]), ClaimFor(["h:4:a1", "h:4:a2", "h:4:a3"],
+                                                                [ASYNC_CLASS])]  # fmt: skip
+    on_threads, on_slots = store.claim_kinds(kinds, utcnow(), limit)
+    assert len(on_threads) == 2 and len(on_slots) == 2
+    assert store.claim_kinds(kinds, utcnow(), limit)[1] == []
+
+
+def test_no_double_claim_of_either_kind_across_threads(store_env: StoreEnv, store: Store) -> None:
+    docs = [job_doc(job_class=CLASS if i % 3 else ASYNC_CLASS) for i in range(150)]
+    store.insert_jobs(docs)
+    stores = [store_env.open() for _ in range(4)]
+    start = threading.Barrier(len(stores))
+
+    def claim_all(i: int) -> list[tuple[str, str]]:
+        start.wait(timeout=30)
+        claimed: list[tuple[str, str]] = []
+        kinds = [ClaimFor([f"h:{i}:t0", f"h:{i}:t1"], [CLASS]),
+                 ClaimFor([f"h:{i}:a1", f"h:{i}:a2", f"h:{i}:a3"], [ASYNC_CLASS])]  # fmt: skip
+        while True:
+            got = stores[i].claim_kinds(kinds, utcnow())
+            if not any(got):
+                return claimed
+            claimed += [(d["id"], d["worker_name"]) for kind in got for d in kind]
+            assert all(d["job_class"] == CLASS for d in got[0])
+            assert all(d["job_class"] == ASYNC_CLASS for d in got[1])
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        results = list(pool.map(claim_all, range(len(stores)), timeout=120))
+    for other in stores:
+        other.close()
+    counts = Counter(job_id for pairs in results for job_id, _ in pairs)
+    assert set(counts) == {doc["id"] for doc in docs} and max(counts.values()) == 1
+    named = {job_id: worker for pairs in results for job_id, worker in pairs}
+    assert all(store.get_job(job_id)["worker_name"] == w for job_id, w in named.items())  # type: ignore[index]
 
 
 def test_no_double_claim_across_threads(store_env: StoreEnv, store: Store) -> None:

@@ -30,7 +30,7 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
-from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable
+from rocketjob.errors import DuplicateJob, RocketJobError, StoreError, StoreUnavailable
 from rocketjob.store.mongodb.singleton import is_duplicate_singleton
 
 P = ParamSpec("P")
@@ -59,20 +59,23 @@ def translated(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (DuplicateKeyError, BulkWriteError) as exc:
-            if is_duplicate_singleton(exc):
-                raise DuplicateJob(f"duplicate singleton_key: {one_line(exc)}") from None
-            raise StoreError(f"MongoDB store: duplicate key: {one_line(exc)}") from None
-        except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
-            raise StoreUnavailable(f"MongoDB store unavailable: {one_line(exc)}") from None
-        except OperationFailure as exc:
-            if exc.code in _AUTH_CODES:
-                raise StoreUnavailable(f"MongoDB store: {one_line(exc)}") from None
-            raise StoreError(f"MongoDB store: {one_line(exc)}") from None
         except PyMongoError as exc:
-            raise StoreError(f"MongoDB store: {one_line(exc)}") from None
+            raise translation(exc) from None
 
     return wrapper
+
+
+def translation(exc: PyMongoError) -> RocketJobError:
+    """The rocketjob error for a pymongo error (the blocking and the async calls share it)."""
+    if isinstance(exc, DuplicateKeyError | BulkWriteError):
+        if is_duplicate_singleton(exc):
+            return DuplicateJob(f"duplicate singleton_key: {one_line(exc)}")
+        return StoreError(f"MongoDB store: duplicate key: {one_line(exc)}")
+    if isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError):
+        return StoreUnavailable(f"MongoDB store unavailable: {one_line(exc)}")
+    if isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES:
+        return StoreUnavailable(f"MongoDB store: {one_line(exc)}")
+    return StoreError(f"MongoDB store: {one_line(exc)}")
 
 
 def _split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -96,10 +99,14 @@ class Database:
             defaults: dict[str, Any] = {
                 k: v for k, v in CLIENT_DEFAULTS.items() if k.lower() not in given
             }
+            #: How a client of this store is made (the async side makes one per loop).
+            self.client_url, self.client_options = client_url, {
+                "tz_aware": True, "tzinfo": dt.UTC, "appname": "rocketjob", **defaults
+            }  # fmt: skip
             with warnings.catch_warnings():  # pymongo only warns about bad URL options
                 warnings.simplefilter("error", UserWarning)
                 self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-                    client_url, tz_aware=True, tzinfo=dt.UTC, appname="rocketjob", **defaults
+                    client_url, **self.client_options
                 )
             self.db = self.client.get_default_database(DEFAULT_DATABASE)
             hello = self.client.admin.command("hello")

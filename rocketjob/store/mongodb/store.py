@@ -9,6 +9,8 @@
 * Claiming is one ``find_one_and_update`` per worker name: ``{state: "queued"}`` sorted
   on the index ``{state, priority, _id}``; each is atomic on one document, so no job is
   handed out twice.
+* Async applications: ``aperform_later``, ``Job.afind`` ... run on pymongo's
+  ``AsyncMongoClient``, one per event loop (:mod:`.aio`).
 * Wake-ups: a change stream on the jobs collection (inserts, and updates that set
   ``state`` to queued) where the server supports them (replica sets, sharded
   clusters); on a standalone server, adaptive polling of a queued-jobs fingerprint.
@@ -32,9 +34,18 @@ from pymongo.errors import (
 
 from rocketjob.errors import ValidationError
 from rocketjob.state import requeue_changes, start_changes
-from rocketjob.store.base import ClaimLimit, Finish, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import (
+    AsyncJobs,
+    ClaimFor,
+    ClaimLimit,
+    Finish,
+    JobDoc,
+    JobQuery,
+    ServerDoc,
+)
 from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
+from rocketjob.store.mongodb.aio import AsyncMongoJobs
 from rocketjob.store.mongodb.connection import Database, translated
 from rocketjob.store.mongodb.dirmon import Dirmon
 from rocketjob.store.mongodb.docs import (
@@ -65,6 +76,8 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
     #: Outcome batches a worker process may have in flight at once (GroupCommitter): one,
     #: as on the other stores (bigger batches, fewer round trips per job).
     concurrent_writers = 1
+    #: The async side: pymongo's AsyncMongoClient, one per event loop (mongodb/aio.py).
+    async_jobs: AsyncJobs | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -76,6 +89,8 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
         self._throttle = Throttle(db.throttle_slots, db.jobs)
         self._dirmon = Dirmon(db)
         self._slices = Slices(db, self._wakeups, lambda doc: self.insert_jobs([doc]))
+        self._async = AsyncMongoJobs(db, self._wakeups.poke)
+        self.async_jobs = self._async
 
     # -- jobs ------------------------------------------------------------------------
     @translated
@@ -219,6 +234,13 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
             self._wakeups.poke()
         return done
 
+    def claim_kinds(
+        self, kinds: Sequence[ClaimFor], now: dt.datetime, limits: Sequence[ClaimLimit] = ()
+    ) -> list[list[JobDoc]]:
+        """Each kind's claim in turn: a MongoDB claim is one ``find_one_and_update`` per
+        worker name whatever the kind, so sharing a call saves no round trip."""
+        return [self.claim_jobs(k.worker_names, k.job_classes, now, limits) for k in kinds]
+
     def finish_and_claim(
         self,
         finished: Sequence[Finish],
@@ -328,3 +350,4 @@ class MongoStore(MongoMissionControl, BatchSlices, DirmonEntries):
     def close(self) -> None:
         self._wakeups.close()
         self._client.close()
+        self._async.forget()

@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg.types.json import set_json_loads
 
 import rocketjob.store.postgres.schema as schema
-from rocketjob.errors import DuplicateJob, StoreError, StoreUnavailable
+from rocketjob.errors import DuplicateJob, RocketJobError, StoreError, StoreUnavailable
 from rocketjob.store.postgres.schema import JOB_COLUMNS, one_line
 
 P = ParamSpec("P")
@@ -50,18 +50,23 @@ def translated(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except psycopg_pool.PoolTimeout as exc:
-            raise StoreUnavailable(f"PostgreSQL store: no connection available: {exc}") from None
-        except psycopg.errors.UniqueViolation as exc:
-            if "singleton" in (exc.diag.constraint_name or ""):
-                raise DuplicateJob(f"duplicate singleton_key: {one_line(exc)}") from None
-            raise StoreError(f"PostgreSQL store: duplicate key: {one_line(exc)}") from None
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"PostgreSQL store unavailable: {one_line(exc)}") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL store: {one_line(exc)}") from None
+        except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
+            raise translation(exc) from None
 
     return wrapper
+
+
+def translation(exc: psycopg_pool.PoolTimeout | psycopg.Error) -> RocketJobError:
+    """The rocketjob error for a driver error (the blocking and the async calls share it)."""
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return StoreUnavailable(f"PostgreSQL store: no connection available: {exc}")
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        if "singleton" in (exc.diag.constraint_name or ""):
+            return DuplicateJob(f"duplicate singleton_key: {one_line(exc)}")
+        return StoreError(f"PostgreSQL store: duplicate key: {one_line(exc)}")
+    if isinstance(exc, psycopg.OperationalError):
+        return StoreUnavailable(f"PostgreSQL store unavailable: {one_line(exc)}")
+    return StoreError(f"PostgreSQL store: {one_line(exc)}")
 
 
 class Database:
@@ -102,11 +107,19 @@ class Database:
         set_json_loads(orjson.loads, conn)
         if not self.opts.prepare:
             conn.prepare_threshold = None
-        timeout = self.opts.statement_timeout
-        conn.execute(f"SET statement_timeout = {int(timeout)}")
-        conn.execute(f"SET idle_in_transaction_session_timeout = {int(timeout) * 2}")
+        for statement in self.session_settings():
+            conn.execute(statement)
         conn.commit()
         conn.autocommit = True  # one-statement calls need no COMMIT round trip
+
+    def session_settings(self) -> list[str]:
+        """The SET statements every connection of the store runs first (the pooled ones
+        and each event loop's async one)."""
+        timeout = int(self.opts.statement_timeout)
+        return [
+            f"SET statement_timeout = {timeout}",
+            f"SET idle_in_transaction_session_timeout = {timeout * 2}",
+        ]
 
     @contextmanager
     def transaction(self) -> Iterator[Conn]:

@@ -19,12 +19,19 @@ connection runs each in one round trip:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from psycopg import sql
 
 from rocketjob import state
-from rocketjob.store.postgres.schema import JOB_COLUMN_TYPES, JOB_COLUMNS
+from rocketjob.store.base import JobBatch, JobDoc
+from rocketjob.store.postgres.schema import JOB_COLUMN_TYPES, JOB_COLUMNS, to_param
+
+#: The columns a bulk enqueue sends per job; the others are the batch's template.
+_PER_JOB = frozenset({"id", "arguments"})
 
 #: The state the claim writes (``start``'s target in rocketjob.state), as a literal; the
 #: other fields of rocketjob.state.start_changes are the claim's parameters.
@@ -58,6 +65,24 @@ _PICK = (
     " server_name = %(server)s, worker_name = (%(workers)s::text[])[numbered.n]"
     " FROM numbered WHERE j.id = numbered.id RETURNING {cols}, numbered.n)"
 )
+#: Two kinds of places claiming at once (``Store.claim_kinds``: idle threads and free
+#: slots of the event loop) in one statement: a pick per kind (their classes do not
+#: overlap, so no row is picked twice), numbered per kind, each row named after its
+#: kind's worker. The limits are parameters: one statement text (one prepared statement)
+#: for every pair of sizes.
+_PICK_TWO = (
+    'picked AS (SELECT c.id COLLATE "C" AS id, c.priority, 1 AS kind'
+    " FROM {schema}.rocketjob_claimable(%(classes)s::text[], %(now)s, %(limit)s::integer) AS c"
+    ' UNION ALL SELECT c.id COLLATE "C", c.priority, 2'
+    " FROM {schema}.rocketjob_claimable(%(classes2)s::text[], %(now)s, %(limit2)s::integer)"
+    " AS c),"
+    " numbered AS (SELECT id, kind, row_number() OVER (PARTITION BY kind ORDER BY priority, id)"
+    " AS n FROM picked),"
+    " claimed AS (UPDATE {jobs} AS j SET state = {started}, started_at = %(now)s,"
+    " server_name = %(server)s, worker_name = CASE numbered.kind"
+    " WHEN 1 THEN (%(workers)s::text[])[numbered.n] ELSE (%(workers2)s::text[])[numbered.n] END"
+    " FROM numbered WHERE j.id = numbered.id RETURNING {cols}, numbered.n, numbered.kind)"
+)
 _DESTROY = (
     "DELETE FROM {jobs} AS j USING unnest(%(ids)s::text[], %(owners)s::text[]) AS f(id, owner)"
     " WHERE j.id = f.id AND j.worker_name = f.owner AND j.state = 'running' RETURNING j.id"
@@ -86,11 +111,31 @@ class Statements:
     insert_one: str
     insert_many: str
     insert_batch: str
+    get_one: str
     claim: str
+    claim_two: str
     destroy: str
     destroy_and_claim: str
     requeue: str
     _sized: dict[tuple[str, int], str] = field(default_factory=dict, compare=False, repr=False)
+
+    def insert(self, docs: Sequence[JobDoc]) -> tuple[str, list[Any]]:
+        """The one statement (rows + NOTIFY) storing ``docs``, and its parameters: run
+        by the blocking store on a pooled connection (or the caller's, in its
+        transaction) and by the async side (:mod:`.aio`) on its event loop's own."""
+        if len(docs) == 1:
+            doc = docs[0]
+            return self.insert_one, [to_param(n, doc.get(n)) for n in JOB_COLUMNS]
+        if isinstance(docs, JobBatch):
+            template = docs.template
+            params = [to_param(n, template.get(n)) for n in JOB_COLUMNS if n not in _PER_JOB]
+            per_job = [
+                {"id": job_id, "arguments": arguments}
+                for job_id, arguments in zip(docs.ids, docs.arguments, strict=True)
+            ]
+            params.append(orjson.dumps(per_job).decode())
+            return self.insert_batch, params
+        return self.insert_many, [orjson.dumps(list(docs)).decode()]
 
     def claim_for(self, limit: int) -> str:
         """The claim of ``limit`` jobs."""
@@ -139,6 +184,9 @@ def build(jobs: sql.Composable, channel: str, schema: sql.Composable) -> Stateme
     claim = sql.SQL("WITH " + _PICK + " SELECT * FROM claimed").format(
         jobs=jobs, cols=cols, limit=limit, schema=schema, started=STARTED
     )
+    claim_two = sql.SQL("WITH " + _PICK_TWO + " SELECT * FROM claimed").format(
+        jobs=jobs, cols=cols, schema=schema, started=STARTED
+    )
     destroy = sql.SQL(_DESTROY).format(jobs=jobs)
     # Done ids come back as rows with n = 0 and only the id set (UNION ALL: json has no
     # equality operator, and nothing needs de-duplicating).
@@ -149,11 +197,14 @@ def build(jobs: sql.Composable, channel: str, schema: sql.Composable) -> Stateme
         "WITH done AS (" + _DESTROY + "), " + _PICK + " SELECT * FROM claimed"
         " UNION ALL SELECT {nulls}, 0 FROM done AS d"
     ).format(jobs=jobs, cols=cols, nulls=nulls, limit=limit, schema=schema, started=STARTED)
+    get_one = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(names, jobs)
     return Statements(
         insert_one=one.as_string(),
         insert_many=many.as_string(),
         insert_batch=batch.as_string(),
+        get_one=get_one.as_string(),
         claim=claim.as_string(),
+        claim_two=claim_two.as_string(),
         destroy=destroy.as_string(),
         destroy_and_claim=both.as_string(),
         requeue=_requeue(jobs).as_string(),

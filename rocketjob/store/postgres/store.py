@@ -14,6 +14,8 @@
 * Wake-ups: every write that queues a job runs ``pg_notify`` in its own transaction (so a
   rolled-back enqueue wakes nobody); :meth:`wait_for_jobs` blocks on a dedicated
   ``LISTEN`` connection and returns within milliseconds of the commit.
+* Async applications: ``aperform_later``, ``Job.afind`` ... run the same statements on
+  psycopg's ``AsyncConnection``, one per event loop (:mod:`.aio`).
 * Transactional enqueue: ``insert_jobs(docs, connection=conn)`` writes through the
   caller's open psycopg connection without committing.
 * Faults: driver errors become :class:`StoreUnavailable` (connection lost, timeouts) or
@@ -27,16 +29,25 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 
 import rocketjob.store.postgres.schema as schema
 import rocketjob.store.postgres.sql as postgres_sql
 from rocketjob.errors import ValidationError
-from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import (
+    AsyncJobs,
+    ClaimFor,
+    ClaimLimit,
+    Finish,
+    JobBatch,
+    JobDoc,
+    JobQuery,
+    ServerDoc,
+)
 from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
+from rocketjob.store.postgres.aio import AsyncPostgresJobs
 from rocketjob.store.postgres.connection import Conn, Database
 from rocketjob.store.postgres.connection import translated as _translated
 from rocketjob.store.postgres.dirmon import Dirmon
@@ -46,9 +57,6 @@ from rocketjob.store.postgres.schema import JOB_COLUMNS, SERVER_COLUMNS, to_para
 from rocketjob.store.postgres.slices import Slices
 from rocketjob.store.postgres.throttle import Throttle
 from rocketjob.store.postgres.web import PostgresMissionControl, job_filters
-
-#: The columns a bulk enqueue sends per job; the others are the batch's template.
-_PER_JOB = frozenset({"id", "arguments"})
 
 
 def _claimed(rows: list[Any]) -> list[JobDoc]:
@@ -69,6 +77,8 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
     #: drained 4,424 j/s, one 5,264 (medians of 5 A/B pairs, bin/bench, 2 processes, the
     #: local server sharing the 2 cores).
     concurrent_writers = 1
+    #: The async side: psycopg's AsyncConnection, one per event loop (postgres/aio.py).
+    async_jobs: AsyncJobs | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -82,6 +92,8 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
         self._dirmon = Dirmon(db)
         self._slices = Slices(db)
         self._enqueues = PostgresEnqueues(db.single, self._insert_now)
+        self._async = AsyncPostgresJobs(db, self._sql)
+        self.async_jobs = self._async
 
     # -- jobs ------------------------------------------------------------------------
     @_translated
@@ -103,26 +115,12 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
     def _insert_now(self, conn: Conn, docs: Sequence[JobDoc]) -> None:
         """One statement (rows + NOTIFY): atomic on an autocommit connection, part of the
         caller's transaction otherwise (NOTIFY delivered only if it commits)."""
-        if len(docs) == 1:
-            doc = docs[0]
-            query, params = self._sql.insert_one, [to_param(n, doc.get(n)) for n in JOB_COLUMNS]
-        elif isinstance(docs, JobBatch):
-            template, query = docs.template, self._sql.insert_batch
-            params = [to_param(n, template.get(n)) for n in JOB_COLUMNS if n not in _PER_JOB]
-            per_job = [
-                {"id": job_id, "arguments": arguments}
-                for job_id, arguments in zip(docs.ids, docs.arguments, strict=True)
-            ]
-            params.append(orjson.dumps(per_job).decode())
-        else:
-            query, params = self._sql.insert_many, [orjson.dumps(list(docs)).decode()]
-        conn.execute(query, params)
+        conn.execute(*self._sql.insert(docs))
 
     @_translated
     def get_job(self, job_id: str) -> JobDoc | None:
-        statement = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(self._job_cols(), self._jobs)
         with self._single() as conn:
-            row = conn.execute(statement, (job_id,)).fetchone()
+            row = conn.execute(self._sql.get_one, (job_id,)).fetchone()
         return schema.job_from_row(row) if row else None
 
     def _sets(self, changes: Mapping[str, Any]) -> tuple[sql.Composable, list[Any]]:
@@ -226,6 +224,29 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
                 self._claim_params(worker_names, job_classes, now),
             )
             return _claimed(rows.fetchall())
+
+    @_translated
+    def claim_kinds(
+        self, kinds: Sequence[ClaimFor], now: dt.datetime, limits: Sequence[ClaimLimit] = ()
+    ) -> list[list[JobDoc]]:
+        """Two kinds without limits: one statement (``claim_two``); otherwise each
+        kind's claim in turn."""
+        wanted = [i for i, kind in enumerate(kinds) if kind.worker_names and kind.job_classes]
+        if len(wanted) != 2 or limits:
+            return [self.claim_jobs(k.worker_names, k.job_classes, now, limits) for k in kinds]
+        first, second = kinds[wanted[0]], kinds[wanted[1]]
+        params = self._claim_params(first.worker_names, first.job_classes, now)
+        params["limit"] = len(first.worker_names)
+        params["classes2"] = list(second.job_classes)
+        params["workers2"] = list(second.worker_names)
+        params["limit2"] = len(second.worker_names)
+        with self._single() as conn:
+            rows = conn.execute(self._sql.claim_two, params).fetchall()
+        claimed: list[list[JobDoc]] = [[] for _ in kinds]
+        for position, kind in zip(wanted, (1, 2), strict=True):
+            mine = sorted((row for row in rows if row[-1] == kind), key=lambda row: row[-2])
+            claimed[position] = [schema.job_from_row(row[:-2]) for row in mine]
+        return claimed
 
     @staticmethod
     def _claim_params(
@@ -406,3 +427,4 @@ class PostgresStore(PostgresMissionControl, BatchSlices, DirmonEntries):
     def close(self) -> None:
         self._db.close()
         self._listener.close()
+        self._async.forget()

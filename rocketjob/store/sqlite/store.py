@@ -31,7 +31,16 @@ from typing import Any
 import rocketjob.store.sqlite.claim as claim
 from rocketjob import codec
 from rocketjob.errors import ValidationError
-from rocketjob.store.base import ClaimLimit, Finish, JobBatch, JobDoc, JobQuery, ServerDoc
+from rocketjob.store.base import (
+    AsyncJobs,
+    ClaimFor,
+    ClaimLimit,
+    Finish,
+    JobBatch,
+    JobDoc,
+    JobQuery,
+    ServerDoc,
+)
 from rocketjob.store.batch_slices import BatchSlices
 from rocketjob.store.dirmon_entries import DirmonEntries
 from rocketjob.store.sqlite.connection import Database
@@ -65,6 +74,9 @@ class SQLiteStore(SQLiteMissionControl, BatchSlices, DirmonEntries):
     #: Outcome batches a worker process may have in flight at once: one, SQLite has one
     #: writer at a time anyway.
     concurrent_writers = 1
+    #: No async driver: the async API runs the blocking calls on a thread (SQLite's
+    #: calls are short and local; aiosqlite would be a thread too).
+    async_jobs: AsyncJobs | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -176,6 +188,31 @@ class SQLiteStore(SQLiteMissionControl, BatchSlices, DirmonEntries):
             rows = db.write(lambda conn: claim.claim(conn, worker_names, job_classes, now, limits))
             self._idle = len(rows) < len(worker_names)
             return [job_from_row(row) for row in rows]
+
+    def claim_kinds(
+        self, kinds: Sequence[ClaimFor], now: dt.datetime, limits: Sequence[ClaimLimit] = ()
+    ) -> list[list[JobDoc]]:
+        """Every kind's claim in one write transaction (one lock, one commit)."""
+        wanted = [bool(kind.worker_names and kind.job_classes) for kind in kinds]
+        if not any(wanted):
+            return [[] for _ in kinds]
+        db = self._db
+        classes = [name for kind, on in zip(kinds, wanted, strict=True) if on
+                   for name in kind.job_classes]  # fmt: skip
+
+        def run(conn: sqlite3.Connection) -> list[list[Any]]:
+            return [
+                claim.claim(conn, kind.worker_names, kind.job_classes, now, limits) if on else []
+                for kind, on in zip(kinds, wanted, strict=True)
+            ]
+
+        with db.lock:  # idle: a read-only look first, as claim_jobs does
+            if self._idle and not claim.has_candidates(db.conn, classes, to_micros(now)):
+                return [[] for _ in kinds]
+            rows = db.write(run)
+            places = [len(k.worker_names) for k, on in zip(kinds, wanted, strict=True) if on]
+            self._idle = sum(map(len, rows)) < sum(places)
+        return [[job_from_row(row) for row in kind_rows] for kind_rows in rows]
 
     def finish_and_claim(
         self,
