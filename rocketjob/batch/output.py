@@ -8,6 +8,8 @@ import datetime as dt
 import gzip
 import os
 from collections.abc import Iterator
+from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +22,10 @@ from rocketjob.store.slices import SliceStore
 
 #: Slices read per round trip while iterating the output.
 PAGE_SLICES = 20
+#: Values written to a CSV file per ``writerows``.
+CHUNK = 1000
+#: Types csv writes as :func:`_text` does (None as "", the others as ``str``).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 _WRITABLE = "supported: .csv, .jsonl, .txt, each optionally ending in .gz"
 
 
@@ -69,20 +75,49 @@ def write_output(values: Iterator[Any], path: str | os.PathLike[str]) -> int:
 
 
 def _write_csv(values: Iterator[Any], out: IO[str]) -> int:
-    """Columns from the first dict (a header row), or one column of plain values."""
+    """Columns from the first dict (a header row), or one column of plain values.
+    Written a chunk at a time: a chunk of flat dicts (or values) of str, int, float,
+    bool and None, which csv writes exactly as :func:`_text` would, goes through one
+    ``writerows`` (C); any other chunk row by row."""
     writer = csv.writer(out)
-    columns: list[str] | None = None
+    stream = iter(values)
+    chunk = list(islice(stream, CHUNK))
+    if not chunk:
+        return 0
+    columns = [str(key) for key in chunk[0]] if isinstance(chunk[0], dict) else None
+    if columns is not None:
+        writer.writerow(columns)
     count = 0
-    for value in values:
-        if count == 0 and isinstance(value, dict):
-            columns = [str(key) for key in value]
-            writer.writerow(columns)
-        if columns is not None and isinstance(value, dict):
-            writer.writerow([_text(value.get(key)) for key in columns])
-        else:
-            writer.writerow([_text(value)])
-        count += 1
+    while chunk:
+        rows = _plain_rows(chunk, columns)
+        if rows is None:
+            rows = [_row(value, columns) for value in chunk]
+        writer.writerows(rows)
+        count += len(chunk)
+        chunk = list(islice(stream, CHUNK))
     return count
+
+
+def _plain_rows(chunk: list[Any], columns: list[str] | None) -> list[Any] | None:
+    """The rows of ``chunk`` built in C, or None when it needs :func:`_row`."""
+    if columns is None:
+        return list(zip(chunk)) if set(map(type, chunk)) <= _PLAIN else None
+    if set(map(type, chunk)) != {dict}:
+        return None
+    if not set(map(type, chain.from_iterable(map(dict.values, chunk)))) <= _PLAIN:
+        return None
+    get = itemgetter(*columns)
+    try:
+        found = list(map(get, chunk))
+    except KeyError:  # a dict without one of the columns: an empty cell, by _row
+        return None
+    return found if len(columns) > 1 else list(zip(found))
+
+
+def _row(value: Any, columns: list[str] | None) -> list[str]:
+    if columns is not None and isinstance(value, dict):
+        return [_text(value.get(key)) for key in columns]
+    return [_text(value)]
 
 
 def _text(value: Any) -> str:

@@ -16,13 +16,13 @@ import os
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 from typing import IO, Any, cast
 
 import orjson
 
-from rocketjob.batch.fastjson import dumps_list
+from rocketjob.batch.fastjson import dumps_list, dumps_rows
 from rocketjob.errors import ValidationError
 from rocketjob.store.slices import NewSlice
 
@@ -57,7 +57,7 @@ def format_of(name: str) -> tuple[str, str | None]:
     return kind or "", compression
 
 
-def read_records(source: Source, stack: ExitStack) -> Iterator[Any]:
+def read_records(source: Source, stack: ExitStack) -> Iterable[Any]:
     """The records of ``source`` (a path or an iterable); files are closed by ``stack``."""
     if not is_path(source):
         if not isinstance(source, bytes | dict):
@@ -76,8 +76,8 @@ def read_records(source: Source, stack: ExitStack) -> Iterator[Any]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ValidationError(f"cannot read {path}: {reason}") from None
     text = stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
-    readers: dict[str, Callable[[IO[str], str], Iterator[Any]]] = {
-        ".csv": _csv_records, ".jsonl": _jsonl_records, ".txt": _txt_records,
+    readers: dict[str, Callable[[IO[str], str], Iterable[Any]]] = {
+        ".csv": CsvRecords, ".jsonl": _jsonl_records, ".txt": _txt_records,
     }  # fmt: skip
     return readers[kind](text, str(path))
 
@@ -101,21 +101,34 @@ def _open(
     return stack.enter_context(open(path, "rb")), kind
 
 
-def _csv_records(text: IO[str], where: str) -> Iterator[dict[str, str]]:
-    reader = csv.reader(text)
-    header = next(reader, None)
-    if header is None:
-        return
-    width = len(header)
-    for row in reader:
-        if len(row) != width:
-            if not row:
-                continue  # a blank line
-            raise ValidationError(
-                f"{where}: line {reader.line_num}: {len(row)} fields, but the header has "
-                f"{width}; fix that line (nothing was stored)"
-            )
-        yield dict(zip(header, row))  # noqa: B905 (the width was checked)
+class CsvRecords:
+    """The records of a CSV file: iterated, one dict per row (column -> str); a
+    :class:`Slicer` takes :meth:`rows` instead, lists stored with the header once per
+    slice (:func:`rocketjob.batch.fastjson.dumps_rows`)."""
+
+    def __init__(self, text: IO[str], where: str) -> None:
+        self.reader = csv.reader(text)
+        self.where = where
+        self.header: list[str] = next(self.reader, [])
+
+    def rows(self) -> Iterator[list[str]]:
+        """Each row as a list, blank lines skipped; a row of the wrong width is a
+        ValidationError naming its line."""
+        reader, width = self.reader, len(self.header)
+        if not width:
+            return
+        for row in reader:
+            if len(row) != width:
+                if not row:
+                    continue  # a blank line
+                raise ValidationError(
+                    f"{self.where}: line {reader.line_num}: {len(row)} fields, but the header "
+                    f"has {width}; fix that line (nothing was stored)"
+                )
+            yield row
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        return map(dict, map(zip, repeat(self.header), self.rows()))
 
 
 def _jsonl_records(text: IO[str], where: str) -> Iterator[Any]:
@@ -144,18 +157,36 @@ class Slicer:
         self.slices = 0
         self.on_progress = on_progress
 
-    def slices_of(self, records: Iterator[Any]) -> Iterator[NewSlice]:
+    def slices_of(self, records: Iterable[Any]) -> Iterator[NewSlice]:
         """The slices of ``records``, numbered from 1; the counts grow as they go."""
-        while chunk := list(islice(records, self.size)):
+        if isinstance(records, CsvRecords):
+            yield from self._csv_slices(records)
+            return
+        stream = iter(records)
+        while chunk := list(islice(stream, self.size)):
+            yield self._slice(chunk, self._text(chunk))
+
+    def _csv_slices(self, records: CsvRecords) -> Iterator[NewSlice]:
+        rows, header = records.rows(), records.header
+        while chunk := list(islice(rows, self.size)):
+            text = dumps_rows(header, chunk)
+            if text is None:  # a value the codec must escape: the dicts, through it
+                text = self._text(list(map(dict, map(zip, repeat(header), chunk))))
+            yield self._slice(chunk, text)
+
+    def _text(self, chunk: list[Any]) -> str:
+        try:
+            return dumps_list(chunk, "record")
+        except ValidationError as exc:
             first = self.records + 1
-            try:
-                text = dumps_list(chunk, "record")
-            except ValidationError as exc:
-                raise ValidationError(
-                    f"records {first}..{first + len(chunk) - 1}: {exc} (nothing was stored)"
-                ) from None
-            self.slices += 1
-            self.records += len(chunk)
-            yield NewSlice(self.slices, first, len(chunk), text)
-            if self.on_progress is not None:
-                self.on_progress(self.records)
+            raise ValidationError(
+                f"records {first}..{first + len(chunk) - 1}: {exc} (nothing was stored)"
+            ) from None
+
+    def _slice(self, chunk: list[Any], text: str) -> NewSlice:
+        first = self.records + 1
+        self.slices += 1
+        self.records += len(chunk)
+        if self.on_progress is not None:
+            self.on_progress(self.records)
+        return NewSlice(self.slices, first, len(chunk), text)

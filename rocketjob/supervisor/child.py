@@ -16,7 +16,7 @@ import signal
 import traceback
 from dataclasses import dataclass
 
-from rocketjob import runboard
+from rocketjob import arenas, runboard
 from rocketjob.config import Config
 from rocketjob.control import ExitCode
 from rocketjob.errors import JobImportError, StoreUnavailable
@@ -45,6 +45,7 @@ def main(
     it exits: the exception and backtrace) go on its run board before it ends, where the
     supervisor reads them; a fatal signal's Python stack goes to stderr (faulthandler)."""
     code: int = ExitCode.FAILURE
+    arenas.limit_arenas()  # before any thread allocates (rocketjob.arenas)
     board = spec.board
     runboard.install(board, spec.config.worker.timeout_grace)
     faulthandler.enable(all_threads=True)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
-
 from rocketjob.batch import BatchJob
+from rocketjob.batch.fastjson import loads_list
 from rocketjob.job import resolve_class
 from rocketjob.store.base import JobDoc, Store
 from rocketjob.store.slices import SliceStore
@@ -61,7 +60,7 @@ def _failures(store: SliceStore, job_id: str) -> list[dict[str, Any]]:
     for piece in store.failed_slices(job_id)[:SHOWN_FAILURES]:
         failure = piece.get("failure") or {}
         index = int(failure.get("index", 0))
-        records = orjson.loads(piece["records"])
+        records = loads_list(piece["records"])
         record = records[index] if index < len(records) else None
         exception = failure.get("exception") or {}
         out.append({
