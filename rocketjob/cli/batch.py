@@ -67,30 +67,43 @@ def upload_file(args: argparse.Namespace) -> int:
         return _error(f"{args.job_class} is not a BatchJob class that can be imported here; "
                       "give its dotted path (module.Class)", 2)  # fmt: skip
     options = {} if args.priority is None else {"priority": args.priority}
-    progress = _progress() if sys.stderr.isatty() else None
+    progress = Progress() if sys.stderr.isatty() else None
     try:
         job = cls.upload(args.file, on_progress=progress, **options)
     except ValidationError as exc:
+        if progress is not None and progress.shown:
+            print(file=sys.stderr)  # the error on a line of its own
         return _error(str(exc), 2)
     if progress is not None:
-        print(file=sys.stderr)
+        progress.finish(job.record_count)
     print(f"uploaded: job {job.id}: {job.record_count} records in {job.slice_count} slices")
     return ExitCode.OK
 
 
-def _progress() -> Callable[[int], None]:
-    """A progress line on stderr, rewritten at most every PROGRESS_SECONDS."""
-    started = last = time.monotonic()
+class Progress:
+    """The upload's progress on stderr (a terminal): one line, rewritten at most every
+    PROGRESS_SECONDS, and its final state (records, rate, seconds) when it is done."""
 
-    def show(records: int) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= PROGRESS_SECONDS:
-            last = now
-            rate = records / max(now - started, 1e-9)
-            print(f"\ruploading: {records:,} records ({rate:,.0f}/s)", end="", file=sys.stderr)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = self.last = clock()
+        self.shown = False
 
-    return show
+    def __call__(self, records: int) -> None:
+        now = self.clock()
+        if now - self.last >= PROGRESS_SECONDS:
+            self.last = now
+            self._show("uploading", records, now, end="")
+
+    def finish(self, records: int) -> None:
+        """The final line: every record uploaded."""
+        self._show("uploaded", records, self.clock(), end="\n")
+
+    def _show(self, what: str, records: int, now: float, end: str) -> None:
+        took = max(now - self.started, 1e-9)
+        line = f"\r{what}: {records:,} records ({records / took:,.0f}/s, {took:.1f} s)\x1b[K"
+        print(line, end=end, file=sys.stderr, flush=True)
+        self.shown = True
 
 
 def _find(job_id: str) -> BatchJob:
