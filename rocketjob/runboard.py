@@ -16,6 +16,12 @@ its *hard* limit (``timeout + timeout_grace``), all on ``time.monotonic()``: Lin
 CLOCK_MONOTONIC is the same clock in every process of the machine. Each slot is written
 by one thread only; a sequence number (odd while a write is in progress) lets the reader
 skip a slot caught mid-write.
+
+A thread running a slice of a batch job (:mod:`rocketjob.batch.runner`) writes the batch
+job's id, the slice's number and, before each record, the record's index in the slice:
+one 8-byte store into the mapping (about 40 ns a record), read only after the worker
+died, so a slice that killed its worker (or ran past its hard limit) is failed naming the
+record that was running.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ import os
 import struct
 from dataclasses import dataclass
 
-#: seq (u32), padding, job id (32 bytes, ASCII), started (f64), hard deadline (f64, 0: none)
-_SLOT = struct.Struct("<I4x32sdd")
+#: seq (u32), slice number (u32, 0: a job), job id (32 bytes, ASCII), started (f64), hard
+#: deadline (f64, 0: none), index of the slice's record running (i64, written on its own)
+_SLOT = struct.Struct("<II32sddq")
+_RECORD_OFFSET = 56
 _SEQ = struct.Struct("<I")
 #: The board starts with the worker's *last words*: why it is about to exit (an exception
 #: and its backtrace), written synchronously before the process ends, read by the
@@ -36,12 +44,20 @@ LAST_WORDS_BYTES = 8192
 
 @dataclass(frozen=True)
 class Running:
-    """One job a worker was running: its id, thread slot, start and hard limit."""
+    """One job (or slice of a batch job) a worker was running: its id, thread slot,
+    start and hard limit; for a slice, its number and the index of its record running."""
 
     job_id: str
     slot: int
     started: float
     hard_deadline: float | None
+    slice: int = 0
+    record: int = 0
+
+    @property
+    def key(self) -> str:
+        """``job_id``, or ``job_id/slice`` for a slice: what a hard time limit names."""
+        return f"{self.job_id}/{self.slice}" if self.slice else self.job_id
 
 
 class RunBoard:
@@ -55,6 +71,7 @@ class RunBoard:
         self.recycles = recycles
         self._map = mmap.mmap(-1, LAST_WORDS_BYTES + max(1, slots) * _SLOT.size)
         self._seqs = [0] * max(1, slots)  # each slot's sequence number, as its writer knows it
+        self._records: memoryview | None = None  # made in the worker only (see records())
 
     def write_last_words(self, text: str) -> None:
         """Why this worker process is about to exit (kept to LAST_WORDS_BYTES)."""
@@ -66,22 +83,37 @@ class RunBoard:
         raw = self._map[:LAST_WORDS_BYTES]
         return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
 
-    def start(self, slot: int, job_id: str, started: float, hard_deadline: float | None) -> None:
-        """Thread ``slot`` (0-based) starts running ``job_id``."""
-        self._write(slot, job_id.encode()[:32], started, hard_deadline or 0.0)
+    def start(self, slot: int, job_id: str, started: float, hard_deadline: float | None,
+              number: int = 0) -> None:  # fmt: skip
+        """Thread ``slot`` (0-based) starts running ``job_id`` (slice ``number`` of it)."""
+        self._write(slot, job_id.encode()[:32], started, hard_deadline or 0.0, number)
 
     def clear(self, slot: int) -> None:
         """Thread ``slot`` runs no job any more."""
         self._write(slot, b"", 0.0, 0.0)
 
-    def _write(self, slot: int, job_id: bytes, started: float, deadline: float) -> None:
-        # One pack_into (a 56-byte copy, about 0.3 µs): the sequence number goes odd only
+    def _write(
+        self, slot: int, job_id: bytes, started: float, deadline: float, number: int = 0
+    ) -> None:
+        # One pack_into (a 64-byte copy, about 0.3 µs): the sequence number goes odd only
         # across it, and a reader retries while it is odd or changed (see _read).
         offset = LAST_WORDS_BYTES + slot * _SLOT.size
         seq = self._seqs[slot] + 2
         self._seqs[slot] = seq
         _SEQ.pack_into(self._map, offset, seq - 1)
-        _SLOT.pack_into(self._map, offset, seq, job_id, started, deadline)
+        _SLOT.pack_into(self._map, offset, seq, number, job_id, started, deadline, 0)
+
+    def record_position(self, slot: int) -> int:
+        """Where slot ``slot``'s record index is in :meth:`records`."""
+        return (LAST_WORDS_BYTES + slot * _SLOT.size + _RECORD_OFFSET) // 8
+
+    def records(self) -> memoryview:
+        """The board as 8-byte integers, where a slice's thread notes the record it runs
+        (see :func:`record_marks`). The view pins the mapping: only the worker makes it,
+        never the supervisor, which closes boards."""
+        if self._records is None:
+            self._records = memoryview(self._map).cast("q")
+        return self._records
 
     def running(self) -> list[Running]:
         """Every job running now (or when the process died), by slot."""
@@ -95,13 +127,13 @@ class RunBoard:
     def _read(self, slot: int) -> Running | None:
         offset = LAST_WORDS_BYTES + slot * _SLOT.size
         for _ in range(100):  # a writer holds a slot for a few hundred nanoseconds
-            seq, raw_id, started, deadline = _SLOT.unpack_from(self._map, offset)
+            seq, number, raw_id, started, deadline, record = _SLOT.unpack_from(self._map, offset)
             if seq % 2 == 0 and _SEQ.unpack_from(self._map, offset)[0] == seq:
                 break
         job_id = raw_id.rstrip(b"\0").decode("ascii", errors="replace")
         if not job_id:
             return None
-        return Running(job_id, slot, started, deadline or None)
+        return Running(job_id, slot, started, deadline or None, number, record)
 
     def overdue(self, now: float) -> list[Running]:
         """Running jobs past their hard time limit at monotonic time ``now``."""
@@ -112,7 +144,7 @@ class RunBoard:
         obeyed)."""
         entry = self._read(slot)
         if entry is not None and entry.job_id == job_id:
-            self.start(slot, entry.job_id, entry.started, deadline)
+            self.start(slot, entry.job_id, entry.started, deadline, entry.slice)
 
     def close(self) -> None:
         """Release the mapping (the supervisor, once it has read a dead worker's board)."""
@@ -132,9 +164,11 @@ def install(board: RunBoard | None, timeout_grace: float = 10.0) -> None:
 _slots: dict[str, int] = {}
 
 
-def job_started(worker_name: str, job_id: str, started: float, time_limit: float | None) -> int:
+def job_started(
+    worker_name: str, job_id: str, started: float, time_limit: float | None, number: int = 0
+) -> int:
     """Note on the board that thread ``worker_name`` (``host:pid:N``, or event loop slot
-    ``host:pid:aN``) started ``job_id``;
+    ``host:pid:aN``) started ``job_id`` (slice ``number`` of it, for a batch job);
     returns its slot, or -1 when no board is installed (a worker outside a supervisor)."""
     if _installed is None:
         return -1
@@ -145,8 +179,20 @@ def job_started(worker_name: str, job_id: str, started: float, time_limit: float
     if not 0 <= slot < board.slots:
         return -1
     deadline = 0.0 if time_limit is None else started + time_limit + grace
-    board._write(slot, job_id.encode(), started, deadline)
+    board._write(slot, job_id.encode(), started, deadline, number)
     return slot
+
+
+_NO_BOARD: list[int] = [0]
+
+
+def record_marks(slot: int) -> tuple[memoryview | list[int], int]:
+    """``(marks, i)``: a slice's thread of ``slot`` runs ``marks[i] = index`` before each
+    record (a throwaway list when there is no board)."""
+    if slot < 0 or _installed is None:
+        return _NO_BOARD, 0
+    board = _installed[0]
+    return board.records(), board.record_position(slot)
 
 
 def _slot_of(worker_name: str, slots: int) -> int:

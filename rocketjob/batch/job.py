@@ -90,6 +90,13 @@ class BatchJob(Job):
     def after_batch(self) -> None:
         """Runs once, after the last slice, when every record succeeded (override it)."""
 
+    def input(self) -> Source | None:
+        """The records of a batch job that starts without any (a cron instance, or one
+        made by ``perform_later``): a path or an iterable, as for ``upload``. Called once,
+        after ``before_batch``, by the worker that starts the job; None (the default):
+        no records, only ``before_batch`` and ``after_batch`` run."""
+        return None
+
     # -- uploading --------------------------------------------------------------------------
     @classmethod
     def upload(
@@ -108,7 +115,7 @@ class BatchJob(Job):
             records = read_records(source, stack)
 
             def stream() -> Iterator[Any]:
-                yield from slicer.slices_of(iter(records))
+                yield from slicer.slices_of(records)
                 job.record_count, job.slice_count = slicer.records, slicer.slices
                 doc["fields"] = job.to_doc()["fields"]  # the job row is written last
 
@@ -190,16 +197,32 @@ class BatchJob(Job):
         none is left to run, end the batch (``after_batch``, or BatchFailed)."""
         if self.id is None:  # perform_now(record): one record, inline
             return super().run_perform()
-        counts = self._slices().count_slices(self.id)
         if not self.batch_opened:
             self.run_callback("before_batch")
+            if not self.slice_count:
+                self._store_input()
             self.batch_opened = True
+        counts = self._slices().count_slices(self.id)
         if counts.get("queued") or counts.get("running"):
             self.__dict__["_phase"] = _OPEN
             return None
         self.__dict__["_phase"] = _END
         self.end_batch(counts)
         return None
+
+    def _store_input(self) -> None:
+        """Store the records ``input()`` gives as this job's slices (streamed, like an
+        upload). Slices a previous start stored before its worker died are replaced:
+        the counts are written only when the job is opened."""
+        source = self.input()
+        if source is None:
+            return
+        store, job_id = self._slices(), self._require_id()
+        store.delete_slices(job_id)
+        slicer = Slicer(type(self).slice_size)
+        with ExitStack() as stack:
+            store.insert_slices(job_id, slicer.slices_of(read_records(source, stack)))
+        self.record_count, self.slice_count = slicer.records, slicer.slices
 
     def end_batch(self, counts: dict[str, int]) -> None:
         """``after_batch`` when every slice completed; raise BatchFailed otherwise."""

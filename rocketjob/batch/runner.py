@@ -11,6 +11,17 @@ After writing its slice, a thread that sees no slice of the job left queued or r
 tries to take the job (``take_batch_job``, a compare-and-set: of racing threads exactly
 one wins) and ends it: ``after_batch`` then ``complete``, or ``fail`` with BatchFailed,
 through the job's lifecycle (callbacks, retry, cron, destroy_on_complete).
+
+Fault containment, as for jobs (:mod:`rocketjob.runboard`): a slice is written on its
+thread's slot of the run board while it runs (the batch job's id, the slice's number,
+its hard time limit), and each record's index before it runs, so the supervisor can fail
+a slice that killed its worker ``[worker] max_crashes`` times, or that ran past
+``timeout + timeout_grace``, at the record that was running
+(:mod:`rocketjob.batch.crashes`).
+
+Progress: after a slice, a job's stored ``percent_complete`` is brought up to date, at
+most once per :data:`PROGRESS_SECONDS` per job and worker process (one count of its
+slices and one UPDATE), so job listings show a running batch's progress.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from rocketjob import timeouts
+from rocketjob import runboard, timeouts
 from rocketjob.batch.fastjson import dumps_list, loads_list
 from rocketjob.batch.job import BatchJob
 from rocketjob.clock import utcnow
@@ -36,6 +47,8 @@ from rocketjob.store.slices import SliceDoc, slice_store
 CACHED_JOBS = 32
 #: How long a loaded batch job is trusted before it is read again (seconds).
 CACHE_SECONDS = 5.0
+#: Seconds between two writes of one job's ``percent_complete`` by one worker process.
+PROGRESS_SECONDS = 1.0
 
 
 class SliceRunner:
@@ -47,13 +60,16 @@ class SliceRunner:
         on_error: OnError,
         job_context: Callable[[Job], AbstractContextManager[Any]] | None = None,
         keep_going: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        self.clock = clock
         self.keep_going = keep_going
         self.slices = slice_store(store)
         self.on_error = on_error
         self.job_context = job_context or (lambda job: nullcontext())
         self._jobs: OrderedDict[str, tuple[float, BatchJob]] = OrderedDict()
+        self._progress_at: dict[str, float] = {}
 
     def run(self, doc: SliceDoc) -> None:
         """Run the claimed slice ``doc``, write its outcome, and go on with the job's next
@@ -69,19 +85,21 @@ class SliceRunner:
             job = self._job(doc["job_id"])
             if job is None:  # deleted meanwhile: its slices go with it
                 return None
-            with self.job_context(job):
-                changes = self._perform(job, doc)
-            key = (doc["job_id"], doc["number"], doc["worker_name"])
-            following: SliceDoc | None = None
-            if self.keep_going():
-                limit = type(job).throttle_running_workers
-                written, following = self.slices.finish_and_claim_slice(
-                    *key, changes, utcnow(), limit
-                )
-            else:
-                written = self.slices.finish_slice(*key, changes)
-            if written and following is None:
-                self._end_if_last(job, doc["worker_name"])
+            slot = runboard.job_started(doc["worker_name"], doc["job_id"], time.monotonic(),
+                                        job.time_limit, doc["number"])  # fmt: skip
+            try:
+                written, following = self._run_and_write(job, doc, slot)
+            finally:
+                runboard.job_ended(slot)
+            if (
+                written
+                and following is None
+                and end_if_last(self.store, job.id or "", doc["worker_name"], self.on_error)
+            ):
+                self._jobs.pop(job.id or "", None)
+                self._progress_at.pop(job.id or "", None)
+            elif written:
+                self._progress(job)
             if following is not None:
                 following["id"] = f"{following['job_id']}/{following['number']}"
             return following
@@ -89,6 +107,33 @@ class SliceRunner:
             logger.error("slice not run", job_id=doc.get("job_id"), slice=doc.get("number"),
                          error=repr(exc))  # fmt: skip
             return None
+
+    def _run_and_write(
+        self, job: BatchJob, doc: SliceDoc, slot: int
+    ) -> tuple[bool, SliceDoc | None]:
+        """Run the slice and write its outcome; (written, the next slice claimed)."""
+        with self.job_context(job):
+            changes = self._perform(job, doc, slot)
+        key = (doc["job_id"], doc["number"], doc["worker_name"])
+        if not self.keep_going():
+            return self.slices.finish_slice(*key, changes), None
+        limit = type(job).throttle_running_workers
+        return self.slices.finish_and_claim_slice(*key, changes, utcnow(), limit)
+
+    def _progress(self, job: BatchJob) -> None:
+        """Store the job's percent_complete, at most once per PROGRESS_SECONDS."""
+        job_id, now = job.id or "", self.clock()
+        if now - self._progress_at.get(job_id, -PROGRESS_SECONDS) < PROGRESS_SECONDS:
+            return
+        if len(self._progress_at) >= CACHED_JOBS:
+            self._progress_at.clear()
+        self._progress_at[job_id] = now
+        counts = self.slices.count_slices(job_id)
+        total = sum(counts.values())
+        if total:
+            done = counts.get("completed", 0) + counts.get("failed", 0)
+            self.store.update_job(job_id, {"percent_complete": min(99, done * 100 // total)},
+                                  from_states=["running"])  # fmt: skip
 
     def _job(self, job_id: str) -> BatchJob | None:
         now = time.monotonic()
@@ -105,18 +150,21 @@ class SliceRunner:
             self._jobs.popitem(last=False)
         return job
 
-    def _perform(self, job: BatchJob, doc: SliceDoc) -> dict[str, Any]:
+    def _perform(self, job: BatchJob, doc: SliceDoc, slot: int) -> dict[str, Any]:
         """Run the slice's records within the job's time limit (``timeout``: per slice,
         JobTimeout raised in the record running at the limit); the changes its outcome
         writes."""
         records = loads_list(doc["records"])
         failure = doc.get("failure")
-        start = int(failure["index"]) if failure else 0
+        start = int(failure.get("index", 0)) if failure else 0
         collect = job.collect_output
         output: list[Any] = []
-        if collect and doc.get("output"):
-            output = loads_list(doc["output"])[:start]
+        if collect and start:
+            output = loads_list(doc["output"])[:start] if doc.get("output") else []
+            if len(output) != start:  # failed by a crash: no output kept, so from the start
+                output, start = [], 0
         perform, append = job.perform, output.append
+        marks, mark = runboard.record_marks(slot)
         limit = job.time_limit
         name = f"{job.id}/{doc['number']}"
         reason = f"slice {name} ({job.job_class}) ran past its timeout of {limit or 0:g} s"
@@ -124,6 +172,7 @@ class SliceRunner:
         try:
             with timeouts.limit(limit, reason, name):
                 for index in range(start, len(records)):
+                    marks[mark] = index
                     value = perform(records[index])
                     if collect:
                         append(value)
@@ -139,20 +188,24 @@ class SliceRunner:
         return {"state": "completed", "completed_at": utcnow(), "failure": None,
                 "output": _dumps(output, collect)}  # fmt: skip
 
-    def _end_if_last(self, job: BatchJob, worker: str) -> None:
-        """If no slice is left to run, take the job (one thread wins) and end it."""
-        counts = self.slices.count_slices(job.id or "")
-        if counts.get("queued") or counts.get("running"):
-            return
-        if not self.slices.take_batch_job(job.id or "", worker):
-            return
-        doc = self.store.get_job(job.id or "")
-        if doc is None:
-            return
-        fresh = Job.from_doc(doc)
-        if isinstance(fresh, BatchJob):
-            end_batch(fresh, worker, counts, self.store, self.on_error)
-            self._jobs.pop(job.id or "", None)
+
+def end_if_last(store: Store, job_id: str, worker: str, on_error: OnError) -> bool:
+    """If no slice of the job is left to run, take the job (one caller wins) for
+    ``worker`` and end it; True if this call ended it."""
+    slices = slice_store(store)
+    counts = slices.count_slices(job_id)
+    if counts.get("queued") or counts.get("running"):
+        return False
+    if not slices.take_batch_job(job_id, worker):
+        return False
+    doc = store.get_job(job_id)
+    if doc is None:
+        return False
+    fresh = Job.from_doc(doc)
+    if not isinstance(fresh, BatchJob):
+        return False
+    end_batch(fresh, worker, counts, store, on_error)
+    return True
 
 
 def end_batch(

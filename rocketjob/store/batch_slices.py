@@ -27,6 +27,10 @@ class BatchSlices:
         """Store the job and every slice, all or none; how many slices were stored."""
         return self._slices.insert_batch_job(doc, slices)
 
+    def insert_slices(self, job_id: str, slices: Iterable[NewSlice]) -> int:
+        """Store more slices for an existing job, all or none; how many were stored."""
+        return self._slices.insert_slices(job_id, slices)
+
     def claim_slices(
         self,
         worker_names: Sequence[str],

@@ -79,6 +79,11 @@ class SliceStore(Protocol):
         ``doc`` is read once ``slices`` is exhausted, so the caller may complete it while
         streaming (the record and slice counts)."""
 
+    def insert_slices(self, job_id: str, slices: Iterable[NewSlice]) -> int:
+        """Store ``slices`` (a stream, as for ``insert_batch_job``) for the existing job
+        ``job_id``, all or none; return how many. A batch job reading its own input when
+        it starts (``BatchJob.input``) uses it."""
+
     def claim_slices(
         self,
         worker_names: Sequence[str],

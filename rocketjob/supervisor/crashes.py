@@ -18,6 +18,9 @@ Each write is a compare-and-set on the job still running on that server, so a jo
 moved meanwhile is left alone. Failures go through the job's ``fail`` event (its
 ``before_fail``/``after_fail`` callbacks and behaviours such as ``retry_limit`` run here,
 in the supervisor, on the store it opened for the release).
+
+A slice of a batch job that was running gets the same accounting, on the slice
+(:mod:`rocketjob.batch.crashes`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import random
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from rocketjob.batch import crashes as slice_crashes
 from rocketjob.clock import utcnow
 from rocketjob.errors import JobTimeout, WorkerCrashed
 from rocketjob.job import Job, resolve_class
@@ -61,6 +65,14 @@ class Released:
     crashed: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
+    #: Slices (``job_id/number``) by what became of them (rocketjob.batch.crashes).
+    slices: dict[str, list[str]] = field(default_factory=dict)
+
+    def failed_batches(self) -> list[str]:
+        """Batch jobs with a slice failed here (the caller ends those left with none to run)."""
+        failed = [*self.slices.get(slice_crashes.TIMED_OUT, []),
+                  *self.slices.get(slice_crashes.QUARANTINED, [])]  # fmt: skip
+        return list(dict.fromkeys(key.rsplit("/", 1)[0] for key in failed))
 
 
 def release(store: Store, dead: DeadWorker, max_crashes: int) -> Released:
@@ -70,6 +82,11 @@ def release(store: Store, dead: DeadWorker, max_crashes: int) -> Released:
     running = list(dead.running)
     random.shuffle(running)  # who runs first after the crash: the poison job or another
     for entry in running:
+        if entry.slice:  # a slice of a batch job
+            outcome = slice_crashes.release_slice(store, entry, dead, max_crashes)
+            if outcome is not None:
+                out.slices.setdefault(outcome, []).append(entry.key)
+            continue
         job = _running_job(store, entry.job_id, dead.server_name)
         if job is None:
             continue  # finished, aborted or moved meanwhile; or its class is unknown here

@@ -64,12 +64,11 @@ class FaultPolicy:
 
     def overdue(self, now: float) -> dict[int, list[str]]:
         """Workers (by pid) running a job past its hard time limit, not yet killed for it:
-        the ids of those jobs. They are noted as killed for a timeout."""
+        the ids of those jobs (``job_id/number`` for a slice of a batch job). They are
+        noted as killed for a timeout."""
         found: dict[int, list[str]] = {}
         for pid, tracked in self.workers.items():
-            late = [
-                r.job_id for r in tracked.board.overdue(now) if r.job_id not in tracked.timed_out
-            ]
+            late = [r.key for r in tracked.board.overdue(now) if r.key not in tracked.timed_out]
             if late:
                 tracked.timed_out.update(late)
                 found[pid] = late

@@ -12,8 +12,9 @@ default store open.
 from __future__ import annotations
 
 from rocketjob import connection
+from rocketjob.batch import crashes as slice_crashes
 from rocketjob.log import logger
-from rocketjob.requeue import requeue_server_jobs
+from rocketjob.requeue import log_callback_error, requeue_server_jobs
 from rocketjob.store import open_store
 from rocketjob.supervisor import crashes
 from rocketjob.supervisor.crashes import DeadWorker
@@ -22,17 +23,20 @@ from rocketjob.supervisor.crashes import DeadWorker
 def release_jobs(
     store_url: str, server_name: str, dead: DeadWorker | None = None, max_crashes: int = 3
 ) -> int | None:
-    """Account for the jobs ``dead`` was running (crash counts, time limits: see
-    :mod:`rocketjob.supervisor.crashes`), re-queue the other running jobs of
-    ``server_name`` and remove its server; return how many jobs were re-queued, or None
+    """Account for the jobs and slices ``dead`` was running (crash counts, time limits:
+    see :mod:`rocketjob.supervisor.crashes`), re-queue the other running jobs and slices
+    of ``server_name``, end the batch jobs whose last slice failed here, and remove its
+    server; return how many jobs were re-queued, or None
     when the store could not be reached (live servers will reap it as a zombie after
     ``zombie_seconds``)."""
     try:
         with connection.using(store_url) as store:  # requeue callbacks may use the Job API
-            counted = 0
+            released = crashes.Released()
             if dead is not None and dead.running:
-                counted = len(crashes.release(store, dead, max_crashes).crashed)
-            requeued = counted + requeue_server_jobs(store, server_name)
+                released = crashes.release(store, dead, max_crashes)
+            requeued = len(released.crashed) + requeue_server_jobs(store, server_name)
+            slice_crashes.end_batches(store, released.failed_batches(), server_name,
+                                      log_callback_error)  # fmt: skip
             store.remove_server(server_name)
             return requeued
     except Exception as exc:  # boundary: the store may be down; zombie reaping covers it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -93,3 +94,34 @@ class SlowRecordJob(BatchJob):
         while time.monotonic() < deadline:
             time.sleep(0.01)  # the behaviour under test: a record that takes time
         return None
+
+
+class PoisonBatchJob(BatchJob):
+    """Record ``poison`` kills its own worker process (``how``: ``exit`` is os._exit(17),
+    ``kill`` a SIGKILL); record ``hang`` blocks in time.sleep (a C call no soft time
+    limit interrupts). Every record appends ``pid record`` to the file ``log`` first."""
+
+    slice_size = 5
+    destroy_on_complete = False
+    log: str = ""
+    poison: int = -1
+    hang: int = -1
+    how: str = "exit"
+
+    def perform(self, record: Any) -> object:
+        with open(self.log, "a") as out:
+            out.write(f"{os.getpid()} {record}\n")
+        if record == self.poison:
+            if self.how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(17)
+        if record == self.hang:
+            time.sleep(30)  # the behaviour under test: a record stuck in a C call
+        time.sleep(0.01)  # the behaviour under test: slices that overlap in time
+        return None
+
+
+class HangingBatchJob(PoisonBatchJob):
+    """A PoisonBatchJob with a time limit of 0.5 s per slice."""
+
+    timeout = 0.5

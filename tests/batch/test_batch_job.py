@@ -129,6 +129,63 @@ def test_upload_streams_in_bounded_slices() -> None:
     assert [s.record_count for s in stream] == [10, 5]
 
 
+def test_csv_rows_are_stored_with_their_header_once_per_slice(tmp_path: Path) -> None:
+    from contextlib import ExitStack
+
+    import orjson
+
+    from rocketjob.batch.fastjson import loads_list
+    from rocketjob.batch.source import read_records
+
+    path = tmp_path / "in.csv"
+    path.write_text("n,note\n1,plain\n2,~tilde\n\n3,x\n")
+    with ExitStack() as stack:
+        first, second = Slicer(2).slices_of(read_records(path, stack))
+    assert orjson.loads(second.records) == {"columns": ["n", "note"], "rows": [["3", "x"]]}
+    assert loads_list(second.records) == [{"n": "3", "note": "x"}]
+    assert first.records.startswith("[")  # a str the codec escapes: the dicts, through it
+    assert loads_list(first.records) == [{"n": "1", "note": "plain"}, {"n": "2", "note": "~tilde"}]
+    assert (second.first_record, second.record_count) == (3, 1)
+
+
+def test_csv_downloads_write_plain_chunks_and_other_values_alike(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from rocketjob.batch.output import CHUNK, write_output
+
+    plain = [{"a": i, "b": f"x{i}", "c": None} for i in range(CHUNK)]  # one writerows
+    other = [{"a": 1.5, "b": True}, {"a": dt.datetime(2024, 1, 2, 3, 4, 5), "b": [1]}]
+    target = tmp_path / "out.csv"
+    assert write_output(iter(plain + other), target) == CHUNK + 2
+    with open(target, newline="") as back:
+        rows = list(csv.reader(back))
+    assert rows[:2] == [["a", "b", "c"], ["0", "x0", ""]]
+    assert rows[-2:] == [["1.5", "True", ""], ["2024-01-02T03:04:05", "[1]", ""]]
+    single = tmp_path / "one.csv"
+    assert write_output(iter([1, None, "x"]), single) == 3
+    with open(single, newline="") as back:
+        assert list(csv.reader(back)) == [["1"], [""], ["x"]]
+
+
+def test_a_cron_batch_job_reads_its_input_when_each_instance_starts() -> None:
+    from rocketjob.clock import utcnow
+    from tests.batch.cron_jobs import DailyImportJob
+
+    first = DailyImportJob.set(run_at=utcnow()).perform_later()
+    assert (first.record_count, first.slice_count) == (0, 0)
+    with running_worker(threads=3, imports=("tests.batch.cron_jobs",)):
+        wait_until(lambda: first.reload().completed)
+        assert (first.record_count, first.slice_count) == (10, 3)
+        assert list(first.output()) == [n * 2 for n in range(1, 11)]
+        [following] = wait_until(lambda: DailyImportJob.where("queued"))  # the next instance
+        assert isinstance(following, DailyImportJob) and following.run_at > utcnow()
+        assert following.slice_counts()["queued"] == 0
+        following.save(run_at=utcnow())  # its time has come
+        wait_until(lambda: following.reload().completed)
+    assert (following.record_count, following.slice_count) == (10, 3)
+    assert list(following.output()) == [n * 2 for n in range(1, 11)]
+
+
 def test_batch_failed_is_a_rocketjob_error() -> None:
     assert issubclass(BatchFailed, Exception)
 

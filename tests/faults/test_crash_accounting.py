@@ -111,3 +111,41 @@ def test_a_job_killed_for_its_time_limit_fails_with_job_timeout(store_url: str) 
     assert failed.exception.class_name == "rocketjob.JobTimeout"
     assert "ran past its timeout (2 s)" in failed.exception.message
     assert requeued.state == "queued" and requeued.crash_count == 0
+
+
+def test_a_slice_that_kills_its_worker_is_counted_then_failed_at_its_record(
+    store_url: str,
+) -> None:
+    from rocketjob.store.slices import slice_store
+    from tests.batch.jobs import PoisonBatchJob
+
+    job = PoisonBatchJob.upload(range(10))  # two slices of five records
+    store = rocketjob.current_store()
+    store.update_job(job.id or "", {"state": "running"})  # opened: running, no worker
+    slices, now = slice_store(store), dt.datetime.now(dt.UTC)
+    classes = [PoisonBatchJob._job_class_path]
+    slices.claim_slices(["host:9:1", "host:9:2"], classes, now, {})
+    board = RunBoard(2)
+    board.start(0, job.id or "", 1.0, None, number=1)  # thread 1 ran slice 1, at record 4
+    board.records()[board.record_position(0)] = 3
+    dead = DeadWorker("host:9", "exit 17", crashed=True, running=board.running())
+    release_jobs(store_url, "host:9", dead, max_crashes=2)
+    first, second = slices.read_slices(job.id or "", 0, 2)
+    assert (first["state"], first["crash_count"]) == ("queued", 1)
+    assert (second["state"], second["crash_count"]) == ("queued", 0), "claimed ahead: no blame"
+    [again] = slices.claim_slices(["host:8:2"], classes, now, {})  # the suspect, alone
+    assert again["number"] == 1
+    [other] = slices.claim_slices(["host:8:1"], classes, now, {})
+    assert slices.finish_slice(job.id or "", other["number"], "host:8:1", {"state": "completed"})
+    board = RunBoard(2)
+    board.start(1, job.id or "", 1.0, None, number=1)
+    board.records()[board.record_position(1)] = 3
+    dead = DeadWorker("host:8", "SIGKILL", crashed=True, running=board.running())
+    release_jobs(store_url, "host:8", dead, max_crashes=2)
+    [(number, record, exc)] = PoisonBatchJob.find(job.id or "").failed_records()
+    assert (number, record, exc.class_name) == (4, 3, "rocketjob.WorkerCrashed")
+    assert "SIGKILL, server host:8" in exc.message and "2 times" in exc.message
+    assert "record 4 was running" in exc.message
+    ended = Job.find(job.id or "")  # its last slice failed: the supervisor ended the job
+    assert ended.state == "failed" and ended.exception is not None
+    assert ended.exception.class_name == "rocketjob.batch.job.BatchFailed"

@@ -240,3 +240,53 @@ def test_requeues_on_a_store_that_never_held_a_batch_job(store: Store) -> None:
     assert slices.requeue_slices("h:1") == 0
     assert slices.requeue_orphan_slices() == 0
     assert slices.count_slices("nope") == {}
+
+
+def test_insert_slices_gives_an_existing_job_its_records(store: Store) -> None:
+    slices = slice_store(store)
+    doc = job_doc()
+    store.insert_jobs([doc])  # a batch job made without records (a cron instance)
+    assert slices.insert_slices(doc["id"], pieces(3)) == 3
+    assert slices.count_slices(doc["id"]) == {"queued": 3}
+    assert [s["first_record"] for s in slices.read_slices(doc["id"], 0, 5)] == [1, 3, 5]
+
+
+def _blame(slices: SliceStore, job_id: str, numbers: list[int]) -> None:
+    """Give the slices ``numbers`` one crash each, as the supervisor does (claim, requeue)."""
+    for number in numbers:
+        slices.claim_slices([f"dead:1:t{number}"], [CLASS], utcnow(), {})
+    for number in numbers:
+        changes = {"state": "queued", "crash_count": 1, "started_at": None}
+        assert slices.finish_slice(job_id, number, f"dead:1:t{number}", changes)
+
+
+def test_suspect_slices_run_one_at_a_time(store: Store) -> None:
+    slices, job_id = opened(store, 5)
+    _blame(slices, job_id, [1, 2])
+    assert [s["crash_count"] for s in slices.read_slices(job_id, 0, 5)] == [1, 1, 0, 0, 0]
+    names = [f"h:1:t{i}" for i in range(3)]
+    claimed = slices.claim_slices(names, [CLASS], utcnow(), {})
+    assert [s["number"] for s in claimed] == [1, 3, 4]  # one suspect, then unblamed ones
+    # while suspect 1 runs, the other suspect waits; the next unblamed slice is taken
+    written, following = slices.finish_and_claim_slice(
+        job_id, 3, "h:1:t1", {"state": "completed"}, utcnow(), 0
+    )
+    assert written and following is not None and following["number"] == 5
+    assert slices.claim_slices(["h:1:t9"], [CLASS], utcnow(), {}) == []
+    assert slices.finish_slice(job_id, 1, "h:1:t0", {"state": "completed"})
+    [second] = slices.claim_slices(["h:1:t9"], [CLASS], utcnow(), {})
+    assert (second["number"], second["crash_count"]) == (2, 1)
+
+
+def test_retry_clears_a_failed_slices_crashes(store: Store) -> None:
+    slices, job_id = opened(store, 1)
+    slices.claim_slices(["dead:1:t1"], [CLASS], utcnow(), {})
+    failure = {"exception": {"class_name": "rocketjob.WorkerCrashed"}, "record_number": 2,
+               "index": 1}  # fmt: skip
+    changes = {"state": "failed", "crash_count": 3, "failure": failure, "completed_at": utcnow()}
+    assert slices.finish_slice(job_id, 1, "dead:1:t1", changes)
+    [failed] = slices.failed_slices(job_id)
+    assert (failed["crash_count"], failed["failure"]) == (3, failure)
+    assert slices.retry_slices(job_id) == 1
+    [again] = slices.claim_slices(["h:1:t0"], [CLASS], utcnow(), {})
+    assert again["crash_count"] == 0 and again["failure"] == failure

@@ -34,15 +34,20 @@ from rocketjob.store.slices import NewSlice, SliceDoc, server_of
 #: Slices per ``insert_many`` of an upload (bounded memory, few round trips).
 INSERT_PAGE = 1000
 _FIELDS = ("job_id", "number", "state", "first_record", "record_count", "records", "output",
-           "failure", "worker_name", "server_name", "started_at", "completed_at")  # fmt: skip
+           "failure", "worker_name", "server_name", "started_at", "completed_at",
+           "crash_count")  # fmt: skip
 _PAGE = {name: 1 for name in ("job_id", "number", "state", "first_record", "record_count",
-                              "output", "failure")}  # fmt: skip
+                              "output", "failure", "crash_count")}  # fmt: skip
+#: A slice with no crashes (slices stored before they counted crashes have no field).
+_UNBLAMED = {"crash_count": {"$in": [0, None]}}
 _QUEUED = {"state": "queued", "worker_name": None, "server_name": None, "started_at": None}
 
 
 def slice_from_bson(raw: Mapping[str, Any]) -> SliceDoc:
     """A slice document from its stored form."""
-    return {name: raw[name] for name in _FIELDS if name in raw}
+    doc = {name: raw[name] for name in _FIELDS if name in raw}
+    doc.setdefault("crash_count", 0)
+    return doc
 
 
 class Slices:
@@ -74,13 +79,22 @@ class Slices:
 
     @translated
     def insert_batch_job(self, doc: JobDoc, slices: Iterable[NewSlice]) -> int:
-        collection, job_id, count = self._slices, doc["id"], 0
+        count = self.insert_slices(doc["id"], slices)  # all or none
+        try:
+            self._insert_job(doc)
+        except BaseException:
+            self._slices.delete_many({"job_id": doc["id"]})
+            raise
+        return count
+
+    @translated
+    def insert_slices(self, job_id: str, slices: Iterable[NewSlice]) -> int:
+        collection, count = self._slices, 0
         try:
             stream = iter(slices)
             while page := list(itertools.islice(stream, INSERT_PAGE)):
                 collection.insert_many([_new_slice(job_id, piece) for piece in page], ordered=False)
                 count += len(page)
-            self._insert_job(doc)
         except BaseException:
             collection.delete_many({"job_id": job_id})
             raise
@@ -121,8 +135,14 @@ class Slices:
         the job's limit is reached."""
         sets = {"state": "running", "worker_name": worker, "server_name": server_of(worker),
                 "started_at": now}  # fmt: skip
+        # Unblamed slices, and suspects (slices with crashes) only while none of the job's
+        # runs (rocketjob.batch.crashes): running slices are few, so the check is cheap.
+        wanted: dict[str, Any] = {"job_id": job_id, "state": "queued"}
+        suspect = {"job_id": job_id, "state": "running", "crash_count": {"$gt": 0}}
+        if collection.find_one(suspect, {"_id": 1}) is not None:
+            wanted.update(_UNBLAMED)
         raw = collection.find_one_and_update(
-            {"job_id": job_id, "state": "queued"},
+            wanted,
             {"$set": sets},
             sort=[("number", ASCENDING)],
             return_document=ReturnDocument.AFTER,
@@ -192,7 +212,7 @@ class Slices:
     def retry_slices(self, job_id: str) -> int:
         result = self._slices.update_many(
             {"job_id": job_id, "state": "failed"},
-            {"$set": {"state": "queued", "completed_at": None}},
+            {"$set": {"state": "queued", "completed_at": None, "crash_count": 0}},
         )
         return int(result.modified_count)
 
@@ -242,5 +262,5 @@ def _new_slice(job_id: str, piece: NewSlice) -> dict[str, Any]:
         "job_id": job_id, "number": piece.number, "state": "queued",
         "first_record": piece.first_record, "record_count": piece.record_count,
         "records": piece.records, "output": None, "failure": None, "worker_name": None,
-        "server_name": None, "started_at": None, "completed_at": None,
+        "server_name": None, "started_at": None, "completed_at": None, "crash_count": 0,
     }  # fmt: skip

@@ -46,17 +46,21 @@ CREATE TABLE IF NOT EXISTS {slices} (
     server_name text,
     started_at timestamptz,
     completed_at timestamptz,
+    crash_count integer NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, number)
 );
 CREATE INDEX IF NOT EXISTS rocketjob_slices_queued ON {slices} (job_id, number)
     WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS rocketjob_slices_server ON {slices} (server_name)
-    WHERE state = 'running'
+    WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS rocketjob_slices_suspects ON {slices} (job_id, state, number)
+    WHERE crash_count > 0
 """
 _COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "records", "output",
-            "failure", "worker_name", "server_name", "started_at", "completed_at")  # fmt: skip
+            "failure", "worker_name", "server_name", "started_at", "completed_at",
+            "crash_count")  # fmt: skip
 _PAGE_COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "output",
-                 "failure")  # fmt: skip
+                 "failure", "crash_count")  # fmt: skip
 
 
 def slice_from_row(row: Sequence[Any], columns: Sequence[str] = _COLUMNS) -> SliceDoc:
@@ -98,6 +102,16 @@ class Slices:
         with self._db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                          (f"rocketjob:slices:{self._db.opts.schema}",))  # fmt: skip
+            missing = conn.execute(
+                "SELECT 1 FROM information_schema.tables t WHERE t.table_schema = %s AND"
+                " t.table_name = 'rocketjob_slices' AND NOT EXISTS (SELECT 1 FROM"
+                " information_schema.columns c WHERE c.table_schema = t.table_schema AND"
+                " c.table_name = t.table_name AND c.column_name = 'crash_count')",
+                (self._db.opts.schema,),
+            ).fetchone()
+            if missing:  # made before slices counted crashes
+                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN crash_count integer NOT NULL"
+                                     " DEFAULT 0").format(slices))  # fmt: skip
             for statement in _TABLE.split(";\n"):
                 conn.execute(sql.SQL(statement).format(slices=slices, jobs=self._db.jobs))
         self._ready = True
@@ -125,6 +139,21 @@ class Slices:
             # foreign key is checked at commit (DEFERRABLE INITIALLY DEFERRED)
             conn.execute(insert, [to_param(n, doc.get(n)) for n in JOB_COLUMNS])
             conn.execute("SELECT pg_notify(%s, '')", (self._db.channel,))
+        return count
+
+    @_translated
+    def insert_slices(self, job_id: str, slices: Iterable[NewSlice]) -> int:
+        copy = sql.SQL(
+            "COPY {} (job_id, number, state, first_record, record_count, records) FROM STDIN"
+        ).format(self._slices)
+        count = 0
+        with self._db.transaction() as conn:
+            conn.execute("SET LOCAL statement_timeout = 0")  # a large input may take minutes
+            with conn.cursor().copy(copy) as sink:
+                for piece in slices:
+                    sink.write_row((job_id, piece.number, "queued", piece.first_record,
+                                    piece.record_count, piece.records))  # fmt: skip
+                    count += 1
         return count
 
     @_translated
@@ -176,8 +205,14 @@ class Slices:
         self, conn: Conn, job_id: str, workers: list[str], now: dt.datetime
     ) -> list[SliceDoc]:
         """Claim up to ``len(workers)`` queued slices of one job, in number order."""
+        # Unblamed slices, and the first suspect (a slice with crashes) when none of the
+        # job's suspects runs (rocketjob.batch.crashes).
         statement = sql.SQL(
-            "WITH locked AS (SELECT number FROM {s} WHERE job_id = %(job)s AND state = 'queued'"
+            "WITH suspect AS (SELECT number FROM {s} WHERE job_id = %(job)s AND state = 'queued'"
+            " AND crash_count > 0 AND NOT EXISTS (SELECT 1 FROM {s} WHERE job_id = %(job)s"
+            " AND state = 'running' AND crash_count > 0) ORDER BY number LIMIT 1),"
+            " locked AS (SELECT number FROM {s} WHERE job_id = %(job)s AND state = 'queued'"
+            " AND (crash_count = 0 OR number IN (SELECT number FROM suspect))"
             " ORDER BY number LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
             " picked AS (SELECT number, row_number() OVER (ORDER BY number) AS n FROM locked)"
             " UPDATE {s} AS t SET state = 'running',"
@@ -262,7 +297,7 @@ class Slices:
     @_translated
     def retry_slices(self, job_id: str) -> int:
         statement = sql.SQL(
-            "UPDATE {} SET state = 'queued', completed_at = NULL"
+            "UPDATE {} SET state = 'queued', completed_at = NULL, crash_count = 0"
             " WHERE job_id = %s AND state = 'failed'"
         ).format(self._slices)
         with self._db.single() as conn:

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS batch_slices (
     server_name TEXT,
     started_at INTEGER,
     completed_at INTEGER,
+    crash_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, number)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batch_records (
@@ -57,14 +58,27 @@ CREATE TABLE IF NOT EXISTS batch_records (
 CREATE INDEX IF NOT EXISTS batch_slices_state ON batch_slices (job_id, state, number);
 CREATE INDEX IF NOT EXISTS batch_slices_server ON batch_slices (server_name)
     WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS batch_slices_suspects ON batch_slices (job_id, state, number)
+    WHERE crash_count > 0;
 CREATE TRIGGER IF NOT EXISTS jobs_delete_batch_slices AFTER DELETE ON jobs
 BEGIN DELETE FROM batch_slices WHERE job_id = OLD.id; DELETE FROM batch_records
     WHERE job_id = OLD.id; END
 """
 _COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "output",
-            "failure", "worker_name", "server_name", "started_at", "completed_at")  # fmt: skip
+            "failure", "worker_name", "server_name", "started_at", "completed_at",
+            "crash_count")  # fmt: skip
 _PAGE_COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "output",
-                 "failure")  # fmt: skip
+                 "failure", "crash_count")  # fmt: skip
+#: The job's queued slices a claim may take, in number order: unblamed ones, and the
+#: first suspect (a slice with crashes) when none of the job's suspects runs
+#: (rocketjob.batch.crashes). Parameters: job id, how many.
+_CLAIMABLE = (
+    "SELECT number FROM batch_slices WHERE job_id = ?1 AND state = 'queued' AND"
+    " (crash_count = 0 OR number = (SELECT number FROM batch_slices WHERE job_id = ?1"
+    " AND state = 'queued' AND crash_count > 0 AND NOT EXISTS (SELECT 1 FROM batch_slices"
+    " WHERE job_id = ?1 AND state = 'running' AND crash_count > 0) ORDER BY number LIMIT 1))"
+    " ORDER BY number LIMIT ?2"
+)
 _INSERT = (
     "INSERT INTO batch_slices (job_id, number, state, first_record, record_count) "
     "VALUES (?, ?, 'queued', ?, ?)"
@@ -112,8 +126,8 @@ class Slices:
         """Whether the slices tables exist (read only: a requeue at a worker's exit
         creates nothing in a store that never held a batch job)."""
         if not self._ready:
-            rows = self._db.query(
-                "SELECT 1 FROM sqlite_master WHERE name = 'jobs_delete_batch_slices'"
+            rows = self._db.query(  # made with the crash counts
+                "SELECT 1 FROM sqlite_master WHERE name = 'batch_slices_suspects'"
             )
             self._ready = bool(rows)
         return self._ready
@@ -123,17 +137,17 @@ class Slices:
         job_id = doc["id"]
 
         def run(conn: sqlite3.Connection) -> int:
-            count = 0
-            for piece in slices:  # two prepared INSERTs per slice (not per record)
-                conn.execute(_INSERT, (job_id, piece.number, piece.first_record,
-                                       piece.record_count))  # fmt: skip
-                conn.execute(_INSERT_RECORDS, (job_id, piece.number, piece.records))
-                count += 1
+            count = _insert_slices(conn, job_id, slices)
             insert_job_rows(conn, [job_to_row(doc)])  # last: the stream may complete doc
             return count
 
         count: int = self._db.write(run)
         self._wakeups.nudge()
+        return count
+
+    def insert_slices(self, job_id: str, slices: Iterable[NewSlice]) -> int:
+        self._ensure()
+        count: int = self._db.write(lambda conn: _insert_slices(conn, job_id, slices))
         return count
 
     def claim_slices(
@@ -155,11 +169,7 @@ class Slices:
             names = list(worker_names)
             for job_id, job_class in conn.execute(opened, list(job_classes)).fetchall():
                 take = _room(conn, job_id, limits.get(job_class, 0), len(names))
-                numbers = conn.execute(
-                    "SELECT number FROM batch_slices WHERE job_id = ? AND state = 'queued'"
-                    " ORDER BY number LIMIT ?",
-                    (job_id, take),
-                ).fetchall()
+                numbers = conn.execute(_CLAIMABLE, (job_id, take)).fetchall()
                 for (number,) in numbers:
                     claimed.append(_claim_one(conn, job_id, number, names.pop(0), now))
                 if not names:
@@ -196,7 +206,7 @@ class Slices:
                 return True, None
             if not _room(conn, job_id, limit, 1):
                 return True, None
-            row = conn.execute(_NEXT, (job_id,)).fetchone()
+            row = conn.execute(_CLAIMABLE, (job_id, 1)).fetchone()
             if row is None:
                 return True, None
             return True, _claim_one(conn, job_id, row[0], worker_name, now)
@@ -234,7 +244,7 @@ class Slices:
     def retry_slices(self, job_id: str) -> int:
         self._ensure()
         sql = (
-            "UPDATE batch_slices SET state = 'queued', completed_at = NULL"
+            "UPDATE batch_slices SET state = 'queued', completed_at = NULL, crash_count = 0"
             " WHERE job_id = ? AND state = 'failed'"
         )
         count: int = self._db.write(lambda conn: conn.execute(sql, (job_id,)).rowcount)
@@ -280,9 +290,6 @@ class Slices:
 
 
 _STILL_OPEN = "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker_name IS NULL"
-_NEXT = (
-    "SELECT number FROM batch_slices WHERE job_id = ? AND state = 'queued' ORDER BY number LIMIT 1"
-)
 
 
 def _finish(
@@ -299,7 +306,19 @@ def _finish(
     return sql, (*params, job_id, number, worker_name)
 
 
+def _insert_slices(conn: sqlite3.Connection, job_id: str, slices: Iterable[NewSlice]) -> int:
+    count = 0
+    for piece in slices:  # two prepared INSERTs per slice (not per record)
+        conn.execute(_INSERT, (job_id, piece.number, piece.first_record, piece.record_count))
+        conn.execute(_INSERT_RECORDS, (job_id, piece.number, piece.records))
+        count += 1
+    return count
+
+
 def _create_slices(conn: sqlite3.Connection) -> None:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(batch_slices)")}
+    if columns and "crash_count" not in columns:  # made before slices counted crashes
+        conn.execute("ALTER TABLE batch_slices ADD COLUMN crash_count INTEGER NOT NULL DEFAULT 0")
     for statement in _TABLE.split(";\n"):
         if statement.strip():
             conn.execute(statement)
