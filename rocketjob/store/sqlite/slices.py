@@ -69,16 +69,15 @@ _COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "output
             "crash_count")  # fmt: skip
 _PAGE_COLUMNS = ("job_id", "number", "state", "first_record", "record_count", "output",
                  "failure", "crash_count")  # fmt: skip
-#: The job's queued slices a claim may take, in number order: unblamed ones, and the
-#: first suspect (a slice with crashes) when none of the job's suspects runs
-#: (rocketjob.batch.crashes). Parameters: job id, how many.
-_CLAIMABLE = (
-    "SELECT number FROM batch_slices WHERE job_id = ?1 AND state = 'queued' AND"
-    " (crash_count = 0 OR number = (SELECT number FROM batch_slices WHERE job_id = ?1"
-    " AND state = 'queued' AND crash_count > 0 AND NOT EXISTS (SELECT 1 FROM batch_slices"
-    " WHERE job_id = ?1 AND state = 'running' AND crash_count > 0) ORDER BY number LIMIT 1))"
-    " ORDER BY number LIMIT ?2"
+#: The job's slices with crashes (suspects) still to run, from the partial index (named:
+#: the planner preferred batch_slices_state and walked every queued slice, 30% of the
+#: workers' samples at 1,000,000 records).
+_SUSPECTS = (
+    "SELECT number, state FROM batch_slices INDEXED BY batch_slices_suspects"
+    " WHERE job_id = ? AND crash_count > 0"
+    " AND state IN ('queued', 'running') ORDER BY number"
 )
+_QUEUED = "SELECT number FROM batch_slices WHERE job_id = ? AND state = 'queued'"
 _INSERT = (
     "INSERT INTO batch_slices (job_id, number, state, first_record, record_count) "
     "VALUES (?, ?, 'queued', ?, ?)"
@@ -169,8 +168,7 @@ class Slices:
             names = list(worker_names)
             for job_id, job_class in conn.execute(opened, list(job_classes)).fetchall():
                 take = _room(conn, job_id, limits.get(job_class, 0), len(names))
-                numbers = conn.execute(_CLAIMABLE, (job_id, take)).fetchall()
-                for (number,) in numbers:
+                for number in _claimable(conn, job_id, take):
                     claimed.append(_claim_one(conn, job_id, number, names.pop(0), now))
                 if not names:
                     break
@@ -206,10 +204,10 @@ class Slices:
                 return True, None
             if not _room(conn, job_id, limit, 1):
                 return True, None
-            row = conn.execute(_CLAIMABLE, (job_id, 1)).fetchone()
-            if row is None:
+            numbers = _claimable(conn, job_id, 1)
+            if not numbers:
                 return True, None
-            return True, _claim_one(conn, job_id, row[0], worker_name, now)
+            return True, _claim_one(conn, job_id, numbers[0], worker_name, now)
 
         result: tuple[bool, SliceDoc | None] = self._db.write(run)
         return result
@@ -322,6 +320,25 @@ def _create_slices(conn: sqlite3.Connection) -> None:
     for statement in _TABLE.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+
+
+def _claimable(conn: sqlite3.Connection, job_id: str, take: int) -> list[int]:
+    """Up to ``take`` queued slices of the job a claim may take, by number: unblamed
+    ones, and the first suspect (a slice with crashes) when none of the job's suspects
+    runs (rocketjob.batch.crashes). Index walks that stop at ``take``: one query with
+    the rule as an OR sorted every queued slice (1,000,000 records in slices of 1,000:
+    processing 353,000 -> 88,000 records/s)."""
+    if take <= 0:
+        return []
+    suspects = conn.execute(_SUSPECTS, (job_id,)).fetchall()
+    if not suspects:
+        rows = conn.execute(_QUEUED + " ORDER BY number LIMIT ?", (job_id, take))
+        return [n for (n,) in rows]
+    rows = conn.execute(_QUEUED + " AND crash_count = 0 ORDER BY number LIMIT ?", (job_id, take))
+    numbers = [n for (n,) in rows]
+    if all(state == "queued" for _, state in suspects):
+        numbers.append(suspects[0][0])
+    return sorted(numbers)[:take]
 
 
 def _room(conn: sqlite3.Connection, job_id: str, limit: int, wanted: int) -> int:
