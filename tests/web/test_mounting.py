@@ -23,7 +23,15 @@ import pytest
 
 import rocketjob
 from rocketjob.web.passwords import hash_password
-from tests.web.test_browser import ARGS, CHROMIUM, TIMEOUT_MS, _require_browser, _stop, _wait_http
+from tests.web.browser import (
+    ARGS,
+    CHROMIUM,
+    TIMEOUT_MS,
+    require_browser,
+    seed_other_jobs,
+    stop,
+    wait_http,
+)
 from tests.web.test_cli_web import REPO, free_port
 
 PREFIX = "/ops/jobs"
@@ -81,7 +89,6 @@ role = "admin"
 def _seed(url: str) -> str:
     """A failed job (and the browser tests' other jobs); returns the failed job's id."""
     from examples.jobs import CalculateJob
-    from tests.web.test_browser import _seed_other_jobs
 
     rocketjob.connect(url)
     job = CalculateJob.perform_later(20, 22)
@@ -89,7 +96,7 @@ def _seed(url: str) -> str:
         raise ZeroDivisionError("the answer is not ready yet")
     except ZeroDivisionError as exc:
         job.fail(exc)
-    _seed_other_jobs()
+    seed_other_jobs()
     return job.id
 
 
@@ -109,10 +116,10 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, A
         cwd=tmp_path, env=env,
     )  # fmt: skip
     try:
-        _wait_http(f"http://127.0.0.1:{port}{PREFIX}/login", server)
+        wait_http(f"http://127.0.0.1:{port}{PREFIX}/login", server)
         yield {"kind": kind, "base": f"http://127.0.0.1:{port}", "job": failed_id}
     finally:
-        _stop([server])
+        stop([server])
         rocketjob.disconnect()
 
 
@@ -161,7 +168,7 @@ def test_every_url_follows_the_mount_point(host: dict[str, Any]) -> None:
 @pytest.mark.parametrize("host", ["fastapi", "starlette"], indirect=True)
 def test_browser_under_a_prefix(host: dict[str, Any]) -> None:
     """Log in, every screen, retry a failed job (confirming), log out: FastAPI, Starlette."""
-    sync_playwright = _require_browser()
+    sync_playwright = require_browser()
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: not the 5 s default
